@@ -1,0 +1,3 @@
+"""The HTTP API: FastAPI routers and the app factory."""
+
+from __future__ import annotations

@@ -1,0 +1,45 @@
+"""A diagnostic ping through the whole pipeline: API -> database -> worker -> database -> API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, Response, status
+from pydantic import BaseModel
+
+from rentsync import jobs
+from rentsync.api.deps import ServicesDep
+
+router = APIRouter(prefix="/api/v1/diagnostics", tags=["diagnostics"])
+
+
+class PingOut(BaseModel):
+    id: int
+    state: str
+    """"queued" until a worker has run the job, then "done"."""
+    requested_at: datetime
+    completed_at: datetime | None
+    worker_name: str | None
+
+
+@router.post("/pings", status_code=status.HTTP_202_ACCEPTED, response_model=PingOut)
+async def request_ping(services: ServicesDep, response: Response) -> PingOut:
+    ping_id = await services.diagnostics.request(
+        task_name=jobs.diagnostic_ping.name, queue=jobs.DIAGNOSTICS_QUEUE
+    )
+    response.headers["Location"] = f"/api/v1/diagnostics/pings/{ping_id}"
+    return await read_ping(ping_id, services)
+
+
+@router.get("/pings/{ping_id}", response_model=PingOut)
+async def read_ping(ping_id: int, services: ServicesDep) -> PingOut:
+    ping = await services.diagnostics.get(ping_id)
+    if ping is None:
+        raise HTTPException(status_code=404, detail=f"no ping {ping_id}")
+    return PingOut(
+        id=ping.id,
+        state=ping.state,
+        requested_at=ping.requested_at,
+        completed_at=ping.completed_at,
+        worker_name=ping.worker_name,
+    )

