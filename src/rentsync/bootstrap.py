@@ -17,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from rentsync import jobs
 from rentsync.settings import Settings
 from rentsync.store import database, migrate
+from rentsync.store.companies import CompanyRepository
 from rentsync.store.diagnostics import DiagnosticsRepository
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class Services:
     pool: AsyncConnectionPool
     job_app: procrastinate.App
     diagnostics: DiagnosticsRepository
+    companies: CompanyRepository
 
 
 def _prepare_database(settings: Settings) -> tuple[contextlib.ExitStack, database.Database]:
@@ -59,6 +61,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             pool=pool,
             job_app=job_app,
             diagnostics=DiagnosticsRepository(pool),
+            companies=CompanyRepository(pool),
         )
     finally:
         await pool.close()

