@@ -130,7 +130,7 @@ def pg_mode() -> str:
 
 @pytest.fixture
 def pg_server(request: pytest.FixtureRequest, pg_mode: str) -> PgServer:
-    return request.getfixturevalue(f"{pg_mode}_pg")  # type: ignore[no-any-return]
+    return request.getfixturevalue(f"{pg_mode}_pg")
 
 
 @pytest.fixture
@@ -178,7 +178,7 @@ async def api_client_for(
         async with httpx2.AsyncClient(
             transport=transport, base_url="http://rentsync.test"
         ) as client:
-            client.app = app  # type: ignore[attr-defined]
+            client.app = app
             yield client
 
 
@@ -203,7 +203,7 @@ async def company(api: httpx2.AsyncClient) -> CompanyKey:
     """A company with an API key that may read the QuickBooks log."""
     from rentsync.domain.access import Permission
 
-    services: bootstrap.Services = api.app.state.services  # type: ignore[attr-defined]
+    services: bootstrap.Services = api.app.state.services
     created, key = await services.companies.create(
         "Test Party Rentals", permissions=frozenset({Permission.VIEW_QBO_LOGS})
     )

@@ -6,6 +6,7 @@ crash between "stored" and "done" loses nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -32,7 +33,12 @@ def services_of(context: procrastinate.JobContext) -> Services:
 
 
 @blueprint.task(name="rentsync.diagnostic_ping", queue=DIAGNOSTICS_QUEUE, pass_context=True)
-async def diagnostic_ping(context: procrastinate.JobContext, ping_id: int) -> None:
+async def diagnostic_ping(
+    context: procrastinate.JobContext, ping_id: int, hold_seconds: float = 0
+) -> None:
+    if hold_seconds:
+        # Lets an operator watch a job in flight (graceful shutdown, stalled-worker recovery).
+        await asyncio.sleep(hold_seconds)
     await services_of(context).diagnostics.complete(ping_id, worker_name=context.worker_name)
 
 

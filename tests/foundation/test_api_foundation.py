@@ -30,7 +30,7 @@ async def test_trivial_job_travels_api_database_worker_and_back(api: httpx2.Asyn
     assert ping["completed_at"] >= ping["requested_at"]
 
 
-async def test_api_key_sees_only_its_company(api: httpx2.AsyncClient, company) -> None:  # type: ignore[no-untyped-def]
+async def test_api_key_sees_only_its_company(api: httpx2.AsyncClient, company) -> None:
     me = await api.get("/api/v1/company", headers=company.headers)
     assert me.status_code == 200
     assert me.json()["id"] == company.company_id

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel
 
 from rentsync import jobs
@@ -23,9 +24,17 @@ class PingOut(BaseModel):
 
 
 @router.post("/pings", status_code=status.HTTP_202_ACCEPTED, response_model=PingOut)
-async def request_ping(services: ServicesDep, response: Response) -> PingOut:
+async def request_ping(
+    services: ServicesDep,
+    response: Response,
+    hold_seconds: Annotated[
+        float,
+        Query(ge=0, le=60, description="Keep the job running this long before it completes."),
+    ] = 0,
+) -> PingOut:
+    """Queue a job that a worker completes: proves the API, database and workers work together."""
     ping_id = await services.diagnostics.request(
-        task_name=jobs.diagnostic_ping.name, queue=jobs.DIAGNOSTICS_QUEUE
+        task_name=jobs.diagnostic_ping.name, queue=jobs.DIAGNOSTICS_QUEUE, hold_seconds=hold_seconds
     )
     response.headers["Location"] = f"/api/v1/diagnostics/pings/{ping_id}"
     return await read_ping(ping_id, services)

@@ -27,7 +27,7 @@ class DiagnosticsRepository:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
 
-    async def request(self, *, task_name: str, queue: str) -> int:
+    async def request(self, *, task_name: str, queue: str, hold_seconds: float = 0) -> int:
         """Store a ping and schedule the job that completes it, in one transaction."""
         async with self._pool.connection() as conn, conn.transaction():
             cursor = await conn.execute("INSERT INTO diagnostic_pings DEFAULT VALUES RETURNING id")
@@ -35,7 +35,10 @@ class DiagnosticsRepository:
             assert row is not None
             ping_id = int(row[0])
             await queue_module.defer_job(
-                conn, task_name=task_name, queue=queue, args={"ping_id": ping_id}
+                conn,
+                task_name=task_name,
+                queue=queue,
+                args={"ping_id": ping_id, "hold_seconds": hold_seconds},
             )
         return ping_id
 
