@@ -57,7 +57,8 @@ def _embedded_server(data_dir: Path) -> Iterator[str]:
 
     pgdata = data_dir / "pgdata"
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        # get_server() creates pgdata outside its lock (racy between processes); do it first.
+        pgdata.mkdir(parents=True, exist_ok=True)
         _forget_dead_holders(postgres_server, pgdata)
         server = postgres_server.get_server(pgdata, cleanup_mode="stop")
         admin_url: str = server.get_uri()
