@@ -1,0 +1,224 @@
+"""Totals the way QBO computes them: SubTotal line, discounts, tax from the tax code's rates."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from qbo_emulator import faults, wire
+from qbo_emulator.books import Company, Entity, ref
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+ITEM_LINE = "SalesItemLineDetail"
+
+
+def active_ref(company: Company, entity: str, value: Any, element: str) -> Entity:
+    """Resolve a reference: unknown -> 2500, inactive -> 610."""
+    ref_id = value.get("value") if isinstance(value, dict) else None
+    if not ref_id:
+        raise faults.missing_param(element)
+    found = company.get(entity, str(ref_id))
+    if found is None:
+        raise faults.invalid_reference(entity, str(ref_id), element)
+    if found.get("Active") is False:
+        raise faults.not_found(entity, str(ref_id), element)
+    return found
+
+
+def money(value: Any, element: str) -> Decimal:
+    amount = wire.to_decimal(value)
+    if amount is None:
+        raise faults.invalid_value(element, f"Invalid Number: {element}={value}", "2090")
+    return amount
+
+
+def _line_amount(line: Entity, detail: Entity, element: str) -> Decimal:
+    qty = wire.to_decimal(detail.get("Qty"))
+    price = wire.to_decimal(detail.get("UnitPrice"))
+    if line.get("Amount") is None:
+        if qty is None or price is None:
+            raise faults.missing_param("Amount")
+        return wire.cents(qty * price)
+    amount = wire.cents(money(line["Amount"], "Amount"))
+    if qty is not None and price is not None and wire.cents(qty * price) != amount:
+        raise faults.business(
+            f"Amount is not equal to UnitPrice * Qty. Supplied value:{amount}", code="6070"
+        )
+    return amount
+
+
+def sales_lines(company: Company, doc: Entity) -> tuple[Decimal, Decimal, Decimal]:
+    """Validate and number lines; returns (subtotal, taxable, discount)."""
+    lines = doc.get("Line")
+    if not isinstance(lines, list) or not lines:
+        raise faults.missing_param("Line")
+    items: list[Entity] = []
+    discounts: list[Entity] = []
+    for raw in lines:
+        if not isinstance(raw, dict):
+            raise faults.invalid_value("Line", "Line must be an object")
+        kind = raw.get("DetailType")
+        if not kind:
+            raise faults.missing_param("DetailType")
+        if kind == "SubTotalLineDetail":
+            continue
+        if kind == "DiscountLineDetail":
+            discounts.append(dict(raw))
+        elif kind in {ITEM_LINE, "DescriptionOnly"}:
+            items.append(dict(raw))
+        else:
+            raise faults.invalid_value("DetailType", f"Unsupported line DetailType {kind}", "2120")
+    if not any(line["DetailType"] == ITEM_LINE for line in items):
+        raise faults.missing_param("Line")
+    subtotal = taxable = ZERO
+    out: list[Entity] = []
+    for number, line in enumerate(items, start=1):
+        line["Id"] = str(number)
+        line["LineNum"] = number
+        if line["DetailType"] == ITEM_LINE:
+            detail = dict(line.get(ITEM_LINE) or {})
+            item = active_ref(company, "Item", detail.get("ItemRef"), "ItemRef")
+            detail["ItemRef"] = ref(item)
+            amount = _line_amount(line, detail, "Amount")
+            code = (detail.get("TaxCodeRef") or {}).get("value")
+            if code is None:
+                code = "TAX" if item.get("Taxable") else "NON"
+            if code not in {"TAX", "NON"}:
+                raise faults.invalid_value("TaxCodeRef", f"Invalid line TaxCode {code}", "6100")
+            detail["TaxCodeRef"] = {"value": code}
+            if item.get("IncomeAccountRef"):
+                detail["ItemAccountRef"] = item["IncomeAccountRef"]
+            line[ITEM_LINE] = detail
+            line["Amount"] = amount
+            subtotal += amount
+            if code == "TAX":
+                taxable += amount
+        else:
+            line["Amount"] = wire.cents(money(line.get("Amount", 0), "Amount"))
+        out.append(line)
+    out.append({"Amount": subtotal, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
+    discount_total = ZERO
+    for number, line in enumerate(discounts, start=len(items) + 1):
+        detail = dict(line.get("DiscountLineDetail") or {})
+        if detail.get("PercentBased"):
+            percent = money(detail.get("DiscountPercent"), "DiscountPercent")
+            line["Amount"] = wire.cents(subtotal * percent / HUNDRED)
+        elif line.get("Amount") is not None:
+            line["Amount"] = wire.cents(money(line["Amount"], "Amount"))
+            detail["PercentBased"] = False
+        else:
+            raise faults.business("Discount line needs an amount or a percent", code="6090")
+        detail.setdefault("DiscountAccountRef", _discount_account(company))
+        line["DiscountLineDetail"] = detail
+        line["Id"] = str(number)
+        line["LineNum"] = number
+        discount_total += line["Amount"]
+        out.append(line)
+    doc["Line"] = out
+    return subtotal, taxable, discount_total
+
+
+def _discount_account(company: Company) -> dict[str, str]:
+    account = company.get("Account", company.preset_accounts.get("discounts", ""))
+    return ref(account) if account else {"value": ""}
+
+
+def apply_sales_totals(company: Company, doc: Entity, request: Entity) -> None:
+    """Fill SubTotal line, discount, TxnTaxDetail, TotalAmt for Invoice/CreditMemo/RefundReceipt."""
+    subtotal, taxable, discount = sales_lines(company, doc)
+    if doc.get("ApplyTaxAfterDiscount") and discount and subtotal:
+        taxable = wire.cents(taxable - discount * taxable / subtotal)
+    sent = request.get("TxnTaxDetail") if isinstance(request.get("TxnTaxDetail"), dict) else None
+    explicit = wire.to_decimal(sent.get("TotalTax")) if sent and "TotalTax" in sent else None
+    detail = dict(doc.get("TxnTaxDetail") or {})
+    code_id: str | None = None
+    if company.ast:
+        code_id = company.ast_code_id
+    elif isinstance(detail.get("TxnTaxCodeRef"), dict):
+        code_id = str(detail["TxnTaxCodeRef"].get("value"))
+    tax_lines: list[Entity] = []
+    total_tax = ZERO
+    if code_id:
+        code = company.get("TaxCode", code_id)
+        if code is None:
+            raise faults.invalid_reference("TaxCode", code_id, "TxnTaxCodeRef")
+        detail["TxnTaxCodeRef"] = {"value": code_id}
+        for rate_detail in code.get("SalesTaxRateList", {}).get("TaxRateDetail", []):
+            rate = company.require("TaxRate", rate_detail["TaxRateRef"]["value"])
+            amount = wire.cents(taxable * rate["RateValue"] / HUNDRED)
+            total_tax += amount
+            tax_lines.append(
+                {
+                    "Amount": amount,
+                    "DetailType": "TaxLineDetail",
+                    "TaxLineDetail": {
+                        "TaxRateRef": {"value": rate["Id"]},
+                        "PercentBased": True,
+                        "TaxPercent": rate["RateValue"],
+                        "NetAmountTaxable": taxable,
+                    },
+                }
+            )
+    if explicit is not None:
+        total_tax = _prorate(tax_lines, wire.cents(explicit), total_tax)
+    detail["TotalTax"] = total_tax
+    detail["TaxLine"] = tax_lines
+    doc["TxnTaxDetail"] = detail
+    doc["TotalAmt"] = subtotal - discount + total_tax
+    doc["HomeTotalAmt"] = doc["TotalAmt"]
+
+
+def _prorate(tax_lines: list[Entity], wanted: Decimal, computed: Decimal) -> Decimal:
+    """Honour an explicit TotalTax, spreading it over the tax lines in proportion."""
+    remaining = wanted
+    for index, line in enumerate(tax_lines):
+        if index == len(tax_lines) - 1:
+            line["Amount"] = remaining
+        else:
+            share = wire.cents(wanted * line["Amount"] / computed) if computed else ZERO
+            line["Amount"] = share
+            remaining -= share
+    return wanted
+
+
+PURCHASE_DETAILS = {"AccountBasedExpenseLineDetail", "ItemBasedExpenseLineDetail"}
+
+
+def apply_purchase_totals(company: Company, doc: Entity) -> None:
+    """Lines of Bill/PurchaseOrder: validate refs, number lines, TotalAmt."""
+    lines = doc.get("Line")
+    if not isinstance(lines, list) or not lines:
+        raise faults.missing_param("Line")
+    total = ZERO
+    out: list[Entity] = []
+    for number, raw in enumerate(lines, start=1):
+        line = dict(raw)
+        kind = line.get("DetailType")
+        if kind not in PURCHASE_DETAILS:
+            raise (
+                faults.missing_param("DetailType")
+                if not kind
+                else faults.invalid_value(
+                    "DetailType", f"Unsupported line DetailType {kind}", "2120"
+                )
+            )
+        detail = dict(line.get(kind) or {})
+        if kind == "AccountBasedExpenseLineDetail":
+            account = active_ref(company, "Account", detail.get("AccountRef"), "AccountRef")
+            detail["AccountRef"] = ref(account)
+            line["Amount"] = wire.cents(money(line.get("Amount"), "Amount"))
+        else:
+            item = active_ref(company, "Item", detail.get("ItemRef"), "ItemRef")
+            detail["ItemRef"] = ref(item)
+            line["Amount"] = _line_amount(line, detail, "Amount")
+        detail.setdefault("BillableStatus", "NotBillable")
+        detail.setdefault("TaxCodeRef", {"value": "NON"})
+        line[kind] = detail
+        line["Id"] = str(number)
+        line["LineNum"] = number
+        total += line["Amount"]
+        out.append(line)
+    doc["Line"] = out
+    doc["TotalAmt"] = total
+    doc["HomeTotalAmt"] = total

@@ -1,0 +1,51 @@
+"""Change data capture: everything changed since a moment, deleted objects included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qbo_emulator import faults, wire
+from qbo_emulator.books import Company
+from qbo_emulator.entities import SPECS
+
+MAX_OBJECTS = 1000
+
+
+def changes(company: Company, entities: str, changed_since: str | None) -> dict[str, Any]:
+    if not changed_since:
+        raise faults.missing_param("changedSince")
+    since = wire.parse_moment(changed_since)
+    if since is None or since.tzinfo is None:
+        raise faults.invalid_value("changedSince", f"Invalid date-time {changed_since}", "2070")
+    names = [name.strip() for name in entities.split(",") if name.strip()]
+    if not names:
+        raise faults.missing_param("entities")
+    budget = MAX_OBJECTS
+    responses: list[dict[str, Any]] = []
+    for name in names:
+        entity = next((e for e in SPECS if e.lower() == name.lower()), None)
+        if entity is None:
+            raise faults.invalid_value("entities", f"Unsupported entity {name}", "4001")
+        found: list[dict[str, Any]] = []
+        for obj in company.table(entity).values():
+            stamp = wire.parse_moment(obj["MetaData"]["LastUpdatedTime"])
+            if stamp is not None and stamp >= since:
+                found.append(obj)
+        for dead_entity, dead_id, when in company.tombstones:
+            stamp = wire.parse_moment(when)
+            if dead_entity == entity and stamp is not None and stamp >= since:
+                found.append(
+                    {
+                        "Id": dead_id,
+                        "status": "Deleted",
+                        "domain": "QBO",
+                        "MetaData": {"LastUpdatedTime": when},
+                    }
+                )
+        found = found[:budget]
+        budget -= len(found)
+        if found:
+            responses.append({entity: found, "startPosition": 1, "maxResults": len(found)})
+        else:
+            responses.append({})
+    return {"QueryResponse": responses}

@@ -1,0 +1,79 @@
+"""Every behaviour the reference marks UNCONFIRMED, decided once, here.
+
+Change a value here and the whole emulator follows. The emulator's README lists the same choices.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Final
+
+# Stale SyncToken (5010): HTTP status not seen in a recording; other ValidationFaults are 400.
+STALE_OBJECT_STATUS: Final = 400
+
+# "In use by another user" (locked object): the reference has no single documented code.
+LOCKED_CODE: Final = "6000"
+LOCKED_MESSAGE: Final = "A business validation error has occurred while processing your request"
+LOCKED_DETAIL: Final = (
+    "Business Validation Error: This transaction is in use by another user. "
+    "Please wait until the other user is done and try again."
+)
+LOCKED_STATUS: Final = 400
+
+# Plan gating (Inventory items, PurchaseOrder on Essentials): 5020 Permission Denied
+# (the M-IPP pattern for SKU-gated features).
+PLAN_GATED_CODE: Final = "5020"
+PLAN_GATED_MESSAGE: Final = "Permission Denied Error"
+PLAN_GATED_STATUS: Final = 400
+
+# requestid: remembered for the life of the company (no expiry); a reused id with a different body
+# replays the original response too (no 600 error).
+REQUESTID_TTL_SECONDS: Final[int | None] = None
+REQUESTID_MAX_LENGTH: Final = 50
+
+# Refresh tokens rotate on EVERY refresh (real QBO rotates about once a day); the previous one then
+# fails with invalid_grant.
+REFRESH_TOKEN_ROTATES_EVERY_USE: Final = True
+REFRESH_TOKEN_TTL_SECONDS: Final = 8_726_400  # 101 days, the rolling window QBO reports
+
+# 429 body: XML with 3001, even when JSON was asked for; no Retry-After header.
+THROTTLE_SENDS_RETRY_AFTER: Final = False
+
+# DocNumber uniqueness scope: each group is one namespace. Bills, payments and bill payments are not
+# checked (QBO only warns in the UI for those).
+DOCNUMBER_UNIQUE_GROUPS: Final = (
+    frozenset({"Invoice", "CreditMemo", "RefundReceipt"}),
+    frozenset({"PurchaseOrder"}),
+)
+DOCNUMBER_MAX_LENGTH: Final = 21
+
+# Name comparisons (6240 DisplayName, Item/Account Name) and query string matches ignore case.
+NAMES_CASE_INSENSITIVE: Final = True
+QUERY_STRINGS_CASE_INSENSITIVE: Final = True
+# A query on a name-list entity without a condition on Active returns active objects only.
+QUERY_DEFAULT_ACTIVE_ONLY: Final = True
+
+# Automated sales tax: the rate AST "looks up" for every AST company (the preset may override it).
+AST_DEFAULT_RATE: Final = Decimal("8.25")
+# AST mismatch with a sent TxnTaxCodeRef: no error, the code is silently replaced.
+
+# Applying more to an invoice/bill than its Balance: rejected with 6000.
+OVERPAY_CODE: Final = "6000"
+
+# Voiding an invoice that has payments applied: allowed; the payment lines that link it are removed
+# and their amount becomes the payment's UnappliedAmt (the payment's SyncToken increments).
+VOID_INVOICE_UNLINKS_PAYMENTS: Final = True
+
+# Batch: items run serially and later items DO see entities created by earlier items.
+BATCH_ITEMS_SEE_EARLIER_CREATES: Final = True
+BATCH_MAX_ITEMS: Final = 30
+
+# 5xx fault injection: status and code of the injected error.
+INJECTED_ERROR_STATUS: Final = 503
+INJECTED_ERROR_CODE: Final = "10000"
+
+# Time zone of preset companies (MetaData offsets are -08:00 / -07:00).
+DEFAULT_TIMEZONE: Final = "America/Los_Angeles"
+
+# minorversion: anything (or nothing) is accepted and served as 75.
+MINOR_VERSION: Final = 75

@@ -1,0 +1,172 @@
+"""Links between documents: payments lower balances, bills close purchase orders, stock moves."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from qbo_emulator import choices, faults, wire
+from qbo_emulator.books import Company, Entity
+
+ZERO = Decimal(0)
+TARGETS = {"Payment": ("Invoice", "CreditMemo"), "BillPayment": ("Bill",)}
+QTY_SIGN = {"Invoice": -1, "CreditMemo": 1, "RefundReceipt": 1, "Bill": 1}
+ITEM_DETAILS = ("SalesItemLineDetail", "ItemBasedExpenseLineDetail")
+
+
+def applications(doc: Entity | None) -> dict[tuple[str, str], Decimal]:
+    """(TxnType, TxnId) -> amount applied by this payment."""
+    applied: dict[tuple[str, str], Decimal] = {}
+    for line in (doc or {}).get("Line", []) or []:
+        amount = wire.to_decimal(line.get("Amount")) or ZERO
+        for linked in line.get("LinkedTxn", []) or []:
+            key = (str(linked.get("TxnType")), str(linked.get("TxnId")))
+            applied[key] = applied.get(key, ZERO) + amount
+    return applied
+
+
+def check_payment(company: Company, entity: str, doc: Entity, old: Entity | None) -> None:
+    """Validate a Payment/BillPayment's links; set UnappliedAmt."""
+    party = "CustomerRef" if entity == "Payment" else "VendorRef"
+    previous = applications(old)
+    net = ZERO
+    for (txn_type, txn_id), amount in applications(doc).items():
+        if txn_type not in TARGETS[entity]:
+            raise faults.invalid_value("TxnType", f"Cannot link {txn_type} to {entity}", "620")
+        target = company.get(txn_type, txn_id)
+        if target is None:
+            raise faults.not_found(txn_type, txn_id, "LinkedTxn")
+        if (target.get(party) or {}).get("value") != (doc.get(party) or {}).get("value"):
+            raise faults.business(f"{txn_type} {txn_id} belongs to a different {party[:-3]}")
+        open_balance = (wire.to_decimal(target.get("Balance")) or ZERO) + previous.get(
+            (txn_type, txn_id), ZERO
+        )
+        if amount > open_balance:
+            raise faults.business(
+                f"The amount applied ({amount}) exceeds the open balance ({open_balance}) of "
+                f"{txn_type} {txn_id}",
+                code=choices.OVERPAY_CODE,
+            )
+        net += -amount if txn_type == "CreditMemo" else amount
+    total = wire.to_decimal(doc.get("TotalAmt")) or ZERO
+    if total < 0:
+        raise faults.invalid_value("TotalAmt", "Negative amounts are not supported", "2290")
+    if net > total:
+        raise faults.business(f"The amount applied ({net}) exceeds the payment total ({total})")
+    if entity == "Payment":
+        doc["UnappliedAmt"] = total - net
+
+
+def refresh_balance(company: Company, txn_type: str, txn_id: str) -> None:
+    target = company.get(txn_type, txn_id)
+    if target is None:
+        return
+    if (txn_type, txn_id) in company.voided:
+        target["Balance"] = ZERO
+        return
+    applied = ZERO
+    for linked in target.get("LinkedTxn", []) or []:
+        if linked.get("TxnType") in TARGETS:
+            payment = company.get(str(linked["TxnType"]), str(linked["TxnId"]))
+            applied += applications(payment).get((txn_type, txn_id), ZERO)
+    target["Balance"] = (wire.to_decimal(target.get("TotalAmt")) or ZERO) - applied
+    if txn_type == "CreditMemo":
+        target["RemainingCredit"] = target["Balance"]
+
+
+def relink(
+    company: Company,
+    entity: str,
+    doc_id: str,
+    old: Entity | None,
+    new: Entity | None,
+    now: datetime,
+) -> None:
+    """After a write of a payment-like document, update the documents it links."""
+    before, after = set(applications(old)), set(applications(new))
+    changed = before ^ after | {
+        key for key in before & after if applications(old)[key] != applications(new)[key]
+    }
+    for txn_type, txn_id in before | after:
+        target = company.get(txn_type, txn_id)
+        if target is None:
+            continue
+        links = [
+            link
+            for link in target.get("LinkedTxn", []) or []
+            if not (link.get("TxnType") == entity and link.get("TxnId") == doc_id)
+        ]
+        if (txn_type, txn_id) in after:
+            links.append({"TxnId": doc_id, "TxnType": entity})
+        target["LinkedTxn"] = links
+        refresh_balance(company, txn_type, txn_id)
+        if (txn_type, txn_id) in changed:
+            company.touch(target, now)
+
+
+def relink_purchase_orders(
+    company: Company, bill_id: str, old: Entity | None, new: Entity | None, now: datetime
+) -> None:
+    def orders(doc: Entity | None) -> set[str]:
+        return {
+            str(link.get("TxnId"))
+            for link in (doc or {}).get("LinkedTxn", []) or []
+            if link.get("TxnType") == "PurchaseOrder"
+        }
+
+    for po_id in orders(old) | orders(new):
+        order = company.get("PurchaseOrder", po_id)
+        if order is None:
+            raise faults.not_found("PurchaseOrder", po_id, "LinkedTxn")
+        links = [
+            link
+            for link in order.get("LinkedTxn", []) or []
+            if not (link.get("TxnType") == "Bill" and link.get("TxnId") == bill_id)
+        ]
+        if po_id in orders(new):
+            links.append({"TxnId": bill_id, "TxnType": "Bill"})
+        order["LinkedTxn"] = links
+        order["POStatus"] = "Closed" if links or order.get("ManuallyClosed") else "Open"
+        company.touch(order, now)
+
+
+def stock_effect(company: Company, entity: str, doc: Entity | None) -> dict[str, Decimal]:
+    sign = QTY_SIGN.get(entity)
+    if sign is None or doc is None:
+        return {}
+    effect: dict[str, Decimal] = {}
+    for line in doc.get("Line", []) or []:
+        for kind in ITEM_DETAILS:
+            detail = line.get(kind)
+            if not isinstance(detail, dict):
+                continue
+            item_id = str((detail.get("ItemRef") or {}).get("value"))
+            item = company.get("Item", item_id)
+            if item is None or not item.get("TrackQtyOnHand"):
+                continue
+            qty = wire.to_decimal(detail.get("Qty"))
+            if qty is None:
+                raise faults.QboFault(
+                    "6520",
+                    "Missing Inventory Item Quantity",
+                    "Quantity required for inventory item",
+                )
+            effect[item_id] = effect.get(item_id, ZERO) + sign * qty
+    return effect
+
+
+def check_stock_dates(company: Company, doc: Entity, effect: dict[str, Decimal]) -> None:
+    txn_date = date.fromisoformat(str(doc["TxnDate"]))
+    for item_id in effect:
+        item = company.require("Item", item_id)
+        start = item.get("InvStartDate")
+        if start and txn_date < date.fromisoformat(str(start)[:10]):
+            raise faults.before_inv_start(str(item.get("Name")), str(start))
+
+
+def move_stock(company: Company, old: dict[str, Decimal], new: dict[str, Decimal]) -> None:
+    for item_id in set(old) | set(new):
+        item = company.get("Item", item_id)
+        if item is not None:
+            delta = new.get(item_id, ZERO) - old.get(item_id, ZERO)
+            item["QtyOnHand"] = (wire.to_decimal(item.get("QtyOnHand")) or ZERO) + delta

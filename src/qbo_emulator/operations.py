@@ -1,0 +1,335 @@
+"""Create, update (full and sparse), delete and void, with QBO's validations, in one place."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from qbo_emulator import accounting, choices, faults, links, names
+from qbo_emulator.books import Company, Entity, ref
+from qbo_emulator.entities import SALES_TXNS, SPECS, Spec
+
+READ_ONLY = ("Id", "SyncToken", "domain", "MetaData", "sparse")
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Options:
+    allow_duplicate_doc_number: bool = False
+    as_user: bool = False  # an edit made by a QBO user in the UI: no closed-books check
+
+
+def spec_for(entity: str) -> Spec:
+    spec = SPECS.get(entity)
+    if spec is None:
+        raise faults.unsupported_operation(f"Unsupported entity {entity}")
+    return spec
+
+
+def _check_fields(spec: Spec, body: Entity) -> None:
+    for key in body:
+        if key not in spec.fields:
+            raise faults.unsupported_property(key, spec.name)
+
+
+def create(company: Company, entity: str, body: Entity, now: datetime, opts: Options) -> Entity:
+    spec = spec_for(entity)
+    if not spec.writable:
+        raise faults.unsupported_operation(f"Operation Create is not supported for {entity}")
+    _check_fields(spec, body)
+    doc = {k: v for k, v in body.items() if k not in READ_ONLY}
+    _normalize(company, spec, doc, body, None, now, opts)
+    obj = company.insert(entity, doc, now)
+    _after_write(company, entity, obj["Id"], None, obj, now)
+    return obj
+
+
+def update(company: Company, entity: str, body: Entity, now: datetime, opts: Options) -> Entity:
+    spec = spec_for(entity)
+    if not spec.writable:
+        raise faults.unsupported_operation(f"Operation Update is not supported for {entity}")
+    _check_fields(spec, body)
+    stored = _current(company, entity, body)
+    if body.get("sparse") is True:
+        doc = {**stored, **{k: v for k, v in body.items() if k not in READ_ONLY}}
+    else:
+        kept = {k: stored[k] for k in READ_ONLY if k in stored}
+        doc = {**{k: v for k, v in body.items() if k not in READ_ONLY}, **kept}
+    for key in READ_ONLY:
+        doc[key] = stored[key]
+    old = dict(stored)
+    _normalize(company, spec, doc, body, old, now, opts)
+    company.table(entity)[stored["Id"]] = doc
+    company.touch(doc, now)
+    _after_write(company, entity, doc["Id"], old, doc, now)
+    return doc
+
+
+def delete(company: Company, entity: str, body: Entity, now: datetime, opts: Options) -> Entity:
+    spec = spec_for(entity)
+    if not spec.deletable:
+        raise faults.unsupported_operation(
+            f"Operation Delete is not supported for {entity}; make it inactive (Active=false)"
+        )
+    stored = _current(company, entity, body)
+    if not opts.as_user:
+        _check_books(company, stored)
+    paid = entity in {"Invoice", "CreditMemo", "Bill"}
+    if paid and any(link.get("TxnType") in links.TARGETS for link in stored.get("LinkedTxn", [])):
+        raise faults.business(
+            "This transaction has payments applied; delete or unapply them first", code="6220"
+        )
+    company.remove(entity, stored["Id"], now)
+    _after_write(company, entity, stored["Id"], stored, None, now)
+    return {"Id": stored["Id"], "status": "Deleted", "domain": "QBO"}
+
+
+def void(company: Company, entity: str, body: Entity, now: datetime, opts: Options) -> Entity:
+    spec = spec_for(entity)
+    if spec.void is None:
+        raise faults.unsupported_operation(f"Operation Void is not supported for {entity}")
+    stored = _current(company, entity, body)
+    if not opts.as_user:
+        _check_books(company, stored)
+    old = dict(stored)
+    if entity == "Invoice" and choices.VOID_INVOICE_UNLINKS_PAYMENTS:
+        for link in list(stored.get("LinkedTxn", [])):
+            if link.get("TxnType") == "Payment":
+                _unlink_payment(company, str(link["TxnId"]), stored["Id"], now)
+    company.voided.add((entity, stored["Id"]))
+    for line in stored.get("Line", []):
+        line["Amount"] = ZERO
+    stored["TotalAmt"] = ZERO
+    stored["HomeTotalAmt"] = ZERO
+    stored["Balance"] = ZERO
+    if "TxnTaxDetail" in stored:
+        stored["TxnTaxDetail"] = {**stored["TxnTaxDetail"], "TotalTax": ZERO, "TaxLine": []}
+    if entity == "Payment":
+        stored["UnappliedAmt"] = ZERO
+    note = stored.get("PrivateNote")
+    stored["PrivateNote"] = f"Voided - {note}" if note else "Voided"
+    company.touch(stored, now)
+    _after_write(company, entity, stored["Id"], old, stored, now)
+    return stored
+
+
+def _unlink_payment(company: Company, payment_id: str, invoice_id: str, now: datetime) -> None:
+    payment = company.get("Payment", payment_id)
+    if payment is None:
+        return
+    old = {**payment, "Line": list(payment.get("Line", []))}
+    kept = [
+        line
+        for line in payment.get("Line", [])
+        if not any(
+            link.get("TxnType") == "Invoice" and link.get("TxnId") == invoice_id
+            for link in line.get("LinkedTxn", [])
+        )
+    ]
+    payment["Line"] = kept
+    links.check_payment(company, "Payment", payment, None)
+    company.touch(payment, now)
+    links.relink(company, "Payment", payment_id, old, payment, now)
+
+
+def _current(company: Company, entity: str, body: Entity) -> Entity:
+    if not body.get("Id"):
+        raise faults.missing_param("Id")
+    if body.get("SyncToken") is None:
+        raise faults.missing_param("SyncToken")
+    stored = company.require(entity, str(body["Id"]))
+    if str(body["SyncToken"]) != stored["SyncToken"]:
+        raise faults.stale(entity, stored["Id"])
+    return stored
+
+
+def _check_books(company: Company, doc: Entity) -> None:
+    closed = company.preferences.get("AccountingInfoPrefs", {}).get("BookCloseDate")
+    if closed and doc.get("TxnDate") and str(doc["TxnDate"]) <= str(closed)[:10]:
+        raise faults.books_closed()
+
+
+def _normalize(
+    company: Company,
+    spec: Spec,
+    doc: Entity,
+    body: Entity,
+    old: Entity | None,
+    now: datetime,
+    opts: Options,
+) -> None:
+    for field in spec.required:
+        if doc.get(field) in (None, "", []):
+            raise faults.missing_param(field)
+    own = old["Id"] if old else None
+    if spec.kind == "list":
+        names.normalize(company, spec.name, doc, own)
+        return
+    if spec.plus_only and company.plan != "plus":
+        raise faults.plan_gated("Purchase Order creation")
+    entity = spec.name
+    doc["TxnDate"] = _date(doc.get("TxnDate"), "TxnDate") or company.today(now).isoformat()
+    if not opts.as_user:
+        if old is not None:
+            _check_books(company, old)
+        _check_books(company, doc)
+    _doc_number(company, entity, doc, own, opts)
+    doc.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+    if "CustomerRef" in doc or entity in {"Invoice", "CreditMemo", "Payment"}:
+        customer = accounting.active_ref(company, "Customer", doc.get("CustomerRef"), "CustomerRef")
+        doc["CustomerRef"] = ref(customer, "DisplayName")
+    if "VendorRef" in spec.required:
+        vendor = accounting.active_ref(company, "Vendor", doc.get("VendorRef"), "VendorRef")
+        doc["VendorRef"] = ref(vendor, "DisplayName")
+    if entity in SALES_TXNS:
+        accounting.apply_sales_totals(company, doc, body)
+        _sales_defaults(company, entity, doc)
+    elif entity in {"Bill", "PurchaseOrder"}:
+        accounting.apply_purchase_totals(company, doc)
+        doc.setdefault("APAccountRef", _preset_ref(company, "ap"))
+        if entity == "Bill":
+            doc["DueDate"] = _date(doc.get("DueDate"), "DueDate") or doc["TxnDate"]
+            doc["Balance"] = doc["TotalAmt"]
+        else:
+            doc.setdefault("POStatus", "Open")
+            doc.setdefault("EmailStatus", "NotSet")
+    elif entity == "Payment":
+        doc["TotalAmt"] = accounting.money(doc.get("TotalAmt"), "TotalAmt")
+        doc.setdefault("DepositToAccountRef", _preset_ref(company, "undeposited"))
+        doc.setdefault("ProcessPayment", False)
+        _payment_lines(doc)
+        links.check_payment(company, entity, doc, old)
+    elif entity == "BillPayment":
+        _bill_payment(company, doc)
+        links.check_payment(company, entity, doc, old)
+    if (entity, own) in company.voided:
+        doc["TotalAmt"] = ZERO
+    effect = links.stock_effect(company, entity, doc)
+    if effect:
+        links.check_stock_dates(company, doc, effect)
+
+
+def _sales_defaults(company: Company, entity: str, doc: Entity) -> None:
+    if entity == "RefundReceipt":
+        account = accounting.active_ref(
+            company, "Account", doc.get("DepositToAccountRef"), "DepositToAccountRef"
+        )
+        doc["DepositToAccountRef"] = ref(account)
+        doc["Balance"] = ZERO
+    else:
+        doc["Balance"] = doc["TotalAmt"]
+    if entity == "Invoice":
+        doc["DueDate"] = _date(doc.get("DueDate"), "DueDate") or doc["TxnDate"]
+    if entity == "CreditMemo":
+        doc["RemainingCredit"] = doc["TotalAmt"]
+    doc.setdefault("PrintStatus", "NeedToPrint")
+    doc.setdefault("EmailStatus", "NotSet")
+    doc.setdefault("ApplyTaxAfterDiscount", False)
+
+
+def _payment_lines(doc: Entity) -> None:
+    for line in doc.get("Line", []) or []:
+        line["Amount"] = accounting.money(line.get("Amount"), "Amount")
+
+
+def _bill_payment(company: Company, doc: Entity) -> None:
+    pay_type = doc.get("PayType")
+    if pay_type not in {"Check", "CreditCard"}:
+        raise faults.invalid_value("PayType", f"Invalid Enumeration : {pay_type}", "2120")
+    doc["TotalAmt"] = accounting.money(doc.get("TotalAmt"), "TotalAmt")
+    _payment_lines(doc)
+    if pay_type == "Check":
+        check = dict(doc.get("CheckPayment") or {})
+        bank = accounting.active_ref(
+            company, "Account", check.get("BankAccountRef"), "BankAccountRef"
+        )
+        check["BankAccountRef"] = ref(bank)
+        check.setdefault("PrintStatus", "NeedToPrint")
+        doc["CheckPayment"] = check
+    else:
+        card = dict(doc.get("CreditCardPayment") or {})
+        account = accounting.active_ref(
+            company, "Account", card.get("CCAccountRef"), "CCAccountRef"
+        )
+        card["CCAccountRef"] = ref(account)
+        doc["CreditCardPayment"] = card
+    doc.setdefault("APAccountRef", _preset_ref(company, "ap"))
+
+
+def _preset_ref(company: Company, key: str) -> dict[str, str]:
+    account = company.get("Account", company.preset_accounts.get(key, ""))
+    return ref(account) if account else {"value": ""}
+
+
+def _date(value: Any, element: str) -> str | None:
+    if value in (None, ""):
+        return None
+    text = str(value)[:10]
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise faults.invalid_value(element, f"Invalid date {value}", "2070") from None
+
+
+_TRAILING_DIGITS = re.compile(r"^(.*?)(\d+)$")
+
+
+def _doc_number(company: Company, entity: str, doc: Entity, own: str | None, opts: Options) -> None:
+    number = doc.get("DocNumber")
+    custom = company.preferences.get("SalesFormsPrefs", {}).get("CustomTxnNumbers")
+    auto = number == "AUTO_GENERATE" or (number in (None, "") and not custom and own is None)
+    if auto and entity in SALES_TXNS:
+        number = _next_number(company, entity)
+    if number in (None, ""):
+        doc.pop("DocNumber", None)
+        return
+    number = str(number)
+    if len(number) > choices.DOCNUMBER_MAX_LENGTH:
+        raise faults.string_too_long("DocNumber", choices.DOCNUMBER_MAX_LENGTH, len(number))
+    doc["DocNumber"] = number
+    if opts.allow_duplicate_doc_number:
+        return
+    group = next((g for g in choices.DOCNUMBER_UNIQUE_GROUPS if entity in g), None)
+    for other_type in sorted(group or ()):
+        for other in company.table(other_type).values():
+            if other.get("DocNumber") == number and not (
+                other_type == entity and other["Id"] == own
+            ):
+                raise faults.duplicate_doc_number(number, other_type, other["Id"])
+
+
+def _next_number(company: Company, entity: str) -> str:
+    best: tuple[int, str, int] | None = None
+    for other in company.table(entity).values():
+        match = _TRAILING_DIGITS.match(str(other.get("DocNumber", "")))
+        if match and (best is None or int(match.group(2)) >= best[0]):
+            best = (int(match.group(2)), match.group(1), len(match.group(2)))
+    if best is None:
+        return "1001"
+    value, prefix, width = best
+    return f"{prefix}{str(value + 1).zfill(width)}"
+
+
+def _after_write(
+    company: Company,
+    entity: str,
+    doc_id: str,
+    old: Entity | None,
+    new: Entity | None,
+    now: datetime,
+) -> None:
+    if entity in links.TARGETS:
+        links.relink(company, entity, doc_id, old, new, now)
+    if entity in {"Invoice", "CreditMemo", "Bill"} and new is not None:
+        links.refresh_balance(company, entity, doc_id)
+    if entity == "Bill":
+        links.relink_purchase_orders(company, doc_id, old, new, now)
+    if (entity, doc_id) in company.voided and new is not None:
+        links.move_stock(company, links.stock_effect(company, entity, old), {})
+        return
+    links.move_stock(
+        company, links.stock_effect(company, entity, old), links.stock_effect(company, entity, new)
+    )

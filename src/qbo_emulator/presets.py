@@ -1,0 +1,206 @@
+"""Company presets: a seeded chart of accounts, sales tax setup, payment methods, preferences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from qbo_emulator import choices
+from qbo_emulator.books import Company, Entity, new_realm_id, ref
+
+ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
+    # key, Name, AccountType, AccountSubType
+    ("income", "Sales of Product Income", "Income", "SalesOfProductIncome"),
+    ("services", "Services", "Income", "ServiceFeeIncome"),
+    ("discounts", "Discounts given", "Income", "DiscountsRefundsGiven"),
+    ("cogs", "Cost of Goods Sold", "Cost of Goods Sold", "SuppliesMaterialsCogs"),
+    ("inventory", "Inventory Asset", "Other Current Asset", "Inventory"),
+    ("ar", "Accounts Receivable (A/R)", "Accounts Receivable", "AccountsReceivable"),
+    ("ap", "Accounts Payable (A/P)", "Accounts Payable", "AccountsPayable"),
+    ("bank", "Checking", "Bank", "Checking"),
+    ("card", "Mastercard", "Credit Card", "CreditCard"),
+    ("undeposited", "Undeposited Funds", "Other Current Asset", "UndepositedFunds"),
+    ("tax_payable", "Sales Tax Payable", "Other Current Liability", "GlobalTaxPayable"),
+    ("expense", "Equipment Rental", "Expense", "EquipmentRental"),
+)
+CLASSIFICATION = {
+    "Income": "Revenue",
+    "Cost of Goods Sold": "Expense",
+    "Expense": "Expense",
+    "Other Current Asset": "Asset",
+    "Accounts Receivable": "Asset",
+    "Bank": "Asset",
+    "Accounts Payable": "Liability",
+    "Credit Card": "Liability",
+    "Other Current Liability": "Liability",
+}
+PAYMENT_METHODS = (
+    ("Cash", "NON_CREDIT_CARD"),
+    ("Check", "NON_CREDIT_CARD"),
+    ("Visa", "CREDIT_CARD"),
+)
+
+
+@dataclass(frozen=True)
+class Preset:
+    plan: str = "plus"  # "plus" | "essentials"
+    country: str = "US"
+    ast: bool = False
+    book_close_date: str | None = None
+    name: str = "Sandbox Company US"
+    realm_id: str | None = None
+    timezone: str = choices.DEFAULT_TIMEZONE
+    ast_rate: Decimal = choices.AST_DEFAULT_RATE
+    custom_txn_numbers: bool = False
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Preset:
+        plan = str(body.get("plan", "plus")).lower()
+        if plan not in {"plus", "essentials"}:
+            raise ValueError("plan must be plus or essentials")
+        return cls(
+            plan=plan,
+            country=str(body.get("country", "US")),
+            ast=bool(body.get("ast", False)),
+            book_close_date=body.get("book_close_date"),
+            name=str(body.get("name", cls.name)),
+            realm_id=str(body["realm_id"]) if body.get("realm_id") else None,
+            timezone=str(body.get("timezone", choices.DEFAULT_TIMEZONE)),
+            ast_rate=Decimal(str(body.get("ast_rate", choices.AST_DEFAULT_RATE))),
+            custom_txn_numbers=bool(body.get("custom_txn_numbers", False)),
+        )
+
+
+def build_company(preset: Preset, now: datetime) -> Company:
+    company = Company(
+        realm_id=preset.realm_id or new_realm_id(),
+        name=preset.name,
+        plan=preset.plan,
+        country=preset.country,
+        ast=preset.ast,
+        tz=ZoneInfo(preset.timezone),
+    )
+    for key, name, account_type, sub_type in ACCOUNTS:
+        account: dict[str, Any] = {
+            "Name": name,
+            "FullyQualifiedName": name,
+            "SubAccount": False,
+            "Active": True,
+            "Classification": CLASSIFICATION[account_type],
+            "AccountType": account_type,
+            "AccountSubType": sub_type,
+            "CurrentBalance": Decimal(0),
+            "CurrentBalanceWithSubAccounts": Decimal(0),
+            "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
+        }
+        company.insert("Account", account, now)
+        company.preset_accounts[key] = account["Id"]
+    for name, kind in PAYMENT_METHODS:
+        company.insert("PaymentMethod", {"Name": name, "Active": True, "Type": kind}, now)
+    _seed_tax(company, preset, now)
+    company.preferences = _preferences(preset)
+    company.insert("Preferences", company.preferences, now, entity_id="1")
+    company.company_info = _company_info(company, preset)
+    company.insert("CompanyInfo", company.company_info, now, entity_id="1")
+    return company
+
+
+def _seed_tax(company: Company, preset: Preset, now: datetime) -> None:
+    agency = company.insert("TaxAgency", {"DisplayName": "Board of Equalization"}, now)
+    state = _rate(company, "State", Decimal(6), agency, now)
+    city = _rate(company, "City", Decimal(2), agency, now)
+    _code(company, "Local 8%", [state, city], now)
+    _code(company, "State 6%", [state], now)
+    if preset.ast:
+        ast_rate = _rate(company, "AST Combined", preset.ast_rate, agency, now)
+        company.ast_code_id = _code(company, "Automated Sales Tax", [ast_rate], now)["Id"]
+
+
+def _rate(company: Company, name: str, value: Decimal, agency: Entity, now: datetime) -> Entity:
+    rate = {
+        "Name": name,
+        "Description": name,
+        "Active": True,
+        "RateValue": value,
+        "AgencyRef": {"value": agency["Id"]},
+        "SpecialTaxType": "NONE",
+        "DisplayType": "ReadOnly",
+    }
+    return company.insert("TaxRate", rate, now)
+
+
+def _code(company: Company, name: str, rates: list[Entity], now: datetime) -> Entity:
+    code = {
+        "Name": name,
+        "Description": name,
+        "Active": True,
+        "Hidden": False,
+        "Taxable": True,
+        "TaxGroup": len(rates) > 1,
+        "SalesTaxRateList": {
+            "TaxRateDetail": [
+                {"TaxRateRef": ref(rate), "TaxTypeApplicable": "TaxOnAmount", "TaxOrder": 0}
+                for rate in rates
+            ]
+        },
+        "PurchaseTaxRateList": {"TaxRateDetail": []},
+    }
+    return company.insert("TaxCode", code, now)
+
+
+def _preferences(preset: Preset) -> Entity:
+    plus = preset.plan == "plus"
+    accounting: dict[str, Any] = {
+        "TrackDepartments": False,
+        "ClassTrackingPerTxn": False,
+        "CustomerTerminology": "Customers",
+    }
+    if preset.book_close_date:
+        accounting["BookCloseDate"] = preset.book_close_date
+    return {
+        "AccountingInfoPrefs": accounting,
+        "ProductAndServicesPrefs": {
+            "ForSales": True,
+            "ForPurchase": True,
+            "QuantityWithPriceAndRate": True,
+            "QuantityOnHand": plus,
+        },
+        "SalesFormsPrefs": {
+            "CustomTxnNumbers": preset.custom_txn_numbers,
+            "AllowDiscount": True,
+            "AllowDeposit": False,
+            "AllowShipping": False,
+            "AutoApplyCredit": True,
+            "AutoApplyPayments": True,
+        },
+        "VendorAndPurchasesPrefs": {"UsingInventory": plus, "POCustomField": []},
+        "TaxPrefs": {"UsingSalesTax": True, "PartnerTaxEnabled": preset.ast},
+        "CurrencyPrefs": {
+            "MultiCurrencyEnabled": False,
+            "HomeCurrency": {"value": "USD"},
+        },
+    }
+
+
+def _company_info(company: Company, preset: Preset) -> Entity:
+    sku = "QuickBooks Online Plus" if preset.plan == "plus" else "QuickBooks Online Essentials"
+    return {
+        "CompanyName": preset.name,
+        "LegalName": preset.name,
+        "CompanyAddr": {
+            "Line1": "123 Sierra Way",
+            "City": "San Pablo",
+            "CountrySubDivisionCode": "CA",
+            "PostalCode": "87999",
+        },
+        "Country": preset.country,
+        "FiscalYearStartMonth": "January",
+        "SupportedLanguages": "en",
+        "NameValue": [
+            {"Name": "OfferingSku", "Value": sku},
+            {"Name": "PayrollFeature", "Value": "false"},
+        ],
+    }
