@@ -127,7 +127,7 @@ def perform(
         raise _parse_error()
     now = emu.now()
     opts = operations.Options(allow_duplicate_doc_number=allow_dup)
-    if operation in {"update", "delete", "void"} or void:
+    if operation in {"update", "delete", "void"} or void or body.get("Id") is not None:
         key = (entity, str(body.get("Id")))
         if locked or key in emu.plans[company.realm_id].locked_objects:
             raise faults.locked()

@@ -303,7 +303,9 @@ def _doc_number(company: Company, entity: str, doc: Entity, own: str | None, opt
 
 def _next_number(company: Company, entity: str) -> str:
     best: tuple[int, str, int] | None = None
-    for other in company.table(entity).values():
+    group = next((g for g in choices.DOCNUMBER_UNIQUE_GROUPS if entity in g), {entity})
+    others = [o for name in sorted(group) for o in company.table(name).values()]
+    for other in others:
         match = _TRAILING_DIGITS.match(str(other.get("DocNumber", "")))
         if match and (best is None or int(match.group(2)) >= best[0]):
             best = (int(match.group(2)), match.group(1), len(match.group(2)))

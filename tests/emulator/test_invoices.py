@@ -63,10 +63,15 @@ async def test_invoice_response_carries_qbo_envelope_and_metadata(qbo: Qbo) -> N
         "invoice",
         {
             "CustomerRef": {"value": customer["Id"]},
-            "Line": [{"DetailType": "SalesItemLineDetail", "Amount": 70,
-                      "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}}}],
+            "Line": [
+                {
+                    "DetailType": "SalesItemLineDetail",
+                    "Amount": 70,
+                    "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}},
+                }
+            ],
         },
-    )  # fmt: skip
+    )
     assert response.status_code == 200
     assert response.headers["intuit_tid"]
     body = response.json()
@@ -94,13 +99,18 @@ async def test_percent_discount_is_computed_from_subtotal(qbo: Qbo) -> None:
         {
             "CustomerRef": {"value": customer["Id"]},
             "Line": [
-                {"DetailType": "SalesItemLineDetail", "Amount": 200,
-                 "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}}},
-                {"DetailType": "DiscountLineDetail",
-                 "DiscountLineDetail": {"PercentBased": True, "DiscountPercent": 12.5}},
+                {
+                    "DetailType": "SalesItemLineDetail",
+                    "Amount": 200,
+                    "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}},
+                },
+                {
+                    "DetailType": "DiscountLineDetail",
+                    "DiscountLineDetail": {"PercentBased": True, "DiscountPercent": 12.5},
+                },
             ],
         },
-    )  # fmt: skip
+    )
     discount = next(line for line in invoice["Line"] if line["DetailType"] == "DiscountLineDetail")
     assert discount["Amount"] == 25
     assert invoice["TotalAmt"] == 175
@@ -157,9 +167,14 @@ async def test_sparse_update_replaces_lines_wholesale_and_bumps_sync_token(qbo: 
     one_line = [line for line in invoice["Line"] if line["DetailType"] == "SalesItemLineDetail"][:1]
     response = await qbo.post(
         "invoice",
-        {"Id": invoice["Id"], "SyncToken": "0", "sparse": True, "Line": one_line,
-         "PrivateNote": "changed"},
-    )  # fmt: skip
+        {
+            "Id": invoice["Id"],
+            "SyncToken": "0",
+            "sparse": True,
+            "Line": one_line,
+            "PrivateNote": "changed",
+        },
+    )
     updated = response.json()["Invoice"]
     assert updated["SyncToken"] == "1"
     assert [line["Amount"] for line in updated["Line"]] == [50, 50]  # item + SubTotal

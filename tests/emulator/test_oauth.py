@@ -1,0 +1,133 @@
+"""OAuth 2.0: consent, code exchange, expiry, rotation, revoke, discovery."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlparse
+
+import httpx2
+
+from qbo_emulator.app import create_app
+from qbo_emulator.presets import Preset
+from qbo_emulator.testing import emulator_transport, fast_config
+
+REDIRECT = "https://app.example.com/callback"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2025, 6, 11, 13, 49, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_authorize_code_token_refresh_rotation_and_revoke() -> None:
+    clock = Clock()
+    app = create_app(fast_config(auto_approve=False, token_ttl=60, clock=clock))
+    realm = app.emulator.add_company(Preset()).realm_id
+    async with httpx2.AsyncClient(
+        transport=emulator_transport(app), base_url="http://qbo.test"
+    ) as http:
+        registered = (await http.post("/admin/apps", json={"redirect_uris": [REDIRECT]})).json()
+        discovery = (await http.get("/.well-known/openid_configuration")).json()
+        assert discovery["token_endpoint"] == "http://qbo.test/oauth2/v1/tokens/bearer"
+        params = {
+            "client_id": registered["client_id"],
+            "redirect_uri": REDIRECT,
+            "response_type": "code",
+            "scope": "com.intuit.quickbooks.accounting",
+            "state": "xyz",
+        }
+        page = await http.get("/connect/oauth2", params=params)
+        assert page.status_code == 200 and realm in page.text
+        approved = await http.post(
+            "/connect/oauth2/consent", data={**params, "realm_id": realm, "decision": "approve"}
+        )
+        callback = parse_qs(urlparse(approved.headers["location"]).query)
+        assert callback["realmId"] == [realm] and callback["state"] == ["xyz"]
+        basic = base64.b64encode(
+            f"{registered['client_id']}:{registered['client_secret']}".encode()
+        ).decode()
+        token = await http.post(
+            "/oauth2/v1/tokens/bearer",
+            data={
+                "grant_type": "authorization_code",
+                "code": callback["code"][0],
+                "redirect_uri": REDIRECT,
+            },
+            headers={"Authorization": f"Basic {basic}"},
+        )
+        tokens = token.json()
+        assert tokens["token_type"] == "bearer" and tokens["expires_in"] == 60
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert (
+            await http.get(f"/v3/company/{realm}/preferences", headers=bearer)
+        ).status_code == 200
+        clock.now += timedelta(seconds=61)
+        assert (
+            await http.get(f"/v3/company/{realm}/preferences", headers=bearer)
+        ).status_code == 401
+        post_auth = {
+            "client_id": registered["client_id"],
+            "client_secret": registered["client_secret"],
+        }
+        refreshed = await http.post(
+            "/oauth2/v1/tokens/bearer",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": tokens["refresh_token"],
+                **post_auth,
+            },
+        )
+        new = refreshed.json()
+        assert new["refresh_token"] != tokens["refresh_token"]
+        again = await http.post(
+            "/oauth2/v1/tokens/bearer",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": tokens["refresh_token"],
+                **post_auth,
+            },
+        )
+        assert again.status_code == 400 and again.json() == {"error": "invalid_grant"}
+        revoked = await http.post(
+            "/oauth2/v1/tokens/revoke",
+            json={"token": new["refresh_token"]},
+            headers={"Authorization": f"Basic {basic}"},
+        )
+        assert revoked.status_code == 200
+        bearer = {"Authorization": f"Bearer {new['access_token']}"}
+        assert (
+            await http.get(f"/v3/company/{realm}/preferences", headers=bearer)
+        ).status_code == 401
+
+
+async def test_auto_approve_redirects_with_code_and_wrong_secret_is_invalid_client() -> None:
+    app = create_app(fast_config())
+    async with httpx2.AsyncClient(
+        transport=emulator_transport(app), base_url="http://qbo.test"
+    ) as http:
+        registered = (await http.post("/admin/apps", json={"redirect_uris": [REDIRECT]})).json()
+        response = await http.get(
+            "/connect/oauth2",
+            params={
+                "client_id": registered["client_id"],
+                "redirect_uri": REDIRECT,
+                "response_type": "code",
+                "scope": "com.intuit.quickbooks.accounting",
+            },
+        )
+        assert response.status_code == 302 and "code=" in response.headers["location"]
+        bad = await http.post(
+            "/oauth2/v1/tokens/bearer",
+            data={
+                "grant_type": "authorization_code",
+                "code": "x",
+                "redirect_uri": REDIRECT,
+                "client_id": registered["client_id"],
+                "client_secret": "wrong",
+            },
+        )
+        assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
