@@ -19,6 +19,9 @@ from rentsync.settings import Settings
 from rentsync.store import database, migrate
 from rentsync.store.companies import CompanyRepository
 from rentsync.store.diagnostics import DiagnosticsRepository
+from rentsync.store.documents import DocumentRepository
+from rentsync.store.ledger import LedgerRepository
+from rentsync.store.sync_settings import SyncSettingsRepository
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,9 @@ class Services:
     job_app: procrastinate.App
     diagnostics: DiagnosticsRepository
     companies: CompanyRepository
+    documents: DocumentRepository
+    ledger: LedgerRepository
+    sync_settings: SyncSettingsRepository
 
 
 def _prepare_database(settings: Settings) -> tuple[contextlib.ExitStack, database.Database]:
@@ -62,6 +68,9 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             job_app=job_app,
             diagnostics=DiagnosticsRepository(pool),
             companies=CompanyRepository(pool),
+            documents=DocumentRepository(pool),
+            ledger=LedgerRepository(pool),
+            sync_settings=SyncSettingsRepository(pool),
         )
     finally:
         await pool.close()

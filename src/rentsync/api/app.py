@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 import rentsync
 from rentsync import bootstrap
-from rentsync.api import companies, diagnostics, health
+from rentsync.api import companies, diagnostics, documents, health
 from rentsync.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,4 +49,5 @@ def create_app(settings: Settings, *, with_worker: bool = True) -> FastAPI:
     app.include_router(health.router)
     app.include_router(diagnostics.router)
     app.include_router(companies.router)
+    app.include_router(documents.build_router())
     return app

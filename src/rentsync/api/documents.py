@@ -1,0 +1,217 @@
+"""The ingest API: the rental system PUTs the whole current state of a document, or DELETEs it.
+
+A PUT validates the body (422 naming every bad field; nothing stored), then stores the snapshot
+and schedules its sync in one transaction, and answers 202 with the sync-status URL.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Path, Response, status
+from pydantic import BaseModel, Field
+
+from rentsync.api.auth import CurrentPrincipal
+from rentsync.api.deps import ServicesDep
+from rentsync.api.schemas import SyncStatus, status_of
+from rentsync.bootstrap import Services
+from rentsync.domain.documents import Customer, Document, DocumentType, Order, Product
+from rentsync.domain.ledger import DocumentKey
+
+SourceIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="The rental system's id of the document.",
+    ),
+]
+
+PLURAL = {
+    DocumentType.CUSTOMER: "customers",
+    DocumentType.PRODUCT: "products",
+    DocumentType.ORDER: "orders",
+}
+
+
+class Accepted(BaseModel):
+    accepted: bool = Field(description="False when an older version was ignored.")
+    detail: str
+    revision: int
+    status_url: str
+
+
+def status_url(doc_type: DocumentType, source_id: str) -> str:
+    return f"/api/v1/{PLURAL[doc_type]}/{source_id}/sync"
+
+
+async def _store(
+    services: Services,
+    key: DocumentKey,
+    document: Document | None,
+    response: Response,
+) -> Accepted:
+    body = None if document is None else document.model_dump(mode="json", exclude={"version"})
+    version = None if document is None else document.version
+    result = await services.documents.put(key, body, version=version)
+    url = status_url(key.doc_type, key.source_id)
+    response.headers["Location"] = url
+    if not result.stored:
+        response.status_code = status.HTTP_200_OK
+        return Accepted(
+            accepted=False,
+            detail=(
+                f"version {version} is older than the stored version {result.stored_version}; "
+                "ignored"
+            ),
+            revision=result.revision,
+            status_url=url,
+        )
+    what = "deletion" if document is None else "change"
+    return Accepted(
+        accepted=True,
+        detail=f"{what} stored; sync scheduled",
+        revision=result.revision,
+        status_url=url,
+    )
+
+
+async def _status(services: Services, key: DocumentKey, *, history: bool) -> SyncStatus:
+    document = await services.documents.get(key)
+    if document is None:
+        raise HTTPException(404, detail=f"no {key.doc_type.value} {key.source_id!r}")
+    record = await services.ledger.get(key)
+    attempts = await services.ledger.attempts(key) if history and record else None
+    return status_of(key.doc_type.value, key.source_id, record, document, attempts)
+
+
+def _add_routes(
+    router: APIRouter, doc_type: DocumentType, model: type[Document], example: dict[str, Any]
+) -> None:
+    plural = PLURAL[doc_type]
+    noun = doc_type.value
+
+    async def put_document(
+        source_id: SourceIdPath,
+        document: Document,
+        principal: CurrentPrincipal,
+        services: ServicesDep,
+        response: Response,
+    ) -> Accepted:
+        key = DocumentKey(principal.company_id, doc_type, source_id)
+        return await _store(services, key, document, response)
+
+    # The body's model differs per document type; annotations are strings under
+    # `from __future__ import annotations`, so give FastAPI the real type here.
+    put_document.__annotations__["document"] = Annotated[model, Body(examples=[example])]
+
+    async def delete_document(
+        source_id: SourceIdPath,
+        principal: CurrentPrincipal,
+        services: ServicesDep,
+        response: Response,
+    ) -> Accepted:
+        key = DocumentKey(principal.company_id, doc_type, source_id)
+        if await services.documents.get(key) is None:
+            raise HTTPException(404, detail=f"no {noun} {source_id!r}")
+        return await _store(services, key, None, response)
+
+    async def read_status(
+        source_id: SourceIdPath,
+        principal: CurrentPrincipal,
+        services: ServicesDep,
+    ) -> SyncStatus:
+        key = DocumentKey(principal.company_id, doc_type, source_id)
+        return await _status(services, key, history=True)
+
+    async def resync(
+        source_id: SourceIdPath,
+        principal: CurrentPrincipal,
+        services: ServicesDep,
+        response: Response,
+    ) -> SyncStatus:
+        key = DocumentKey(principal.company_id, doc_type, source_id)
+        if await services.documents.schedule(key, trigger="resync") is None:
+            raise HTTPException(404, detail=f"no {noun} {source_id!r}")
+        response.headers["Location"] = status_url(doc_type, source_id)
+        return await _status(services, key, history=False)
+
+    router.add_api_route(
+        f"/{plural}/{{source_id}}",
+        put_document,
+        methods=["PUT"],
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=Accepted,
+        summary=f"Store the current state of a {noun} and schedule its sync",
+        name=f"put_{noun}",
+    )
+    router.add_api_route(
+        f"/{plural}/{{source_id}}",
+        delete_document,
+        methods=["DELETE"],
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=Accepted,
+        summary=f"Record that a {noun} was deleted (and delete its QBO counterpart if any)",
+        name=f"delete_{noun}",
+    )
+    router.add_api_route(
+        f"/{plural}/{{source_id}}/sync",
+        read_status,
+        methods=["GET"],
+        response_model=SyncStatus,
+        summary=f"A {noun}'s sync status, error and remedy, and its history of attempts",
+        name=f"{noun}_sync_status",
+    )
+    router.add_api_route(
+        f"/{plural}/{{source_id}}/resync",
+        resync,
+        methods=["POST"],
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=SyncStatus,
+        summary=f"Resync a {noun} (after fixing the cause of a failure)",
+        name=f"resync_{noun}",
+    )
+
+
+CUSTOMER_EXAMPLE = {
+    "name": "Maple Street Events",
+    "email": "events@maplestreet.example",
+    "phone": "555-0142",
+    "billing_address": {
+        "line1": "12 Maple St",
+        "city": "Austin",
+        "region": "TX",
+        "postal_code": "78701",
+    },
+}
+PRODUCT_EXAMPLE = {"name": "Tent 20x30", "kind": "rental", "rate": "450.00", "taxable": True}
+ORDER_EXAMPLE = {
+    "kind": "order",
+    "customer_id": "C-1001",
+    "invoice_number": "1001",
+    "invoice_date": "2026-11-20",
+    "due_date": "2026-12-20",
+    "lines": [
+        {
+            "product_id": "P-TENT",
+            "quantity": "1",
+            "rate": "450.00",
+            "amount": "450.00",
+            "rental_period": {"start": "2026-11-27", "end": "2026-11-29"},
+        },
+    ],
+    "fees": [{"product_id": "P-DELIVERY", "quantity": "1", "rate": "75.00", "amount": "75.00"}],
+    "discounts": [{"amount": "25.00", "description": "Returning customer"}],
+    "tax_rate_id": "3",
+    "totals": {"subtotal": "525.00", "discount": "25.00", "tax": "41.25", "total": "541.25"},
+    "version": 4,
+}
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["documents"])
+    _add_routes(router, DocumentType.CUSTOMER, Customer, CUSTOMER_EXAMPLE)
+    _add_routes(router, DocumentType.PRODUCT, Product, PRODUCT_EXAMPLE)
+    _add_routes(router, DocumentType.ORDER, Order, ORDER_EXAMPLE)
+    return router

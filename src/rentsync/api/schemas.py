@@ -1,0 +1,118 @@
+"""Response bodies shared by the document and sync-status routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from rentsync.domain.ledger import SkipReason
+from rentsync.store.documents import StoredDocument
+from rentsync.store.ledger import Attempt, SyncRecord
+
+
+class QboRef(BaseModel):
+    entity: str
+    id: str
+
+
+class Skip(BaseModel):
+    reason: str
+    message: str
+
+
+class SyncError(BaseModel):
+    code: str = Field(description="QBO's fault code, or rentsync's (e.g. TAX_MISMATCH).")
+    message: str
+    detail: str = ""
+    remedy: str = Field(description="What to change, and where, before pressing Resync.")
+    category: str = Field(description="What kind of failure: the error class in the catalogue.")
+    element: str = ""
+    intuit_tid: str | None = None
+
+
+class AttemptOut(BaseModel):
+    revision: int
+    trigger: str
+    started_at: datetime
+    finished_at: datetime
+    outcome: str
+    detail: dict[str, Any] | None
+
+
+class SyncStatus(BaseModel):
+    doc_type: str
+    source_id: str
+    state: str = Field(
+        description="pending, synced, skipped or failed; not_synced when nothing needed it yet."
+    )
+    deleted: bool = False
+    revision: int | None = Field(description="rentsync's revision of the stored document.")
+    synced_revision: int | None = None
+    qbo: QboRef | None = None
+    skip: Skip | None = None
+    error: SyncError | None = None
+    attempts: int = Field(
+        default=0, description="Failed attempts that counted against the job's limit."
+    )
+    trigger: str | None = None
+    updated_at: datetime | None = None
+    synced_at: datetime | None = None
+    history: list[AttemptOut] | None = None
+
+
+def skip_of(code: str | None) -> Skip | None:
+    if code is None:
+        return None
+    try:
+        return Skip(reason=code, message=SkipReason(code).message)
+    except ValueError:
+        return Skip(reason=code, message=code)
+
+
+def status_of(
+    doc_type: str,
+    source_id: str,
+    record: SyncRecord | None,
+    document: StoredDocument | None,
+    history: list[Attempt] | None = None,
+) -> SyncStatus:
+    if record is None:
+        return SyncStatus(
+            doc_type=doc_type,
+            source_id=source_id,
+            state="not_synced",
+            deleted=bool(document and document.deleted),
+            revision=document.revision if document else None,
+        )
+    return SyncStatus(
+        doc_type=doc_type,
+        source_id=source_id,
+        state=record.state,
+        deleted=bool(document and document.deleted),
+        revision=document.revision if document else None,
+        synced_revision=record.synced_revision,
+        qbo=QboRef(entity=record.qbo_entity, id=record.qbo_id)
+        if record.qbo_entity and record.qbo_id
+        else None,
+        skip=skip_of(record.skip_reason) if record.state == "skipped" else None,
+        error=SyncError.model_validate(record.error) if record.error else None,
+        attempts=record.attempts,
+        trigger=record.trigger,
+        updated_at=record.updated_at,
+        synced_at=record.synced_at,
+        history=None
+        if history is None
+        else [
+            AttemptOut(
+                revision=a.revision,
+                trigger=a.trigger,
+                started_at=a.started_at,
+                finished_at=a.finished_at,
+                outcome=a.outcome,
+                detail=a.detail,
+            )
+            for a in history
+        ],
+    )

@@ -1,0 +1,167 @@
+"""Snapshots of the rental system's documents, stored together with the job that syncs them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from rentsync.domain.documents import DocumentType
+from rentsync.domain.ledger import DocumentKey
+from rentsync.store import queue as queue_module
+
+SYNC_TASK = "rentsync.sync_document"
+SYNC_QUEUE = "sync"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredDocument:
+    company_id: int
+    doc_type: str
+    source_id: str
+    version: int | None
+    revision: int
+    body: dict[str, Any] | None
+    deleted_at: datetime | None
+    first_seen_at: datetime
+    updated_at: datetime
+
+    @property
+    def key(self) -> DocumentKey:
+        return DocumentKey(self.company_id, DocumentType(self.doc_type), self.source_id)
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreResult:
+    stored: bool
+    """False when the PUT carried a version older than the stored one (nothing changed)."""
+    revision: int
+    stored_version: int | None
+    job_id: int | None
+
+
+_SELECT = (
+    "SELECT company_id, doc_type, source_id, version, revision, body, deleted_at, "
+    "first_seen_at, updated_at FROM documents"
+)
+
+
+def _as_json(body: dict[str, Any]) -> Jsonb:
+    # Decimal and date values arrive already serialised by pydantic's JSON mode.
+    return Jsonb(body, dumps=lambda value: json.dumps(value, separators=(",", ":")))
+
+
+class DocumentRepository:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def put(
+        self,
+        key: DocumentKey,
+        body: dict[str, Any] | None,
+        *,
+        version: int | None,
+        schedule: bool = True,
+    ) -> StoreResult:
+        """Store the newest state (None = deleted) and, if `schedule`, its sync job.
+
+        One transaction: a stored change always has a job, and a job always finds its change.
+        The first PUT of a document is an automatic trigger; any later PUT or DELETE is the
+        user's "Update" (R17), which also releases a document created before QBO was connected.
+        """
+        async with self._pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "SELECT version, revision FROM documents "
+                "WHERE company_id = %s AND doc_type = %s AND source_id = %s FOR UPDATE",
+                (key.company_id, key.doc_type.value, key.source_id),
+            )
+            current = await cursor.fetchone()
+            if current is not None and _is_stale(version, current[0]):
+                return StoreResult(
+                    stored=False, revision=int(current[1]), stored_version=current[0], job_id=None
+                )
+            cursor = await conn.execute(
+                "INSERT INTO documents AS d (company_id, doc_type, source_id, version, body, "
+                "deleted_at) VALUES (%s, %s, %s, %s, %s, CASE WHEN %s THEN now() END) "
+                "ON CONFLICT (company_id, doc_type, source_id) DO UPDATE SET "
+                "version = EXCLUDED.version, body = EXCLUDED.body, "
+                "deleted_at = EXCLUDED.deleted_at, revision = d.revision + 1, updated_at = now() "
+                "RETURNING revision",
+                (
+                    key.company_id,
+                    key.doc_type.value,
+                    key.source_id,
+                    version,
+                    None if body is None else _as_json(body),
+                    body is None,
+                ),
+            )
+            row = await cursor.fetchone()
+            assert row is not None
+            revision = int(row[0])
+            job_id = None
+            if schedule:
+                trigger = "automatic" if current is None else "update"
+                job_id = await schedule_sync(conn, key, revision=revision, trigger=trigger)
+        return StoreResult(stored=True, revision=revision, stored_version=version, job_id=job_id)
+
+    async def get(self, key: DocumentKey) -> StoredDocument | None:
+        async with self._pool.connection() as conn:
+            return await get_document(conn, key)
+
+    async def schedule(self, key: DocumentKey, *, trigger: str) -> int | None:
+        """Schedule a sync of a stored document (resync, bulk); None if there is no document."""
+        async with self._pool.connection() as conn, conn.transaction():
+            document = await get_document(conn, key)
+            if document is None:
+                return None
+            return await schedule_sync(conn, key, revision=document.revision, trigger=trigger)
+
+
+def _is_stale(incoming: int | None, stored: int | None) -> bool:
+    return incoming is not None and stored is not None and incoming < stored
+
+
+async def get_document(conn: AsyncConnection[Any], key: DocumentKey) -> StoredDocument | None:
+    async with conn.cursor(row_factory=class_row(StoredDocument)) as cur:
+        await cur.execute(
+            _SELECT + " WHERE company_id = %s AND doc_type = %s AND source_id = %s",
+            (key.company_id, key.doc_type.value, key.source_id),
+        )
+        return await cur.fetchone()
+
+
+async def schedule_sync(
+    conn: AsyncConnection[Any], key: DocumentKey, *, revision: int, trigger: str
+) -> int:
+    """Mark the document pending in the ledger and defer its job, on the caller's transaction."""
+    await conn.execute(
+        "INSERT INTO sync_records (company_id, doc_type, source_id, state, trigger, "
+        "requested_revision) VALUES (%s, %s, %s, 'pending', %s, %s) "
+        "ON CONFLICT (company_id, doc_type, source_id) DO UPDATE SET state = 'pending', "
+        "trigger = CASE WHEN EXCLUDED.trigger = 'automatic' THEN sync_records.trigger "
+        "ELSE EXCLUDED.trigger END, "
+        "requested_revision = EXCLUDED.requested_revision, updated_at = now()",
+        (key.company_id, key.doc_type.value, key.source_id, trigger, revision),
+    )
+    return await queue_module.defer_job(
+        conn,
+        task_name=SYNC_TASK,
+        queue=SYNC_QUEUE,
+        lock=key.lock(),
+        args={
+            "company_id": key.company_id,
+            "doc_type": key.doc_type.value,
+            "source_id": key.source_id,
+        },
+    )

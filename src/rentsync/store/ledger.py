@@ -1,0 +1,194 @@
+"""The ledger: per document, what QBO holds, the last outcome, and the history of attempts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from rentsync.domain.ledger import DocumentKey
+
+_COLUMNS = (
+    "company_id, doc_type, source_id, state, trigger, requested_revision, qbo_entity, qbo_id, "
+    "sync_token, synced_hash, synced_revision, skip_reason, error, attempts, failing_since, "
+    "synced_at, updated_at"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncRecord:
+    company_id: int
+    doc_type: str
+    source_id: str
+    state: str
+    trigger: str
+    requested_revision: int
+    qbo_entity: str | None
+    qbo_id: str | None
+    sync_token: str | None
+    synced_hash: str | None
+    synced_revision: int | None
+    skip_reason: str | None
+    error: dict[str, Any] | None
+    attempts: int
+    failing_since: datetime | None
+    synced_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attempt:
+    id: int
+    revision: int
+    trigger: str
+    started_at: datetime
+    finished_at: datetime
+    outcome: str
+    detail: dict[str, Any] | None
+
+
+def _where(key: DocumentKey) -> tuple[str, tuple[object, ...]]:
+    return (
+        "company_id = %s AND doc_type = %s AND source_id = %s",
+        (key.company_id, key.doc_type.value, key.source_id),
+    )
+
+
+class LedgerRepository:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def get(self, key: DocumentKey) -> SyncRecord | None:
+        where, params = _where(key)
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(SyncRecord)) as cur,
+        ):
+            await cur.execute(f"SELECT {_COLUMNS} FROM sync_records WHERE {where}", params)
+            return await cur.fetchone()
+
+    async def search(
+        self,
+        company_id: int,
+        *,
+        states: list[str] | None = None,
+        doc_type: str | None = None,
+        error_code: str | None = None,
+        limit: int = 100,
+        after: tuple[datetime, str, str] | None = None,
+    ) -> list[SyncRecord]:
+        """Newest first; `after` is the (updated_at, doc_type, source_id) of the last row seen."""
+        clauses = ["company_id = %s"]
+        params: list[object] = [company_id]
+        if states:
+            clauses.append("state = ANY(%s)")
+            params.append(states)
+        if doc_type:
+            clauses.append("doc_type = %s")
+            params.append(doc_type)
+        if error_code:
+            clauses.append("error->>'code' = %s")
+            params.append(error_code)
+        if after is not None:
+            clauses.append("(updated_at, doc_type, source_id) < (%s, %s, %s)")
+            params.extend(after)
+        params.append(limit)
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(SyncRecord)) as cur,
+        ):
+            await cur.execute(
+                f"SELECT {_COLUMNS} FROM sync_records WHERE {' AND '.join(clauses)} "
+                "ORDER BY updated_at DESC, doc_type DESC, source_id DESC LIMIT %s",
+                params,
+            )
+            return await cur.fetchall()
+
+    async def keys_failing_with(self, company_id: int, code: str) -> list[str]:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT doc_type || ':' || source_id FROM sync_records "
+                "WHERE company_id = %s AND state = 'failed' AND error->>'code' = %s",
+                (company_id, code),
+            )
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def attempts(self, key: DocumentKey, *, limit: int = 50) -> list[Attempt]:
+        where, params = _where(key)
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(Attempt)) as cur,
+        ):
+            await cur.execute(
+                "SELECT id, revision, trigger, started_at, finished_at, outcome, detail "
+                f"FROM sync_attempts WHERE {where} ORDER BY id DESC LIMIT %s",
+                (*params, limit),
+            )
+            return await cur.fetchall()
+
+    async def record(
+        self,
+        key: DocumentKey,
+        *,
+        state: str,
+        revision: int,
+        started_at: datetime,
+        outcome: str,
+        skip_reason: str | None = None,
+        error: dict[str, Any] | None = None,
+        counts_as_attempt: bool = False,
+        qbo: dict[str, Any] | None = None,
+    ) -> None:
+        """Write the outcome of one run and append it to the history, in one transaction.
+
+        `qbo` carries what QBO now holds (qbo_entity, qbo_id, sync_token, synced_hash); a
+        key present with None clears it (the document was deleted in QBO).
+        """
+        where, params = _where(key)
+        sets = [
+            "state = %s",
+            "skip_reason = %s",
+            "error = %s",
+            "updated_at = now()",
+            "attempts = CASE WHEN %s THEN attempts + 1 WHEN %s = 'failed' THEN attempts ELSE 0 END",
+            "failing_since = CASE WHEN %s IN ('failed', 'pending') AND %s IS NOT NULL "
+            "THEN coalesce(failing_since, now()) ELSE NULL END",
+        ]
+        values: list[object] = [
+            state,
+            skip_reason,
+            None if error is None else Jsonb(error),
+            counts_as_attempt,
+            state,
+            state,
+            None if error is None else "error",
+        ]
+        if state == "synced":
+            sets += ["synced_at = now()", "synced_revision = %s"]
+            values.append(revision)
+        for column, value in (qbo or {}).items():
+            if column not in {"qbo_entity", "qbo_id", "sync_token", "synced_hash"}:
+                raise ValueError(f"not a ledger column: {column}")
+            sets.append(f"{column} = %s")
+            values.append(value)
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                f"UPDATE sync_records SET {', '.join(sets)} WHERE {where}",
+                (*values, *params),
+            )
+            await conn.execute(
+                "INSERT INTO sync_attempts (company_id, doc_type, source_id, revision, trigger, "
+                "started_at, outcome, detail) SELECT company_id, doc_type, source_id, %s, "
+                f"trigger, %s, %s, %s FROM sync_records WHERE {where}",
+                (
+                    revision,
+                    started_at,
+                    outcome,
+                    Jsonb({"skip_reason": skip_reason, "error": error, "qbo": qbo}),
+                    *params,
+                ),
+            )
