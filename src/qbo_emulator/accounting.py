@@ -41,7 +41,8 @@ def _line_amount(line: Entity, detail: Entity, element: str) -> Decimal:
             raise faults.missing_param("Amount")
         return wire.cents(qty * price)
     amount = wire.cents(money(line["Amount"], "Amount"))
-    if qty is not None and price is not None and wire.cents(qty * price) != amount:
+    # python-quickbooks sends Qty 0 / UnitPrice 0 by default; QBO accepts those lines.
+    if qty and price and wire.cents(qty * price) != amount:
         raise faults.business(
             f"Amount is not equal to UnitPrice * Qty. Supplied value:{amount}", code="6070"
         )

@@ -91,9 +91,7 @@ class _Parser:
     def parse(self) -> Query:
         self.expect("select")
         count, fields = False, None
-        if self.peek() == ("op", "*"):
-            self.i += 1
-        elif self.keyword("count"):
+        if self.keyword("count"):
             for expected in ("(", "*", ")"):
                 if self.next() != ("op", expected):
                     raise faults.query_parse("count(*) expected")
@@ -193,19 +191,15 @@ def _comparable(left: Any, right: Any) -> tuple[Any, Any] | None:
     if isinstance(right, Decimal):
         number = wire.to_decimal(left)
         return (number, right) if number is not None else None
-    text = str(left)
-    moment_left, moment_right = wire.parse_moment(text), wire.parse_moment(str(right))
-    if (
-        "T" in str(right)
-        and moment_left
-        and moment_right
-        and moment_left.tzinfo
-        and moment_right.tzinfo
-    ):
-        return moment_left, moment_right
-    number = wire.to_decimal(text)
-    if number is not None and wire.to_decimal(str(right)) is not None:
-        return number, wire.to_decimal(str(right))
+    text, right_text = str(left), str(right)
+    if "T" in right_text and ":" in right_text:
+        moment_left, moment_right = wire.parse_moment(text), wire.parse_moment(right_text)
+        if moment_left and moment_right and moment_left.tzinfo and moment_right.tzinfo:
+            return moment_left, moment_right
+    if text[:1].isdigit() or text[:1] == "-":
+        number, other = wire.to_decimal(text), wire.to_decimal(right_text)
+        if number is not None and other is not None:
+            return number, other
     if choices.QUERY_STRINGS_CASE_INSENSITIVE:
         return text.lower(), str(right).lower()
     return text, str(right)
