@@ -9,10 +9,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 APP_NAME = "rentsync"
+QBO_ENVIRONMENTS = ("emulator", "sandbox", "production")
+PRODUCTION_NAMES = frozenset({"production", "prod"})
 
 
 class SettingsError(ValueError):
@@ -33,6 +36,30 @@ class Settings:
     stalled_after_seconds: int = 30
     """A job whose worker has not sent a heartbeat for this long is retried by the reaper."""
     log_level: str = "INFO"
+    deployment: str = "development"
+    """`RENTSYNC_ENV`; "production" makes RENTSYNC_SECRET_KEY mandatory."""
+    qbo_environment: str = "emulator"
+    """`RENTSYNC_QBO_ENVIRONMENT`: emulator | sandbox | production (Intuit's hosts)."""
+    qbo_client_id: str | None = None
+    """`RENTSYNC_QBO_CLIENT_ID`: the Intuit app's client id (one per environment)."""
+    qbo_client_secret: str | None = None
+    """`RENTSYNC_QBO_CLIENT_SECRET`."""
+    qbo_redirect_uri: str | None = None
+    """`RENTSYNC_QBO_REDIRECT_URI`; default http://<host>:<port>/qbo/callback."""
+    qbo_emulator_url: str = "http://127.0.0.1:8765"
+    """`RENTSYNC_QBO_EMULATOR_URL`: the emulator's base URL (API, OAuth and discovery)."""
+    qbo_log_retention_days: int = 30
+    """`RENTSYNC_QBO_LOG_RETENTION_DAYS`: the QuickBooks request log is purged after this."""
+    qbo_timeout_seconds: int = 30
+    """`RENTSYNC_QBO_TIMEOUT_SECONDS`: timeout of every request to QuickBooks."""
+
+    @property
+    def is_production(self) -> bool:
+        return self.deployment in PRODUCTION_NAMES
+
+    @property
+    def qbo_callback_url(self) -> str:
+        return self.qbo_redirect_uri or f"http://{self.host}:{self.port}/qbo/callback"
 
     def with_overrides(self, **changes: object) -> Settings:
         """Apply CLI flags; None means "flag not given"."""
@@ -80,4 +107,35 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_concurrency=_int(env, "RENTSYNC_WORKER_CONCURRENCY", 10),
         stalled_after_seconds=_int(env, "RENTSYNC_STALLED_AFTER_SECONDS", 30),
         log_level=env.get("RENTSYNC_LOG_LEVEL", "INFO").upper(),
+        **_qbo_settings(env),
     )
+
+
+def _qbo_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    deployment = (env.get("RENTSYNC_ENV") or "development").strip().lower()
+    if deployment in PRODUCTION_NAMES and not env.get("RENTSYNC_SECRET_KEY"):
+        raise SettingsError("RENTSYNC_SECRET_KEY is required when RENTSYNC_ENV=production")
+    environment = (env.get("RENTSYNC_QBO_ENVIRONMENT") or "emulator").strip().lower()
+    if environment not in QBO_ENVIRONMENTS:
+        raise SettingsError(
+            f"RENTSYNC_QBO_ENVIRONMENT must be one of {', '.join(QBO_ENVIRONMENTS)}, "
+            f"got {environment!r}"
+        )
+    redirect = env.get("RENTSYNC_QBO_REDIRECT_URI") or None
+    if redirect is not None and not redirect.startswith(("https://", "http://")):
+        raise SettingsError(f"RENTSYNC_QBO_REDIRECT_URI must be an http(s) URL, got {redirect!r}")
+    emulator_url = env.get("RENTSYNC_QBO_EMULATOR_URL") or "http://127.0.0.1:8765"
+    if not emulator_url.startswith(("https://", "http://")):
+        raise SettingsError(
+            f"RENTSYNC_QBO_EMULATOR_URL must be an http(s) URL, got {emulator_url!r}"
+        )
+    return {
+        "deployment": deployment,
+        "qbo_environment": environment,
+        "qbo_client_id": env.get("RENTSYNC_QBO_CLIENT_ID") or None,
+        "qbo_client_secret": env.get("RENTSYNC_QBO_CLIENT_SECRET") or None,
+        "qbo_redirect_uri": redirect,
+        "qbo_emulator_url": emulator_url.rstrip("/"),
+        "qbo_log_retention_days": _int(env, "RENTSYNC_QBO_LOG_RETENTION_DAYS", 30),
+        "qbo_timeout_seconds": _int(env, "RENTSYNC_QBO_TIMEOUT_SECONDS", 30),
+    }
