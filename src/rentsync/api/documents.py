@@ -15,8 +15,16 @@ from rentsync.api.auth import CurrentPrincipal
 from rentsync.api.deps import ServicesDep
 from rentsync.api.schemas import SyncStatus, status_of
 from rentsync.bootstrap import Services
-from rentsync.domain.documents import Customer, Document, DocumentType, Order, Product
+from rentsync.domain.documents import (
+    ChangeReason,
+    Customer,
+    Document,
+    DocumentType,
+    Order,
+    Product,
+)
 from rentsync.domain.ledger import DocumentKey
+from rentsync.domain.triggers import Trigger
 
 SourceIdPath = Annotated[
     str,
@@ -54,7 +62,8 @@ async def _store(
 ) -> Accepted:
     body = None if document is None else document.model_dump(mode="json", exclude={"version"})
     version = None if document is None else document.version
-    result = await services.documents.put(key, body, version=version)
+    reason = document.reason if isinstance(document, Order) else ChangeReason.UPDATED
+    result = await services.documents.put(key, body, version=version, reason=reason)
     url = status_url(key.doc_type, key.source_id)
     response.headers["Location"] = url
     if not result.stored:
@@ -132,7 +141,7 @@ def _add_routes(
         response: Response,
     ) -> SyncStatus:
         key = DocumentKey(principal.company_id, doc_type, source_id)
-        if await services.documents.schedule(key, trigger="resync") is None:
+        if await services.documents.schedule(key, trigger=Trigger.RESYNC) is None:
             raise HTTPException(404, detail=f"no {noun} {source_id!r}")
         response.headers["Location"] = status_url(doc_type, source_id)
         return await _status(services, key, history=False)

@@ -12,8 +12,9 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from rentsync.domain.documents import DocumentType
+from rentsync.domain.documents import ChangeReason, DocumentType
 from rentsync.domain.ledger import DocumentKey
+from rentsync.domain.triggers import Trigger, trigger_for_put
 from rentsync.store import queue as queue_module
 
 SYNC_TASK = "rentsync.sync_document"
@@ -71,6 +72,7 @@ class DocumentRepository:
         body: dict[str, Any] | None,
         *,
         version: int | None,
+        reason: ChangeReason = ChangeReason.UPDATED,
         schedule: bool = True,
     ) -> StoreResult:
         """Store the newest state (None = deleted) and, if `schedule`, its sync job.
@@ -111,7 +113,7 @@ class DocumentRepository:
             revision = int(row[0])
             job_id = None
             if schedule:
-                trigger = "automatic" if current is None else "update"
+                trigger = trigger_for_put(first_put=current is None, reason=reason)
                 job_id = await schedule_sync(conn, key, revision=revision, trigger=trigger)
         return StoreResult(stored=True, revision=revision, stored_version=version, job_id=job_id)
 
@@ -119,7 +121,7 @@ class DocumentRepository:
         async with self._pool.connection() as conn:
             return await get_document(conn, key)
 
-    async def schedule(self, key: DocumentKey, *, trigger: str) -> int | None:
+    async def schedule(self, key: DocumentKey, *, trigger: Trigger) -> int | None:
         """Schedule a sync of a stored document (resync, bulk); None if there is no document."""
         async with self._pool.connection() as conn, conn.transaction():
             document = await get_document(conn, key)
@@ -142,17 +144,30 @@ async def get_document(conn: AsyncConnection[Any], key: DocumentKey) -> StoredDo
 
 
 async def schedule_sync(
-    conn: AsyncConnection[Any], key: DocumentKey, *, revision: int, trigger: str
+    conn: AsyncConnection[Any], key: DocumentKey, *, revision: int, trigger: Trigger
 ) -> int:
-    """Mark the document pending in the ledger and defer its job, on the caller's transaction."""
+    """Mark the document pending in the ledger and defer its job, on the caller's transaction.
+
+    The ledger keeps the latest trigger and when the user last acted on the document (an
+    update, resync or bulk sync releases a document created before the connection, R14).
+    """
     await conn.execute(
-        "INSERT INTO sync_records (company_id, doc_type, source_id, state, trigger, "
-        "requested_revision) VALUES (%s, %s, %s, 'pending', %s, %s) "
+        "INSERT INTO sync_records AS r (company_id, doc_type, source_id, state, trigger, "
+        "last_user_action_at, requested_revision) "
+        "VALUES (%(company)s, %(type)s, %(id)s, 'pending', %(trigger)s, "
+        "CASE WHEN %(user_action)s THEN now() END, %(revision)s) "
         "ON CONFLICT (company_id, doc_type, source_id) DO UPDATE SET state = 'pending', "
-        "trigger = CASE WHEN EXCLUDED.trigger = 'automatic' THEN sync_records.trigger "
-        "ELSE EXCLUDED.trigger END, "
+        "trigger = EXCLUDED.trigger, "
+        "last_user_action_at = coalesce(EXCLUDED.last_user_action_at, r.last_user_action_at), "
         "requested_revision = EXCLUDED.requested_revision, updated_at = now()",
-        (key.company_id, key.doc_type.value, key.source_id, trigger, revision),
+        {
+            "company": key.company_id,
+            "type": key.doc_type.value,
+            "id": key.source_id,
+            "trigger": trigger.value,
+            "user_action": trigger.is_user_action,
+            "revision": revision,
+        },
     )
     return await queue_module.defer_job(
         conn,

@@ -13,7 +13,8 @@ from psycopg_pool import AsyncConnectionPool
 from rentsync.domain.ledger import DocumentKey
 
 _COLUMNS = (
-    "company_id, doc_type, source_id, state, trigger, requested_revision, qbo_entity, qbo_id, "
+    "company_id, doc_type, source_id, state, trigger, last_user_action_at, requested_revision, "
+    "qbo_entity, qbo_id, "
     "sync_token, synced_hash, synced_revision, skip_reason, error, attempts, failing_since, "
     "synced_at, updated_at"
 )
@@ -26,6 +27,7 @@ class SyncRecord:
     source_id: str
     state: str
     trigger: str
+    last_user_action_at: datetime | None
     requested_revision: int
     qbo_entity: str | None
     qbo_id: str | None

@@ -52,8 +52,9 @@ CREATE TABLE sync_records (
     doc_type        text NOT NULL,
     source_id       text NOT NULL,
     state           text NOT NULL CHECK (state IN ('pending', 'synced', 'skipped', 'failed')),
-    trigger         text NOT NULL DEFAULT 'automatic'
-                    CHECK (trigger IN ('automatic', 'update', 'resync', 'bulk')),
+    trigger         text NOT NULL
+                    CHECK (trigger IN ('arrival', 'automatic', 'update', 'resync', 'bulk_sync')),
+    last_user_action_at timestamptz,
     requested_revision bigint NOT NULL DEFAULT 0,
     qbo_entity      text,
     qbo_id          text,

@@ -1,0 +1,31 @@
+"""Cross-process locks on names, held on a dedicated connection for the duration of a block."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+
+from psycopg_pool import AsyncConnectionPool
+
+
+def _lock_id(name: str) -> int:
+    """A stable signed 64-bit id for pg_advisory_lock (Python's hash() differs per process)."""
+    return int.from_bytes(
+        hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
+    )
+
+
+class AdvisoryLocks:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    @contextlib.asynccontextmanager
+    async def hold(self, name: str) -> AsyncIterator[None]:
+        """Wait for and hold the lock `name`; released on exit, or if the process dies."""
+        async with self._pool.connection() as conn:
+            await conn.execute("SELECT pg_advisory_lock(%s)", (_lock_id(name),))
+            try:
+                yield
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (_lock_id(name),))
