@@ -1,0 +1,148 @@
+"""What the sync engine needs from the outside world, as Protocols owned here.
+
+`rentsync.store` and `rentsync.qbo` implement them; `bootstrap` wires the real ones in, and
+tests may pass their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from rentsync.domain.connection import Connection
+from rentsync.domain.ledger import DocumentKey
+from rentsync.domain.settings import SyncSettings
+
+
+class Written(Protocol):
+    """An entity as QBO returned it after a write or a read."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def sync_token(self) -> str: ...
+
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+    @property
+    def intuit_tid(self) -> str | None: ...
+
+
+class QboGateway(Protocol):
+    """The calls the engine makes to one QBO company (`rentsync.qbo.client.QboClient`)."""
+
+    async def create(
+        self, entity: str, payload: Mapping[str, Any], *, requestid: str
+    ) -> Written: ...
+
+    async def read(self, entity: str, entity_id: str) -> Written: ...
+
+    async def sparse_update(
+        self, entity: str, payload: Mapping[str, Any], *, requestid: str
+    ) -> Written: ...
+
+    async def delete(
+        self, entity: str, entity_id: str, sync_token: str, *, requestid: str
+    ) -> Written: ...
+
+    async def find_by(self, entity: str, field_name: str, value: str) -> list[dict[str, Any]]: ...
+
+    async def find_by_doc_number(self, entity: str, doc_number: str) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompanyQbo:
+    """A company's QuickBooks side as one reconciliation sees it."""
+
+    connection: Connection
+    inventory_allowed: bool = False
+    """The plan tracks inventory (Plus or higher) and quantity tracking is on."""
+    automated_sales_tax: bool = False
+    client: QboGateway | None = None
+    """None unless connected."""
+
+
+class QboAccess(Protocol):
+    async def open(self, company_id: int) -> CompanyQbo: ...
+
+
+class StoredDocumentView(Protocol):
+    @property
+    def revision(self) -> int: ...
+
+    @property
+    def body(self) -> dict[str, Any] | None: ...
+
+    @property
+    def first_seen_at(self) -> datetime: ...
+
+    @property
+    def deleted(self) -> bool: ...
+
+
+class Documents(Protocol):
+    async def get(self, key: DocumentKey) -> StoredDocumentView | None: ...
+
+
+class LedgerRow(Protocol):
+    @property
+    def trigger(self) -> str: ...
+
+    @property
+    def last_user_action_at(self) -> datetime | None: ...
+
+    @property
+    def qbo_id(self) -> str | None: ...
+
+    @property
+    def sync_token(self) -> str | None: ...
+
+    @property
+    def synced_hash(self) -> str | None: ...
+
+    @property
+    def attempts(self) -> int: ...
+
+    @property
+    def failing_since(self) -> datetime | None: ...
+
+    @property
+    def error(self) -> dict[str, Any] | None: ...
+
+
+class Ledger(Protocol):
+    async def get(self, key: DocumentKey) -> LedgerRow | None: ...
+
+    async def record(
+        self,
+        key: DocumentKey,
+        *,
+        state: str,
+        revision: int,
+        started_at: datetime,
+        outcome: str,
+        skip_reason: str | None = None,
+        error: dict[str, Any] | None = None,
+        counts_as_attempt: bool = False,
+        qbo: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+class TaxRateView(Protocol):
+    @property
+    def qbo_id(self) -> str: ...
+
+
+class CompanySettings(Protocol):
+    async def get(self, company_id: int) -> SyncSettings: ...
+
+    async def tax_rates(self, company_id: int) -> list[Any]: ...
+
+
+class Locks(Protocol):
+    def hold(self, name: str) -> AbstractAsyncContextManager[None]: ...

@@ -1,0 +1,358 @@
+"""reconcile(document key): make QuickBooks match the newest snapshot, then record the outcome.
+
+    policy (sync or skip, with the reason)
+      -> references (customer and items, found or created once)
+      -> mapping (the invoice payload)        -> nothing to write if QBO holds this version
+      -> write (create / sparse update / delete) with a deterministic requestid
+      -> read-back verification (B2)
+      -> ledger (what QBO holds; the outcome; the history)
+
+A failure is recorded with its code, message and remedy; the pure retry table decides whether
+the job runs again (RetryLater) or the document is marked failed until someone fixes the cause.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from rentsync import policy
+from rentsync.domain.documents import DocumentType, Order
+from rentsync.domain.ledger import DocumentKey, SyncState
+from rentsync.domain.triggers import Trigger
+from rentsync.mapping import invoice as invoice_mapping
+from rentsync.mapping.errors import MappingError
+from rentsync.mapping.fingerprint import fingerprint
+from rentsync.qbo import errors
+from rentsync.qbo.requestid import request_id
+from rentsync.sync import retry
+from rentsync.sync.failures import RetryLater, VerificationFailed, describe
+from rentsync.sync.ports import (
+    CompanyQbo,
+    CompanySettings,
+    Documents,
+    Ledger,
+    LedgerRow,
+    QboAccess,
+    QboGateway,
+    StoredDocumentView,
+    Written,
+)
+from rentsync.sync.references import ReferenceContext, References
+from rentsync.sync.verify import verify_invoice
+
+log = logging.getLogger(__name__)
+
+INVOICE = "Invoice"
+_SYNCABLE = (errors.QboError, MappingError, VerificationFailed)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        documents: Documents,
+        ledger: Ledger,
+        settings: CompanySettings,
+        qbo: QboAccess,
+        references: References,
+        rules: dict[DocumentType, retry.RetryRule],
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._documents = documents
+        self._ledger = ledger
+        self._settings = settings
+        self._qbo = qbo
+        self._references = references
+        self._rules = rules
+        self._clock = clock
+
+    async def reconcile(self, key: DocumentKey) -> str:
+        """Run one reconciliation; returns the outcome, raises RetryLater to run again."""
+        started = self._clock()
+        document = await self._documents.get(key)
+        record = await self._ledger.get(key)
+        if document is None or record is None:
+            return "nothing_to_do"  # the company or document was removed meanwhile
+        try:
+            if key.doc_type is DocumentType.ORDER:
+                return await self._reconcile_order(key, document, record, started)
+            return await self._reconcile_reference(key, document, record, started)
+        except _SYNCABLE as error:
+            return await self._failed(key, document, record, started, error)
+
+    # --- orders -----------------------------------------------------------------------------
+
+    async def _reconcile_order(
+        self, key: DocumentKey, document: StoredDocumentView, record: LedgerRow, started: datetime
+    ) -> str:
+        company = await self._qbo.open(key.company_id)
+        if document.deleted:
+            return await self._delete_invoice(key, document, record, company, started)
+        order = Order.model_validate(document.body)
+        settings = await self._settings.get(key.company_id)
+        decision = policy.decide(
+            order,
+            settings,
+            company.connection,
+            trigger=Trigger(record.trigger),
+            first_seen_at=document.first_seen_at,
+            last_user_action_at=record.last_user_action_at,
+            in_qbo=record.qbo_id is not None,
+        )
+        if isinstance(decision, policy.Skip):
+            await self._ledger.record(
+                key,
+                state=SyncState.SKIPPED,
+                revision=document.revision,
+                started_at=started,
+                outcome=f"skipped: {decision.reason.value}",
+                skip_reason=decision.reason.value,
+            )
+            return "skipped"
+        client = self._client(company)
+        ctx = ReferenceContext(
+            company_id=key.company_id,
+            client=client,
+            accounts=settings.accounts,
+            inventory_allowed=company.inventory_allowed,
+        )
+        customer_id = await self._references.customer_id(ctx, order.customer_id)
+        item_ids = {pid: await self._references.item_id(ctx, pid) for pid in order.product_ids()}
+        tax_code_id = await self._tax_code(key.company_id, order)
+        refs = invoice_mapping.InvoiceRefs(
+            customer_id=customer_id,
+            item_ids=item_ids,
+            tax_code_id=tax_code_id,
+            automated_sales_tax=company.automated_sales_tax,
+        )
+        payload = invoice_mapping.invoice_create(order, refs, key=key)
+        digest = fingerprint(payload)
+        if record.qbo_id and record.synced_hash == digest:
+            await self._synced(key, document, started, "unchanged", None)
+            return "unchanged"
+        written = await self._write_invoice(key, order, record, client, payload, digest)
+        qbo: dict[str, str | None] = {
+            "qbo_entity": INVOICE,
+            "qbo_id": written.id,
+            "sync_token": written.sync_token,
+            "synced_hash": digest,
+        }
+        mismatches = verify_invoice(order, written.data)
+        if mismatches:
+            first = mismatches[0]
+            # QBO holds the invoice now: remember it (the next attempt updates, never duplicates)
+            # but not the hash, so a Resync writes again.
+            qbo["synced_hash"] = None
+            await self._failed(
+                key,
+                document,
+                record,
+                started,
+                VerificationFailed(
+                    first.code, first.message, detail=first.detail, remedy=first.remedy
+                ),
+                qbo=qbo,
+            )
+            return "failed"
+        await self._synced(key, document, started, "synced", qbo)
+        return "synced"
+
+    async def _write_invoice(
+        self,
+        key: DocumentKey,
+        order: Order,
+        record: LedgerRow,
+        client: QboGateway,
+        payload: dict[str, Any],
+        digest: str,
+    ) -> Written:
+        name = f"order:{key.source_id}"
+        if record.qbo_id and record.sync_token:
+            update = {"Id": record.qbo_id, "SyncToken": record.sync_token, **payload}
+            try:
+                return await client.sparse_update(
+                    INVOICE, update, requestid=request_id(key.company_id, name, digest, "update")
+                )
+            except errors.Locked as stale:
+                if stale.code != "5010":
+                    raise
+                # Someone edited it in QBO: take the current SyncToken and write our version.
+                current = await client.read(INVOICE, record.qbo_id)
+                update["SyncToken"] = current.sync_token
+                return await client.sparse_update(
+                    INVOICE,
+                    update,
+                    requestid=request_id(
+                        key.company_id, name, digest, f"update-{current.sync_token}"
+                    ),
+                )
+        if _outcome_was_uncertain(record):
+            adopted = await self._find_written(key, order, client)
+            if adopted is not None:
+                return adopted
+        return await client.create(
+            INVOICE, payload, requestid=request_id(key.company_id, name, digest, "create")
+        )
+
+    async def _find_written(
+        self, key: DocumentKey, order: Order, client: QboGateway
+    ) -> Written | None:
+        """After a timeout or dropped answer: the invoice we may have created, by its natural
+        key (DocNumber) and our marker, so a retry never posts it twice (B1)."""
+        found = await client.find_by_doc_number(INVOICE, order.invoice_number)
+        marker = invoice_mapping.invoice_marker(key)
+        if found is None or marker not in str(found.get("PrivateNote") or ""):
+            return None
+        return await client.read(INVOICE, str(found["Id"]))
+
+    async def _delete_invoice(
+        self,
+        key: DocumentKey,
+        document: StoredDocumentView,
+        record: LedgerRow,
+        company: CompanyQbo,
+        started: datetime,
+    ) -> str:
+        if not record.qbo_id or not record.sync_token:
+            await self._synced(key, document, started, "deleted: never in QuickBooks", None)
+            return "deleted"
+        client = self._client(company)
+        try:
+            await client.delete(
+                INVOICE,
+                record.qbo_id,
+                record.sync_token,
+                requestid=request_id(
+                    key.company_id, f"order:{key.source_id}", record.sync_token, "delete"
+                ),
+            )
+        except errors.BadReference:
+            pass  # already gone from QBO (610): the goal is reached
+        except errors.Locked:
+            current = await client.read(INVOICE, record.qbo_id)
+            await client.delete(
+                INVOICE,
+                record.qbo_id,
+                current.sync_token,
+                requestid=request_id(
+                    key.company_id, f"order:{key.source_id}", current.sync_token, "delete"
+                ),
+            )
+        cleared = {"qbo_entity": None, "qbo_id": None, "sync_token": None, "synced_hash": None}
+        await self._synced(key, document, started, "deleted in QuickBooks", cleared)
+        return "deleted"
+
+    async def _tax_code(self, company_id: int, order: Order) -> str | None:
+        if order.tax_rate_id is None:
+            return None
+        rates = await self._settings.tax_rates(company_id)
+        return order.tax_rate_id if any(r.qbo_id == order.tax_rate_id for r in rates) else None
+
+    # --- customers and products -------------------------------------------------------------
+
+    async def _reconcile_reference(
+        self, key: DocumentKey, document: StoredDocumentView, record: LedgerRow, started: datetime
+    ) -> str:
+        """A customer or product already in QBO changed: update it there. (One not yet in QBO
+        is created by the first order that needs it.)"""
+        if document.deleted or not record.qbo_id:
+            return "nothing_to_do"  # QBO name-list records are never deleted by us
+        company = await self._qbo.open(key.company_id)
+        if company.client is None:
+            return "nothing_to_do"  # updated with the next order once connected
+        settings = await self._settings.get(key.company_id)
+        ctx = ReferenceContext(
+            company_id=key.company_id,
+            client=company.client,
+            accounts=settings.accounts,
+            inventory_allowed=company.inventory_allowed,
+        )
+        if key.doc_type is DocumentType.CUSTOMER:
+            await self._references.customer_id(ctx, key.source_id)
+        else:
+            await self._references.item_id(ctx, key.source_id)
+        return "synced"
+
+    # --- outcomes ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _client(company: CompanyQbo) -> QboGateway:
+        if company.client is None:
+            raise errors.NotConnected("QuickBooks is not connected")
+        return company.client
+
+    async def _synced(
+        self,
+        key: DocumentKey,
+        document: StoredDocumentView,
+        started: datetime,
+        outcome: str,
+        qbo: dict[str, Any] | None,
+    ) -> None:
+        await self._ledger.record(
+            key,
+            state=SyncState.SYNCED,
+            revision=document.revision,
+            started_at=started,
+            outcome=outcome,
+            qbo=qbo,
+        )
+
+    async def _failed(
+        self,
+        key: DocumentKey,
+        document: StoredDocumentView,
+        record: LedgerRow,
+        started: datetime,
+        error: Exception,
+        *,
+        qbo: dict[str, Any] | None = None,
+    ) -> str:
+        now = self._clock()
+        hint = error.retry_after if isinstance(error, errors.Throttled) else None
+        decision = retry.decide(
+            error,
+            rule=self._rules[key.doc_type],
+            attempts=record.attempts,
+            failing_since=record.failing_since or now,
+            now=now,
+            server_hint=hint,
+        )
+        again = isinstance(decision, retry.RetryIn)
+        detail = describe(error)
+        log.info(
+            "sync attempt failed",
+            extra={
+                "action": "sync.failed",
+                "company_id": key.company_id,
+                "doc_key": key.lock(),
+                "code": detail["code"],
+                "intuit_tid": detail["intuit_tid"],
+                "retry": again,
+            },
+        )
+        await self._ledger.record(
+            key,
+            state=SyncState.PENDING if again else SyncState.FAILED,
+            revision=document.revision,
+            started_at=started,
+            outcome=f"{'retrying' if again else 'failed'}: {detail['code']}",
+            error=detail,
+            counts_as_attempt=decision.counts,
+            qbo=qbo,
+        )
+        if isinstance(decision, retry.RetryIn):
+            raise RetryLater(decision.seconds, error)
+        return "failed"
+
+
+def _outcome_was_uncertain(record: LedgerRow) -> bool:
+    category = (record.error or {}).get("category")
+    return category in {"UncertainOutcome", "DuplicateRequest", "ServerError"}
