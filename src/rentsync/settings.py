@@ -52,6 +52,9 @@ class Settings:
     """`RENTSYNC_QBO_LOG_RETENTION_DAYS`: the QuickBooks request log is purged after this."""
     qbo_timeout_seconds: int = 30
     """`RENTSYNC_QBO_TIMEOUT_SECONDS`: timeout of every request to QuickBooks."""
+    sync_locked_retry_seconds: float = 10.0
+    """`RENTSYNC_SYNC_LOCKED_RETRY_SECONDS`: wait before retrying a document QBO reports as
+    locked (R15: "about 10 s"); tests make it short."""
 
     @property
     def is_production(self) -> bool:
@@ -95,6 +98,19 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 < value < 3600:
+        raise SettingsError(f"{name} must be between 0 and 3600 seconds, got {value}")
+    return value
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     data_dir = env.get("RENTSYNC_DATA_DIR") or None
@@ -107,6 +123,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_concurrency=_int(env, "RENTSYNC_WORKER_CONCURRENCY", 10),
         stalled_after_seconds=_int(env, "RENTSYNC_STALLED_AFTER_SECONDS", 30),
         log_level=env.get("RENTSYNC_LOG_LEVEL", "INFO").upper(),
+        sync_locked_retry_seconds=_float(env, "RENTSYNC_SYNC_LOCKED_RETRY_SECONDS", 10.0),
         **_qbo_settings(env),
     )
 

@@ -112,7 +112,7 @@ class DocumentRepository:
             assert row is not None
             revision = int(row[0])
             job_id = None
-            if schedule:
+            if schedule and await _needs_sync(conn, key):
                 trigger = trigger_for_put(first_put=current is None, reason=reason)
                 job_id = await schedule_sync(conn, key, revision=revision, trigger=trigger)
         return StoreResult(stored=True, revision=revision, stored_version=version, job_id=job_id)
@@ -128,6 +128,20 @@ class DocumentRepository:
             if document is None:
                 return None
             return await schedule_sync(conn, key, revision=document.revision, trigger=trigger)
+
+
+async def _needs_sync(conn: AsyncConnection[Any], key: DocumentKey) -> bool:
+    """Orders always sync; a customer or product only once it is in QBO (an order created it
+    there), so that a change to it reaches QBO too."""
+    if key.doc_type is DocumentType.ORDER:
+        return True
+    cursor = await conn.execute(
+        "SELECT qbo_id IS NOT NULL FROM sync_records "
+        "WHERE company_id = %s AND doc_type = %s AND source_id = %s",
+        (key.company_id, key.doc_type.value, key.source_id),
+    )
+    row = await cursor.fetchone()
+    return bool(row and row[0])
 
 
 def _is_stale(incoming: int | None, stored: int | None) -> bool:

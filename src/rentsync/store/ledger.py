@@ -178,6 +178,12 @@ class LedgerRepository:
             sets.append(f"{column} = %s")
             values.append(value)
         async with self._pool.connection() as conn, conn.transaction():
+            # A customer or product gets its row when an order first needs it in QBO.
+            await conn.execute(
+                "INSERT INTO sync_records (company_id, doc_type, source_id, state, trigger) "
+                "VALUES (%s, %s, %s, 'pending', 'automatic') ON CONFLICT DO NOTHING",
+                params,
+            )
             await conn.execute(
                 f"UPDATE sync_records SET {', '.join(sets)} WHERE {where}",
                 (*values, *params),
