@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 import rentsync
 from rentsync import bootstrap
-from rentsync.api import companies, diagnostics, documents, health
+from rentsync.api import companies, diagnostics, documents, health, sync_messages
 from rentsync.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,4 +50,5 @@ def create_app(settings: Settings, *, with_worker: bool = True) -> FastAPI:
     app.include_router(diagnostics.router)
     app.include_router(companies.router)
     app.include_router(documents.build_router())
+    app.include_router(sync_messages.router)
     return app
