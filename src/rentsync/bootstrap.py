@@ -14,13 +14,22 @@ from dataclasses import dataclass
 import procrastinate
 from psycopg_pool import AsyncConnectionPool
 
-from rentsync import jobs
+from rentsync import crypto, jobs
+from rentsync.qbo import environments
+from rentsync.qbo.client import ClientSettings
+from rentsync.qbo.connector import QboService
+from rentsync.qbo.http import Transport
+from rentsync.qbo.limits import Limiter
+from rentsync.qbo.oauth import OAuthApp
 from rentsync.settings import Settings
 from rentsync.store import database, migrate
 from rentsync.store.companies import CompanyRepository
+from rentsync.store.connections import ConnectionRepository
 from rentsync.store.diagnostics import DiagnosticsRepository
 from rentsync.store.documents import DocumentRepository
 from rentsync.store.ledger import LedgerRepository
+from rentsync.store.qbo_log import QboLogRepository
+from rentsync.store.rate_limits import PgInFlightSlots, PgRateWindow
 from rentsync.store.sync_settings import SyncSettingsRepository
 
 log = logging.getLogger(__name__)
@@ -37,6 +46,10 @@ class Services:
     documents: DocumentRepository
     ledger: LedgerRepository
     sync_settings: SyncSettingsRepository
+    connections: ConnectionRepository
+    qbo_log: QboLogRepository
+    qbo: QboService
+    """QuickBooks: connect/disconnect/status and `await services.qbo.client_for(company_id)`."""
 
 
 def _prepare_database(settings: Settings) -> tuple[contextlib.ExitStack, database.Database]:
@@ -46,9 +59,56 @@ def _prepare_database(settings: Settings) -> tuple[contextlib.ExitStack, databas
     return stack, db
 
 
+def build_qbo(
+    settings: Settings,
+    pool: AsyncConnectionPool,
+    *,
+    transport: Transport | None = None,
+    client_settings: ClientSettings | None = None,
+) -> tuple[ConnectionRepository, QboLogRepository, QboService]:
+    """The QuickBooks side: encrypted connection store, request log, limits shared through the
+    database, OAuth app and the service handing out clients. `transport` replaces the network
+    (tests pass the emulator's)."""
+    secret = crypto.load_secret(settings)
+    connections = ConnectionRepository(pool, crypto.TokenCipher(secret))
+    qbo_log = QboLogRepository(pool)
+    client_settings = client_settings or ClientSettings(
+        timeout_seconds=float(settings.qbo_timeout_seconds)
+    )
+    oauth = OAuthApp(
+        environment=environments.environment(
+            settings.qbo_environment, emulator_url=settings.qbo_emulator_url
+        ),
+        client_id=settings.qbo_client_id or "",
+        client_secret=settings.qbo_client_secret or "",
+        redirect_uri=settings.qbo_callback_url,
+        transport=transport,
+        timeout_seconds=client_settings.timeout_seconds,
+        request_log=qbo_log,
+    )
+    service = QboService(
+        store=connections,
+        oauth=oauth,
+        limiter=Limiter(window=PgRateWindow(pool), slots=PgInFlightSlots(pool)),
+        signing_key=crypto.derive_key(secret, "qbo-oauth-state:v1"),
+        request_log=qbo_log,
+        transport=transport,
+        client_settings=client_settings,
+    )
+    return connections, qbo_log, service
+
+
 @contextlib.asynccontextmanager
-async def running_services(settings: Settings) -> AsyncIterator[Services]:
-    """Start (or reach) the database, bring its schema up to date, and open the pool."""
+async def running_services(
+    settings: Settings,
+    *,
+    qbo_transport: Transport | None = None,
+    qbo_client_settings: ClientSettings | None = None,
+) -> AsyncIterator[Services]:
+    """Start (or reach) the database, bring its schema up to date, and open the pool.
+
+    `qbo_transport` / `qbo_client_settings` replace the network and the QBO client's timings
+    (tests run against the emulator in process)."""
     stack, db = await asyncio.to_thread(_prepare_database, settings)
     pool = AsyncConnectionPool(
         db.url,
@@ -57,10 +117,14 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         open=False,
         name="rentsync",
     )
+    qbo: QboService | None = None
     try:
         await pool.open(wait=True, timeout=30)
         job_app = jobs.create_job_app()
         await jobs.open_job_app(job_app, pool)
+        connections, qbo_log, qbo = build_qbo(
+            settings, pool, transport=qbo_transport, client_settings=qbo_client_settings
+        )
         yield Services(
             settings=settings,
             database=db,
@@ -71,8 +135,13 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             documents=DocumentRepository(pool),
             ledger=LedgerRepository(pool),
             sync_settings=SyncSettingsRepository(pool),
+            connections=connections,
+            qbo_log=qbo_log,
+            qbo=qbo,
         )
     finally:
+        if qbo is not None:
+            await qbo.aclose()
         await pool.close()
         stack.close()
 

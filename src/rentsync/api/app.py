@@ -6,21 +6,37 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
 import rentsync
 from rentsync import bootstrap
-from rentsync.api import companies, diagnostics, documents, health, sync_messages
+from rentsync.api import companies, diagnostics, documents, health, qbo_log, sync_messages
+from rentsync.api import connection as qbo_connection
 from rentsync.settings import Settings
+
+if TYPE_CHECKING:
+    from rentsync.qbo.client import ClientSettings
+    from rentsync.qbo.http import Transport
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, *, with_worker: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    with_worker: bool = True,
+    qbo_transport: Transport | None = None,
+    qbo_client_settings: ClientSettings | None = None,
+) -> FastAPI:
+    """`qbo_transport`/`qbo_client_settings`: see `bootstrap.running_services` (tests)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with bootstrap.running_services(settings) as services:
+        async with bootstrap.running_services(
+            settings, qbo_transport=qbo_transport, qbo_client_settings=qbo_client_settings
+        ) as services:
             app.state.services = services
             worker_task: asyncio.Task[None] | None = None
             if with_worker:
@@ -51,4 +67,6 @@ def create_app(settings: Settings, *, with_worker: bool = True) -> FastAPI:
     app.include_router(companies.router)
     app.include_router(documents.build_router())
     app.include_router(sync_messages.router)
+    app.include_router(qbo_connection.router)
+    app.include_router(qbo_log.router)
     return app

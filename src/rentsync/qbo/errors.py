@@ -318,7 +318,12 @@ _INVENTORY_OFF = (
 # Message patterns come first: they correct codes that are known to be unreliable.
 MESSAGE_RULES: tuple[Rule, ...] = (
     _rule(Throttled, pattern=r"ThrottleExceeded|errorCode=003001|request limit was reached"),
-    _rule(Locked, pattern=r"Stale Object|object (is )?in use|locked by another|being edited"),
+    _rule(
+        Locked,
+        pattern=(
+            r"Stale Object|in use by another|object (is )?in use|locked by another|being edited"
+        ),
+    ),
     _rule(DuplicateDocNumber, pattern=r"Duplicate Document Number"),
     _rule(DuplicateName, pattern=r"Duplicate Name Exists|name supplied already exists"),
     _rule(BooksClosed, pattern=r"Account Period Closed|books are closed|period has closed"),

@@ -1,0 +1,128 @@
+"""Access tokens per company: read from the store, refreshed before expiry and on a 401.
+
+One refresh at a time per company across all processes: the refresh runs while the connection
+row is locked (`ConnectionStore.locked`, SELECT ... FOR UPDATE). A waiter that gets the lock
+after another process refreshed finds a newer access token than the one it was unhappy with,
+and uses it instead of refreshing again (which, with a rotated refresh token, would be refused
+with `invalid_grant`). The new tokens are committed before the access token is handed out.
+`invalid_grant` marks the connection lost, with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from rentsync.qbo import errors
+from rentsync.qbo.oauth import OAuthApp
+from rentsync.qbo.ports import ConnectionStore, StoredConnection, StoredStatus
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEEWAY = timedelta(minutes=5)
+"""Refresh when the access token has less than this left."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _usable(connection: StoredConnection | None) -> StoredConnection:
+    if connection is None or connection.state is not StoredStatus.CONNECTED:
+        reason = "QuickBooks not connected"
+        if connection is not None and connection.state is StoredStatus.LOST:
+            reason = f"QuickBooks connection lost: {connection.lost_reason or 'reconnect'}"
+        raise errors.NotConnected(reason)
+    if connection.tokens is None:
+        raise errors.NotConnected("QuickBooks not connected")
+    return connection
+
+
+class TokenManager:
+    def __init__(
+        self,
+        *,
+        store: ConnectionStore,
+        oauth: OAuthApp,
+        clock: Callable[[], datetime] = _utcnow,
+        leeway: timedelta = DEFAULT_LEEWAY,
+    ) -> None:
+        self._store = store
+        self._oauth = oauth
+        self._clock = clock
+        self._leeway = leeway
+        self._cache: dict[int, tuple[str, datetime]] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        self.refreshes = 0
+        """Refresh calls this process made to the token endpoint (for tests and diagnostics)."""
+
+    def for_company(self, company_id: int) -> CompanyTokens:
+        return CompanyTokens(self, company_id)
+
+    def forget(self, company_id: int) -> None:
+        self._cache.pop(company_id, None)
+
+    def _fresh(self, expires_at: datetime) -> bool:
+        return expires_at > self._clock() + self._leeway
+
+    async def current(self, company_id: int) -> str:
+        cached = self._cache.get(company_id)
+        if cached is not None and self._fresh(cached[1]):
+            return cached[0]
+        connection = _usable(await self._store.get(company_id))
+        assert connection.tokens is not None
+        if self._fresh(connection.tokens.access_expires_at):
+            self._cache[company_id] = (
+                connection.tokens.access_token,
+                connection.tokens.access_expires_at,
+            )
+            return connection.tokens.access_token
+        return await self.refresh(company_id, rejected=connection.tokens.access_token)
+
+    async def refresh(self, company_id: int, *, rejected: str) -> str:
+        """A valid access token other than `rejected` (refreshing only if nobody else has)."""
+        self._cache.pop(company_id, None)
+        lock = self._locks.setdefault(company_id, asyncio.Lock())
+        lost: errors.AuthRevoked | None = None
+        async with lock, self._store.locked(company_id) as row:
+            connection = _usable(row.connection)
+            tokens = connection.tokens
+            assert tokens is not None
+            if tokens.access_token != rejected and self._fresh(tokens.access_expires_at):
+                token, expires_at = tokens.access_token, tokens.access_expires_at
+            else:
+                try:
+                    self.refreshes += 1
+                    new = await self._oauth.refresh(tokens.refresh_token, company_id=company_id)
+                except errors.AuthRevoked as exc:
+                    reason = f"QuickBooks refused the refresh token ({exc.code or 'refused'})"
+                    await row.mark_lost(reason)
+                    lost = exc
+                else:
+                    await row.save_tokens(new)
+                    token, expires_at = new.access_token, new.access_expires_at
+        # The block above committed: the rotated refresh token is saved before use.
+        if lost is not None:
+            log.warning(
+                "QuickBooks connection lost: the refresh token was refused",
+                extra={"action": "qbo.connection.lost", "company_id": company_id},
+            )
+            raise lost
+        self._cache[company_id] = (token, expires_at)
+        return token
+
+
+class CompanyTokens:
+    """One company's tokens, as `QboClient` needs them (`client.AccessTokens`)."""
+
+    def __init__(self, manager: TokenManager, company_id: int) -> None:
+        self._manager = manager
+        self._company_id = company_id
+
+    async def current(self) -> str:
+        return await self._manager.current(self._company_id)
+
+    async def refresh(self, rejected: str) -> str:
+        return await self._manager.refresh(self._company_id, rejected=rejected)
