@@ -26,7 +26,7 @@ _ROLE_LABELS = {
     AccountRole.EXPENSE: "Expense (cost of goods sold)",
     AccountRole.ASSET: "Asset (inventory)",
 }
-_NOT_IN_NAMES = re.compile(r"[:\t\r\n]+")
+_NOT_IN_NAMES = re.compile(r"\s*[:\t\r\n]+\s*")
 """QBO uses ':' to join parent and sub-item names; tabs and newlines are refused."""
 
 
