@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import secrets
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from qbo_emulator import faults, wire
+from qbo_emulator.index import FieldIndex, Indexes, probe_keys, unique_key
 
 Entity = dict[str, Any]
 
@@ -38,6 +40,7 @@ class Company:
     replays: dict[str, Replay] = field(default_factory=dict)
     preferences: Entity = field(default_factory=dict)
     company_info: Entity = field(default_factory=dict)
+    indexes: Indexes = field(default_factory=Indexes, repr=False, compare=False)
 
     # --- ids and metadata ---------------------------------------------------------------------
 
@@ -74,7 +77,13 @@ class Company:
         obj["sparse"] = False
         obj["MetaData"] = {"CreateTime": stamp, "LastUpdatedTime": stamp}
         self.table(entity)[obj["Id"]] = obj
+        self.indexes.put(entity, obj["Id"], obj)
         return obj
+
+    def replace(self, entity: str, obj: Entity) -> None:
+        """Store a new version of an existing object (same Id, same place in its table)."""
+        self.table(entity)[obj["Id"]] = obj
+        self.indexes.put(entity, obj["Id"], obj)
 
     def touch(self, obj: Entity, now: datetime) -> None:
         """Record a modification: SyncToken + 1, LastUpdatedTime now."""
@@ -83,10 +92,38 @@ class Company:
 
     def remove(self, entity: str, entity_id: str, now: datetime) -> None:
         self.table(entity).pop(entity_id, None)
+        self.indexes.drop(entity, entity_id)
         self.tombstones.append((entity, entity_id, wire.iso_seconds(self.local(now))))
 
     def snapshot(self) -> dict[str, dict[str, Entity]]:
         return copy.deepcopy(self.store)
+
+    # --- indexed lookups (see index.py) -------------------------------------------------------
+
+    def find(self, entity: str, conditions: Iterable[tuple[str, list[Any]]]) -> list[Entity] | None:
+        """Candidates for equality conditions (query property, any of these values), in table
+        order, from the most selective one: a superset of the matches, so re-check them. None when
+        no index can answer (scan instead)."""
+        table = self.indexes.table(entity, self.table(entity))
+        best: tuple[int, FieldIndex, list[Hashable]] | None = None
+        for name, values in conditions:
+            keys: list[Hashable] = []
+            for value in values:
+                probe = probe_keys(value)
+                if probe is None:
+                    break
+                keys.extend(probe)
+            else:
+                index = table.field("query", name)
+                size = index.size(keys)
+                if best is None or size < best[0]:
+                    best = (size, index, keys)
+        return None if best is None else table.rows(best[1].find(best[2]))
+
+    def same_name(self, entity: str, name: str, value: str) -> list[Entity]:
+        """Objects whose `name` equals `value` as name uniqueness compares (trimmed, case)."""
+        table = self.indexes.table(entity, self.table(entity))
+        return table.rows(table.field("unique", name).find((unique_key(value),)))
 
 
 def new_realm_id() -> str:

@@ -22,7 +22,7 @@ def _unique(
 ) -> None:
     wanted = _key(value)
     for entity in entities:
-        for other in company.table(entity).values():
+        for other in company.same_name(entity, field, value):
             if other["Id"] != own and _key(str(other.get(field, ""))) == wanted:
                 raise faults.duplicate_name(value, other["Id"])
 

@@ -62,7 +62,7 @@ def update(company: Company, entity: str, body: Entity, now: datetime, opts: Opt
         doc[key] = stored[key]
     old = dict(stored)
     _normalize(company, spec, doc, body, old, now, opts)
-    company.table(entity)[stored["Id"]] = doc
+    company.replace(entity, doc)
     company.touch(doc, now)
     _after_write(company, entity, doc["Id"], old, doc, now)
     return doc
@@ -294,7 +294,8 @@ def _doc_number(company: Company, entity: str, doc: Entity, own: str | None, opt
         return
     group = next((g for g in choices.DOCNUMBER_UNIQUE_GROUPS if entity in g), None)
     for other_type in sorted(group or ()):
-        for other in company.table(other_type).values():
+        found = company.find(other_type, [("DocNumber", [number])])
+        for other in company.table(other_type).values() if found is None else found:
             if other.get("DocNumber") == number and not (
                 other_type == entity and other["Id"] == own
             ):

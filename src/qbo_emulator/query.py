@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from qbo_emulator import choices, faults, wire
+from qbo_emulator import choices, faults, index, wire
 from qbo_emulator.books import Company, Entity
 from qbo_emulator.entities import SPECS
 
@@ -172,15 +172,7 @@ def parse(text: str) -> Query:
     return _Parser(text).parse()
 
 
-def _field(obj: Entity, path: str) -> Any:
-    value: Any = obj
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    if isinstance(value, dict) and "value" in value:
-        value = value["value"]
-    return value
+_field = index.field_value
 
 
 def _comparable(left: Any, right: Any) -> tuple[Any, Any] | None:
@@ -238,10 +230,23 @@ def _visible(company: Company, entity: str) -> list[Entity]:
     return rows
 
 
+def _indexed(
+    company: Company, entity: str, where: list[tuple[str, str, Any]]
+) -> list[Entity] | None:
+    """Candidates from the most selective equality index (table order), or None: scan."""
+    if entity == "TaxCode":
+        return None  # the pseudo codes TAX/NON/CustomSalesTax are not stored
+    conditions = [
+        (name, value if op == "in" else [value])
+        for name, op, value in where
+        if op in {"=", "in"} and name in index.QUERY_FIELDS
+    ]
+    return company.find(entity, conditions) if conditions else None
+
+
 def run(company: Company, text: str) -> dict[str, Any]:
     query = parse(text)
     spec = SPECS[query.entity]
-    rows = _visible(company, query.entity)
     where = list(query.where)
     if (
         choices.QUERY_DEFAULT_ACTIVE_ONLY
@@ -249,6 +254,9 @@ def run(company: Company, text: str) -> dict[str, Any]:
         and not any(name == "Active" for name, _, _ in where)
     ):
         where.append(("Active", "=", True))
+    rows = _indexed(company, query.entity, where)
+    if rows is None:
+        rows = _visible(company, query.entity)
     selected = [r for r in rows if all(_matches(r, n, op, v) for n, op, v in where)]
     if query.count:
         return {"totalCount": len(selected)}
