@@ -17,6 +17,7 @@ import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
@@ -169,10 +170,11 @@ async def services(settings: Settings) -> AsyncIterator[bootstrap.Services]:
 
 @contextlib.asynccontextmanager
 async def api_client_for(
-    settings: Settings, *, with_worker: bool = True
+    settings: Settings, *, with_worker: bool = True, **app_options: Any
 ) -> AsyncIterator[httpx2.AsyncClient]:
-    """The API in-process (lifespan included: services and, by default, a worker)."""
-    app = create_app(settings, with_worker=with_worker)
+    """The API in-process (lifespan included: services and, by default, a worker).
+    `app_options` go to `create_app` (e.g. `qbo_transport`, the emulator's)."""
+    app = create_app(settings, with_worker=with_worker, **app_options)
     async with app.router.lifespan_context(app):
         transport = httpx2.ASGITransport(app=app)
         async with httpx2.AsyncClient(

@@ -10,11 +10,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import procrastinate
 from psycopg_pool import AsyncConnectionPool
 
 from rentsync import crypto, jobs
+from rentsync.domain.connection import Connection
+from rentsync.domain.documents import DocumentType
+from rentsync.domain.qbo import StoredStatus
 from rentsync.qbo import environments
 from rentsync.qbo.client import ClientSettings
 from rentsync.qbo.connector import QboService
@@ -28,9 +32,14 @@ from rentsync.store.connections import ConnectionRepository
 from rentsync.store.diagnostics import DiagnosticsRepository
 from rentsync.store.documents import DocumentRepository
 from rentsync.store.ledger import LedgerRepository
+from rentsync.store.locks import AdvisoryLocks
 from rentsync.store.qbo_log import QboLogRepository
 from rentsync.store.rate_limits import PgInFlightSlots, PgRateWindow
 from rentsync.store.sync_settings import SyncSettingsRepository
+from rentsync.sync import retry
+from rentsync.sync.ports import CompanyQbo, QboAccess
+from rentsync.sync.reconcile import Reconciler
+from rentsync.sync.references import References
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +59,64 @@ class Services:
     qbo_log: QboLogRepository
     qbo: QboService
     """QuickBooks: connect/disconnect/status and `await services.qbo.client_for(company_id)`."""
+    qbo_access: QboAccess
+    """A company's QuickBooks side as the sync engine sees it (connection state, client)."""
+    reconciler: Reconciler
+
+
+class CompanyQboAccess:
+    """Adapts the QBO connection service to what the sync engine needs (`sync.ports`)."""
+
+    def __init__(self, service: QboService, connections: ConnectionRepository) -> None:
+        self._service = service
+        self._connections = connections
+
+    async def open(self, company_id: int) -> CompanyQbo:
+        stored = await self._connections.get(company_id)
+        if (
+            stored is None
+            or stored.connected_at is None
+            or stored.state is StoredStatus.DISCONNECTED
+        ):
+            return CompanyQbo(connection=Connection.none())
+        if stored.state is StoredStatus.LOST:
+            return CompanyQbo(connection=Connection.lost(stored.connected_at))
+        return CompanyQbo(
+            connection=Connection.connected(stored.connected_at),
+            inventory_allowed=stored.facts.inventory_enabled,
+            automated_sales_tax=stored.facts.ast_enabled,
+            client=await self._service.client_for(company_id),
+        )
+
+
+def retry_rules(settings: Settings) -> dict[DocumentType, retry.RetryRule]:
+    """R15: attempts per job type (the seed: "one or two tries for most jobs")."""
+    locked = timedelta(seconds=settings.sync_locked_retry_seconds)
+    return {
+        DocumentType.ORDER: retry.RetryRule(max_attempts=2, locked_delay=locked),
+        DocumentType.CUSTOMER: retry.RetryRule(max_attempts=2, locked_delay=locked),
+        DocumentType.PRODUCT: retry.RetryRule(max_attempts=2, locked_delay=locked),
+    }
+
+
+def build_reconciler(
+    settings: Settings,
+    pool: AsyncConnectionPool,
+    *,
+    documents: DocumentRepository,
+    ledger: LedgerRepository,
+    sync_settings: SyncSettingsRepository,
+    qbo_access: QboAccess,
+) -> Reconciler:
+    references = References(documents=documents, ledger=ledger, locks=AdvisoryLocks(pool))
+    return Reconciler(
+        documents=documents,
+        ledger=ledger,
+        settings=sync_settings,
+        qbo=qbo_access,
+        references=references,
+        rules=retry_rules(settings),
+    )
 
 
 def _prepare_database(settings: Settings) -> tuple[contextlib.ExitStack, database.Database]:
@@ -125,6 +192,10 @@ async def running_services(
         connections, qbo_log, qbo = build_qbo(
             settings, pool, transport=qbo_transport, client_settings=qbo_client_settings
         )
+        documents = DocumentRepository(pool)
+        ledger = LedgerRepository(pool)
+        sync_settings = SyncSettingsRepository(pool)
+        qbo_access = CompanyQboAccess(qbo, connections)
         yield Services(
             settings=settings,
             database=db,
@@ -132,12 +203,21 @@ async def running_services(
             job_app=job_app,
             diagnostics=DiagnosticsRepository(pool),
             companies=CompanyRepository(pool),
-            documents=DocumentRepository(pool),
-            ledger=LedgerRepository(pool),
-            sync_settings=SyncSettingsRepository(pool),
+            documents=documents,
+            ledger=ledger,
+            sync_settings=sync_settings,
             connections=connections,
             qbo_log=qbo_log,
             qbo=qbo,
+            qbo_access=qbo_access,
+            reconciler=build_reconciler(
+                settings,
+                pool,
+                documents=documents,
+                ledger=ledger,
+                sync_settings=sync_settings,
+                qbo_access=qbo_access,
+            ),
         )
     finally:
         if qbo is not None:

@@ -10,10 +10,16 @@ import asyncio
 import logging
 import os
 import socket
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import procrastinate
 from psycopg_pool import AsyncConnectionPool
+
+from rentsync.domain.documents import DocumentType
+from rentsync.domain.ledger import DocumentKey
+from rentsync.store.documents import SYNC_QUEUE, SYNC_TASK
+from rentsync.sync.failures import RetryLater
 
 if TYPE_CHECKING:
     from rentsync.bootstrap import Services
@@ -40,6 +46,51 @@ async def diagnostic_ping(
         # Lets an operator watch a job in flight (graceful shutdown, stalled-worker recovery).
         await asyncio.sleep(hold_seconds)
     await services_of(context).diagnostics.complete(ping_id, worker_name=context.worker_name)
+
+
+class SyncRetryStrategy(procrastinate.BaseRetryStrategy):
+    """The reconciler decides (from the pure retry table) and says so with RetryLater; any other
+    exception is unexpected (e.g. the database went away) and gets a few spaced retries."""
+
+    unexpected_max_attempts = 5
+
+    def get_retry_decision(
+        self, *, exception: BaseException, job: procrastinate.jobs.Job
+    ) -> procrastinate.RetryDecision | None:
+        if isinstance(exception, RetryLater):
+            return procrastinate.RetryDecision(
+                retry_at=datetime.now(UTC) + timedelta(seconds=exception.seconds)
+            )
+        if job.attempts >= self.unexpected_max_attempts:
+            return None
+        return procrastinate.RetryDecision(
+            retry_at=datetime.now(UTC) + timedelta(seconds=2 ** (job.attempts + 2))
+        )
+
+
+@blueprint.task(
+    name=SYNC_TASK,
+    queue=SYNC_QUEUE,
+    pass_context=True,
+    retry=SyncRetryStrategy(),
+)
+async def sync_document(
+    context: procrastinate.JobContext, company_id: int, doc_type: str, source_id: str
+) -> str:
+    """Make QuickBooks match one document's newest snapshot (the job carries only its key)."""
+    key = DocumentKey(company_id, DocumentType(doc_type), source_id)
+    try:
+        return await services_of(context).reconciler.reconcile(key)
+    except RetryLater:
+        raise
+    except Exception:
+        # Not a QBO or data problem (those are recorded on the document): a fault of ours or of
+        # the database. Logged with its traceback; the job is retried a few times.
+        log.exception(
+            "sync job crashed",
+            extra={"action": "sync.crashed", "doc_key": key.lock(), "job_id": context.job.id},
+        )
+        raise
 
 
 # Every 15 s (croniter's optional sixth field is seconds). A worker killed mid-job leaves the job

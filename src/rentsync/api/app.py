@@ -12,7 +12,15 @@ from fastapi import FastAPI
 
 import rentsync
 from rentsync import bootstrap
-from rentsync.api import companies, diagnostics, documents, health, qbo_log, sync_messages
+from rentsync.api import (
+    companies,
+    diagnostics,
+    documents,
+    health,
+    qbo_log,
+    sync_messages,
+    sync_settings,
+)
 from rentsync.api import connection as qbo_connection
 from rentsync.settings import Settings
 
@@ -67,6 +75,7 @@ def create_app(
     app.include_router(companies.router)
     app.include_router(documents.build_router())
     app.include_router(sync_messages.router)
+    app.include_router(sync_settings.router)
     app.include_router(qbo_connection.router)
     app.include_router(qbo_log.router)
     return app

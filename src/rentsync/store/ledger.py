@@ -157,7 +157,7 @@ class LedgerRepository:
             "error = %s",
             "updated_at = now()",
             "attempts = CASE WHEN %s THEN attempts + 1 WHEN %s = 'failed' THEN attempts ELSE 0 END",
-            "failing_since = CASE WHEN %s IN ('failed', 'pending') AND %s IS NOT NULL "
+            "failing_since = CASE WHEN %s IN ('failed', 'pending') AND %s::text IS NOT NULL "
             "THEN coalesce(failing_since, now()) ELSE NULL END",
         ]
         values: list[object] = [

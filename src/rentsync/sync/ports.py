@@ -54,6 +54,10 @@ class QboGateway(Protocol):
 
     async def find_by_doc_number(self, entity: str, doc_number: str) -> dict[str, Any] | None: ...
 
+    async def query_all(
+        self, entity: str, where: str = "", *, page_size: int = ..., order_by: str = ""
+    ) -> list[dict[str, Any]]: ...
+
 
 @dataclass(frozen=True, kw_only=True)
 class CompanyQbo:

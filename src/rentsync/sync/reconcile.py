@@ -20,13 +20,13 @@ from typing import Any
 
 from rentsync import policy
 from rentsync.domain.documents import DocumentType, Order
-from rentsync.domain.ledger import DocumentKey, SyncState
+from rentsync.domain.ledger import DocumentKey, SkipReason, SyncState
 from rentsync.domain.triggers import Trigger
 from rentsync.mapping import invoice as invoice_mapping
 from rentsync.mapping.errors import MappingError
 from rentsync.mapping.fingerprint import fingerprint
+from rentsync.mapping.idempotency import Operation, write_request_id
 from rentsync.qbo import errors
-from rentsync.qbo.requestid import request_id
 from rentsync.sync import retry
 from rentsync.sync.failures import RetryLater, VerificationFailed, describe
 from rentsync.sync.ports import (
@@ -112,7 +112,7 @@ class Reconciler:
                 state=SyncState.SKIPPED,
                 revision=document.revision,
                 started_at=started,
-                outcome=f"skipped: {decision.reason.value}",
+                outcome=decision.message,
                 skip_reason=decision.reason.value,
             )
             return "skipped"
@@ -137,7 +137,7 @@ class Reconciler:
         if record.qbo_id and record.synced_hash == digest:
             await self._synced(key, document, started, "unchanged", None)
             return "unchanged"
-        written = await self._write_invoice(key, order, record, client, payload, digest)
+        written = await self._write_invoice(key, order, refs, record, client, payload, digest)
         qbo: dict[str, str | None] = {
             "qbo_entity": INVOICE,
             "qbo_id": written.id,
@@ -168,17 +168,19 @@ class Reconciler:
         self,
         key: DocumentKey,
         order: Order,
+        refs: invoice_mapping.InvoiceRefs,
         record: LedgerRow,
         client: QboGateway,
         payload: dict[str, Any],
         digest: str,
     ) -> Written:
-        name = f"order:{key.source_id}"
         if record.qbo_id and record.sync_token:
-            update = {"Id": record.qbo_id, "SyncToken": record.sync_token, **payload}
+            update = invoice_mapping.invoice_update(
+                order, refs, key=key, qbo_id=record.qbo_id, sync_token=record.sync_token
+            )
             try:
                 return await client.sparse_update(
-                    INVOICE, update, requestid=request_id(key.company_id, name, digest, "update")
+                    INVOICE, update, requestid=_update_id(key, digest, record.sync_token)
                 )
             except errors.Locked as stale:
                 if stale.code != "5010":
@@ -187,18 +189,16 @@ class Reconciler:
                 current = await client.read(INVOICE, record.qbo_id)
                 update["SyncToken"] = current.sync_token
                 return await client.sparse_update(
-                    INVOICE,
-                    update,
-                    requestid=request_id(
-                        key.company_id, name, digest, f"update-{current.sync_token}"
-                    ),
+                    INVOICE, update, requestid=_update_id(key, digest, current.sync_token)
                 )
         if _outcome_was_uncertain(record):
             adopted = await self._find_written(key, order, client)
             if adopted is not None:
                 return adopted
         return await client.create(
-            INVOICE, payload, requestid=request_id(key.company_id, name, digest, "create")
+            INVOICE,
+            payload,
+            requestid=write_request_id(key, Operation.CREATE, content_hash=digest),
         )
 
     async def _find_written(
@@ -229,9 +229,7 @@ class Reconciler:
                 INVOICE,
                 record.qbo_id,
                 record.sync_token,
-                requestid=request_id(
-                    key.company_id, f"order:{key.source_id}", record.sync_token, "delete"
-                ),
+                requestid=_delete_id(key, record.sync_token),
             )
         except errors.BadReference:
             pass  # already gone from QBO (610): the goal is reached
@@ -241,9 +239,7 @@ class Reconciler:
                 INVOICE,
                 record.qbo_id,
                 current.sync_token,
-                requestid=request_id(
-                    key.company_id, f"order:{key.source_id}", current.sync_token, "delete"
-                ),
+                requestid=_delete_id(key, current.sync_token),
             )
         cleared = {"qbo_entity": None, "qbo_id": None, "sync_token": None, "synced_hash": None}
         await self._synced(key, document, started, "deleted in QuickBooks", cleared)
@@ -315,6 +311,19 @@ class Reconciler:
         *,
         qbo: dict[str, Any] | None = None,
     ) -> str:
+        if isinstance(error, errors.NotConnected | errors.AuthRevoked):
+            # The connection was lost during the run (e.g. the refresh token was revoked):
+            # a skip with the reason, like any document while the connection is lost (R13).
+            await self._ledger.record(
+                key,
+                state=SyncState.SKIPPED,
+                revision=document.revision,
+                started_at=started,
+                outcome=f"skipped: {error}",
+                skip_reason=SkipReason.CONNECTION_LOST.value,
+                qbo=qbo,
+            )
+            return "skipped"
         now = self._clock()
         hint = error.retry_after if isinstance(error, errors.Throttled) else None
         decision = retry.decide(
@@ -351,6 +360,16 @@ class Reconciler:
         if isinstance(decision, retry.RetryIn):
             raise RetryLater(decision.seconds, error)
         return "failed"
+
+
+def _update_id(key: DocumentKey, digest: str, sync_token: str) -> str:
+    return write_request_id(key, Operation.UPDATE, content_hash=digest, base_sync_token=sync_token)
+
+
+def _delete_id(key: DocumentKey, sync_token: str) -> str:
+    return write_request_id(
+        key, Operation.DELETE, content_hash="deleted", base_sync_token=sync_token
+    )
 
 
 def _outcome_was_uncertain(record: LedgerRow) -> bool:

@@ -19,8 +19,8 @@ from rentsync.mapping import item as item_mapping
 from rentsync.mapping.common import has_marker
 from rentsync.mapping.errors import MappingError, MappingProblem
 from rentsync.mapping.fingerprint import fingerprint
+from rentsync.mapping.idempotency import Operation, write_request_id
 from rentsync.qbo import errors
-from rentsync.qbo.requestid import request_id
 from rentsync.sync.ports import Documents, Ledger, Locks, QboGateway
 
 
@@ -132,7 +132,9 @@ class References:
             written = await ctx.client.sparse_update(
                 entity,
                 update(record.qbo_id, record.sync_token),
-                requestid=request_id(ctx.company_id, _name(key), digest, "update"),
+                requestid=write_request_id(
+                    key, Operation.UPDATE, content_hash=digest, base_sync_token=record.sync_token
+                ),
             )
         else:
             existing = await ctx.client.find_by(entity, find[0], find[1])
@@ -152,7 +154,7 @@ class References:
             written = await ctx.client.create(
                 entity,
                 payload,
-                requestid=request_id(ctx.company_id, _name(key), digest, "create"),
+                requestid=write_request_id(key, Operation.CREATE, content_hash=digest),
             )
         await self._remember(key, revision, started, entity, written.id, written.sync_token, digest)
         return written.id
@@ -180,7 +182,3 @@ class References:
                 "synced_hash": digest or None,
             },
         )
-
-
-def _name(key: DocumentKey) -> str:
-    return f"{key.doc_type.value}:{key.source_id}"
