@@ -7,11 +7,11 @@ import secrets
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from qbo_emulator import faults, wire
-from qbo_emulator.index import FieldIndex, Indexes, probe_keys, unique_key
+from qbo_emulator.index import FieldIndex, Indexes, TableIndex, probe_keys, unique_key
 
 Entity = dict[str, Any]
 
@@ -124,6 +124,21 @@ class Company:
         """Objects whose `name` equals `value` as name uniqueness compares (trimmed, case)."""
         table = self.indexes.table(entity, self.table(entity))
         return table.rows(table.field("unique", name).find((unique_key(value),)))
+
+    def highest_number(self, entities: Iterable[str], name: str) -> Entity | None:
+        """The object whose `name` ends in the highest number; on a tie the last one in
+        (entity order, table order), as a scan keeping the last maximum would find."""
+        best: tuple[int, TableIndex, set[str]] | None = None
+        for entity in entities:
+            table = self.indexes.table(entity, self.table(entity))
+            buckets = cast("dict[int, set[str]]", table.field("number", name).buckets)
+            if buckets:
+                top = max(buckets)
+                if best is None or top >= best[0]:
+                    best = (top, table, buckets[top])
+        if best is None:
+            return None
+        return best[1].rows(best[2])[-1]
 
 
 def new_realm_id() -> str:

@@ -8,6 +8,7 @@ A `FieldIndex` maps bucket keys to the Ids whose value lands in that bucket. Two
   reads as a number, `("b", bool)` for booleans. Callers re-check candidates with the same matcher
   a scan uses, so results are identical to a full scan.
 - `unique` (a name field, for 6240-style uniqueness): the key is exactly the one `names` compares.
+- `number` (DocNumber): its trailing digits as an int, so auto-numbering finds the highest fast.
 
 Indexed fields are only ever changed by replacing a stored object (create, update, admin edits),
 never in place (links, voids and stock moves touch Balance, LinkedTxn, amounts and QtyOnHand,
@@ -17,6 +18,7 @@ restoring a company starts from empty indexes, which are built lazily on first u
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable, Iterable
 from decimal import Decimal
 from typing import Any, Final
@@ -96,6 +98,26 @@ def unique_keys(name: str) -> KeysOf:
     return lambda obj: (unique_key(obj.get(name, "")),)
 
 
+TRAILING_DIGITS: Final = re.compile(r"^(.*?)(\d+)$")
+
+
+def trailing_number_keys(name: str) -> KeysOf:
+    """A document number's trailing digits as an int ("INV-0042" -> 42), for auto-numbering."""
+
+    def keys_of(obj: Entity) -> tuple[Hashable, ...]:
+        match = TRAILING_DIGITS.match(str(obj.get(name, "")))
+        return (int(match.group(2)),) if match else ()
+
+    return keys_of
+
+
+KINDS: Final[dict[str, Callable[[str], KeysOf]]] = {
+    "query": query_keys,
+    "unique": unique_keys,
+    "number": trailing_number_keys,
+}
+
+
 class FieldIndex:
     def __init__(self, keys_of: KeysOf) -> None:
         self.keys_of = keys_of
@@ -139,7 +161,7 @@ class TableIndex:
     def field(self, kind: str, name: str) -> FieldIndex:
         found = self.fields.get((kind, name))
         if found is None:
-            found = FieldIndex(query_keys(name) if kind == "query" else unique_keys(name))
+            found = FieldIndex(KINDS[kind](name))
             for obj_id, obj in self.table.items():
                 found.put(obj_id, obj)
             self.fields[(kind, name)] = found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -11,6 +10,7 @@ from typing import Any
 from qbo_emulator import accounting, choices, faults, links, names
 from qbo_emulator.books import Company, Entity, ref
 from qbo_emulator.entities import SALES_TXNS, SPECS, Spec
+from qbo_emulator.index import TRAILING_DIGITS
 
 READ_ONLY = ("Id", "SyncToken", "domain", "MetaData", "sparse")
 ZERO = Decimal(0)
@@ -274,9 +274,6 @@ def _date(value: Any, element: str) -> str | None:
         raise faults.invalid_value(element, f"Invalid date {value}", "2070") from None
 
 
-_TRAILING_DIGITS = re.compile(r"^(.*?)(\d+)$")
-
-
 def _doc_number(company: Company, entity: str, doc: Entity, own: str | None, opts: Options) -> None:
     number = doc.get("DocNumber")
     custom = company.preferences.get("SalesFormsPrefs", {}).get("CustomTxnNumbers")
@@ -303,17 +300,13 @@ def _doc_number(company: Company, entity: str, doc: Entity, own: str | None, opt
 
 
 def _next_number(company: Company, entity: str) -> str:
-    best: tuple[int, str, int] | None = None
     group = next((g for g in choices.DOCNUMBER_UNIQUE_GROUPS if entity in g), {entity})
-    others = [o for name in sorted(group) for o in company.table(name).values()]
-    for other in others:
-        match = _TRAILING_DIGITS.match(str(other.get("DocNumber", "")))
-        if match and (best is None or int(match.group(2)) >= best[0]):
-            best = (int(match.group(2)), match.group(1), len(match.group(2)))
-    if best is None:
+    highest = company.highest_number(sorted(group), "DocNumber")
+    match = TRAILING_DIGITS.match(str(highest.get("DocNumber", ""))) if highest else None
+    if match is None:
         return "1001"
-    value, prefix, width = best
-    return f"{prefix}{str(value + 1).zfill(width)}"
+    prefix, digits = match.group(1), match.group(2)
+    return f"{prefix}{str(int(digits) + 1).zfill(len(digits))}"
 
 
 def _after_write(

@@ -33,19 +33,16 @@ def to_decimal(value: Any) -> Decimal | None:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
+    """JSON for what the encoder does not know: Decimal money as a JSON number."""
     if isinstance(value, Decimal):
         if value == value.to_integral_value():
             return int(value)
         return float(value)  # shortest repr of a 2-dp Decimal is exact: 119.6, 9.6
-    return value
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def dumps(value: Any) -> bytes:
-    return json.dumps(_plain(value), separators=(",", ":")).encode()
+    return json.dumps(value, separators=(",", ":"), default=_plain).encode()
 
 
 def loads(raw: bytes) -> Any:
