@@ -201,7 +201,8 @@ async def load(emu: Emulator, request: Request) -> Response:
     if not path:
         return _error("no path given and no --state-file configured")
     try:
-        persist.load(emu, str(path))
+        if not persist.load(emu, str(path)):
+            return _error(f"no state file at {path}", 404)
     except (OSError, json.JSONDecodeError) as error:
         return _error(str(error))
     return _json({"loaded": str(path), "companies": list(emu.companies)})

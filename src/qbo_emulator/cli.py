@@ -6,6 +6,8 @@ qbo-emulator serve --host H --port N [--state-file F] [--no-limits] [--token-ttl
 from __future__ import annotations
 
 import argparse
+import signal
+from types import FrameType
 
 from qbo_emulator.limits import LimitsConfig
 from qbo_emulator.presets import Preset
@@ -43,4 +45,15 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(config)
     for company in app.emulator.companies.values():
         print(f"company {company.realm_id} ({company.plan}{', AST' if company.ast else ''})")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # uvicorn stops gracefully on SIGTERM/SIGINT (the lifespan saves --state-file), then re-raises
+    # the signal; exit 0 instead of dying by it (or printing a KeyboardInterrupt traceback).
+    previous = {sig: signal.signal(sig, _exit_cleanly) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)

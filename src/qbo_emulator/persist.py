@@ -59,10 +59,11 @@ def save(emu: Emulator, path: str) -> None:
     Path(path).write_text(json.dumps(_encode(data)))
 
 
-def load(emu: Emulator, path: str) -> None:
+def load(emu: Emulator, path: str) -> bool:
+    """Replace the whole state with the file's; False (nothing changed) if there is no file."""
     file = Path(path)
     if not file.exists():
-        return
+        return False
     data = _decode(json.loads(file.read_text()))
     emu.reset()
     for raw in data["companies"]:
@@ -85,3 +86,4 @@ def load(emu: Emulator, path: str) -> None:
         )
     emu.oauth.access = {k: Grant(**g) for k, g in data["access"].items()}
     emu.oauth.refresh = {k: Grant(**g) for k, g in data["refresh"].items()}
+    return True
