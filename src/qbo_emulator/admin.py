@@ -142,20 +142,21 @@ async def act(
     opts = operations.Options(allow_duplicate_doc_number=True, as_user=True)
     base = {"Id": entity_id, "SyncToken": stored["SyncToken"]}
     now = emu.now()
+    if action not in {"edit", "deactivate", "activate", "void", "delete"}:
+        return _error(f"unknown action {action}", 404)
     try:
-        if action == "edit":
-            result = operations.update(
-                company, entity, {**changes, **base, "sparse": True}, now, opts
-            )
-        elif action in {"deactivate", "activate"}:
-            body = {**base, "sparse": True, "Active": action == "activate"}
-            result = operations.update(company, entity, body, now, opts)
-        elif action == "void":
-            result = operations.void(company, entity, base, now, opts)
-        elif action == "delete":
-            result = operations.delete(company, entity, base, now, opts)
-        else:
-            return _error(f"unknown action {action}", 404)
+        with company.atomic():
+            if action == "edit":
+                result = operations.update(
+                    company, entity, {**changes, **base, "sparse": True}, now, opts
+                )
+            elif action in {"deactivate", "activate"}:
+                body = {**base, "sparse": True, "Active": action == "activate"}
+                result = operations.update(company, entity, body, now, opts)
+            elif action == "void":
+                result = operations.void(company, entity, base, now, opts)
+            else:
+                result = operations.delete(company, entity, base, now, opts)
     except faults.QboFault as fault:
         return _json({"Fault": fault.fault()}, fault.status)
     return _json({entity: result})

@@ -54,7 +54,7 @@ async def _guarded(
         )
     limiter = emu.limiters[realm]
     time_text = wire.iso_millis(company.local(now))
-    if not limiter.admit(emu.config.monotonic(), batch=batch):
+    if not limiter.admit(emu.config.monotonic(), batch=batch, app=grant.client_id):
         return _response(emu, 429, faults.throttle_xml(time_text), "application/xml", tid)
     try:
         decision = emu.plans[realm].decide()
@@ -125,6 +125,22 @@ def perform(
 ) -> Entity:
     if not isinstance(body, dict):
         raise _parse_error()
+    with company.atomic():  # a write that fails partway leaves nothing half-applied
+        return _perform(emu, company, entity, body, operation, void=void, allow_dup=allow_dup,
+                        locked=locked)  # fmt: skip
+
+
+def _perform(
+    emu: Emulator,
+    company: Company,
+    entity: str,
+    body: Entity,
+    operation: str,
+    *,
+    void: bool,
+    allow_dup: bool,
+    locked: bool,
+) -> Entity:
     now = emu.now()
     opts = operations.Options(allow_duplicate_doc_number=allow_dup)
     if operation in {"update", "delete", "void"} or void or body.get("Id") is not None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import pickle
 import secrets
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
@@ -21,6 +23,24 @@ class Replay:
     status: int
     body: bytes
     content_type: str
+
+
+@dataclass
+class Journal:
+    """What one write changed, so a write that fails partway can be undone (`Company.atomic`)."""
+
+    next_id: int
+    tombstones: int
+    voided: set[tuple[str, str]]
+    tables: frozenset[str]
+    kept: dict[tuple[str, str], tuple[Entity, Entity]] = field(default_factory=dict)
+    inserted: set[tuple[str, str]] = field(default_factory=set)
+    orders: dict[str, list[str]] = field(default_factory=dict)  # table order before a removal
+
+    def keep(self, entity: str, obj: Entity) -> None:
+        key = (entity, str(obj.get("Id")))
+        if key not in self.kept and key not in self.inserted:
+            self.kept[key] = (obj, pickle.loads(pickle.dumps(obj)))  # noqa: S301 - our own bytes
 
 
 @dataclass
@@ -41,6 +61,7 @@ class Company:
     preferences: Entity = field(default_factory=dict)
     company_info: Entity = field(default_factory=dict)
     indexes: Indexes = field(default_factory=Indexes, repr=False, compare=False)
+    journal: Journal | None = field(default=None, init=False, repr=False, compare=False)
 
     # --- ids and metadata ---------------------------------------------------------------------
 
@@ -59,7 +80,10 @@ class Company:
         return self.store.setdefault(entity, {})
 
     def get(self, entity: str, entity_id: str) -> Entity | None:
-        return self.store.get(entity, {}).get(str(entity_id))
+        found = self.store.get(entity, {}).get(str(entity_id))
+        if found is not None and self.journal is not None:
+            self.journal.keep(entity, found)  # every object a write changes in place is got here
+        return found
 
     def require(self, entity: str, entity_id: str, element: str = "") -> Entity:
         found = self.get(entity, entity_id)
@@ -76,13 +100,22 @@ class Company:
         obj["domain"] = "QBO"
         obj["sparse"] = False
         obj["MetaData"] = {"CreateTime": stamp, "LastUpdatedTime": stamp}
-        self.table(entity)[obj["Id"]] = obj
+        table = self.table(entity)
+        if self.journal is not None:
+            if obj["Id"] in table:
+                self.journal.keep(entity, table[obj["Id"]])
+            else:
+                self.journal.inserted.add((entity, obj["Id"]))
+        table[obj["Id"]] = obj
         self.indexes.put(entity, obj["Id"], obj)
         return obj
 
     def replace(self, entity: str, obj: Entity) -> None:
         """Store a new version of an existing object (same Id, same place in its table)."""
-        self.table(entity)[obj["Id"]] = obj
+        table = self.table(entity)
+        if self.journal is not None and obj["Id"] in table:
+            self.journal.keep(entity, table[obj["Id"]])
+        table[obj["Id"]] = obj
         self.indexes.put(entity, obj["Id"], obj)
 
     def touch(self, obj: Entity, now: datetime) -> None:
@@ -91,12 +124,55 @@ class Company:
         obj["MetaData"]["LastUpdatedTime"] = wire.iso_seconds(self.local(now))
 
     def remove(self, entity: str, entity_id: str, now: datetime) -> None:
-        self.table(entity).pop(entity_id, None)
+        table = self.table(entity)
+        if self.journal is not None and entity_id in table:
+            self.journal.keep(entity, table[entity_id])
+            self.journal.orders.setdefault(entity, list(table))
+        table.pop(entity_id, None)
         self.indexes.drop(entity, entity_id)
         self.tombstones.append((entity, entity_id, wire.iso_seconds(self.local(now))))
 
     def snapshot(self) -> dict[str, dict[str, Entity]]:
         return copy.deepcopy(self.store)
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """All or nothing: if the block raises, the company is as it was before (objects,
+        table order, Ids, tombstones, voids). Objects are copied when first got, not up front."""
+        if self.journal is not None:
+            yield  # already inside a write
+            return
+        journal = Journal(
+            self.next_id, len(self.tombstones), set(self.voided), frozenset(self.store)
+        )
+        self.journal = journal
+        try:
+            yield
+        except BaseException:
+            self._undo(journal)
+            raise
+        finally:
+            self.journal = None
+
+    def _undo(self, journal: Journal) -> None:
+        for entity, obj_id in journal.inserted:
+            self.table(entity).pop(obj_id, None)
+        for (entity, obj_id), (obj, before) in journal.kept.items():  # never inserted ones
+            obj.clear()
+            obj.update(before)
+            self.table(entity)[obj_id] = obj  # an update may have stored a new object
+        for entity, order in journal.orders.items():
+            table = self.table(entity)
+            restored = {obj_id: table[obj_id] for obj_id in order if obj_id in table}
+            table.clear()
+            table.update(restored)
+        for entity in set(self.store) - journal.tables:
+            if not self.store[entity]:
+                del self.store[entity]
+        self.next_id = journal.next_id
+        del self.tombstones[journal.tombstones :]
+        self.voided = journal.voided
+        self.indexes.clear()  # rebuilt on next use
 
     # --- indexed lookups (see index.py) -------------------------------------------------------
 
