@@ -92,17 +92,23 @@ class Rig:
         return dict(response.json())
 
     async def settled(
-        self, plural: str, source_id: str, *, revision: int | None = None, timeout: float = 20
+        self,
+        plural: str,
+        source_id: str,
+        *,
+        revision: int | None = None,
+        attempts_after: int = 0,
+        timeout: float = 20,
     ) -> dict[str, Any]:
-        """The status once the document's latest job has finished (synced, skipped or failed)."""
+        """The status once the document's latest job has finished (synced, skipped or failed):
+        for `revision` (after an update), or after more than `attempts_after` attempts in its
+        history (after a resync)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             status = await self.status(plural, source_id)
-            done = status["state"] in FINAL_STATES
-            if done and (
-                revision is None
-                or (status["history"] and status["history"][0]["revision"] >= revision)
-            ):
+            history = status["history"] or []
+            done = status["state"] in FINAL_STATES and len(history) > attempts_after
+            if done and (revision is None or history[0]["revision"] >= revision):
                 return status
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"{plural}/{source_id} did not settle: {status}")
@@ -128,8 +134,14 @@ class Rig:
 
 @contextlib.asynccontextmanager
 async def rig_for(
-    settings: Settings, *, preset: dict[str, Any] | None = None, **emulator_config: Any
+    settings: Settings,
+    *,
+    preset: dict[str, Any] | None = None,
+    settings_overrides: dict[str, Any] | None = None,
+    **emulator_config: Any,
 ) -> AsyncIterator[Rig]:
+    """`settings_overrides` replace Settings fields after the rig's own (e.g. a shorter
+    transient backoff or a larger worker concurrency)."""
     emulator = create_app(fast_config(auto_approve=False, **emulator_config))
     transport = emulator_transport(emulator)
     async with httpx2.AsyncClient(transport=transport, base_url=EMULATOR_URL) as qbo:
@@ -146,6 +158,7 @@ async def rig_for(
             qbo_redirect_uri=f"{RENTSYNC_URL}/qbo/callback",
             sync_locked_retry_seconds=0.2,
         )
+        connected_settings = dataclasses.replace(connected_settings, **(settings_overrides or {}))
         async with api_client_for(connected_settings, qbo_transport=transport) as api:
             services = api.app.state.services  # type: ignore[attr-defined]
             created, key = await services.companies.create("Party Time Rentals")

@@ -148,6 +148,9 @@ def worker_options(services: Services, *, concurrency: int, in_process: bool) ->
         "concurrency": concurrency,
         "additional_context": {SERVICES_KEY: services},
         "install_signal_handlers": not in_process,
+        # New jobs arrive by LISTEN/NOTIFY at once; a retry scheduled for later is only seen by
+        # polling, so poll often enough for R15's "again in about 10 s" to hold.
+        "fetch_job_polling_interval": 1.0,
         # A job still running this long after a stop request is aborted and retried later.
         "shutdown_graceful_timeout": 30.0,
         "update_heartbeat_interval": max(1.0, settings.stalled_after_seconds / 3),

@@ -14,7 +14,7 @@ from rentsync.domain.ledger import DocumentKey
 
 _COLUMNS = (
     "company_id, doc_type, source_id, state, trigger, last_user_action_at, requested_revision, "
-    "qbo_entity, qbo_id, "
+    "qbo_entity, qbo_id, write_generation, "
     "sync_token, synced_hash, synced_revision, skip_reason, error, attempts, failing_since, "
     "synced_at, updated_at"
 )
@@ -31,6 +31,7 @@ class SyncRecord:
     requested_revision: int
     qbo_entity: str | None
     qbo_id: str | None
+    write_generation: int
     sync_token: str | None
     synced_hash: str | None
     synced_revision: int | None
@@ -157,6 +158,9 @@ class LedgerRepository:
             "error = %s",
             "updated_at = now()",
             "attempts = CASE WHEN %s THEN attempts + 1 WHEN %s = 'failed' THEN attempts ELSE 0 END",
+            # A definite refusal (QBO answered; nothing was written) makes the next write a new
+            # one with a new requestid: QBO may replay a stored answer for a reused id.
+            "write_generation = write_generation + CASE WHEN %s THEN 1 ELSE 0 END",
             "failing_since = CASE WHEN %s IN ('failed', 'pending') AND %s::text IS NOT NULL "
             "THEN coalesce(failing_since, now()) ELSE NULL END",
         ]
@@ -166,6 +170,7 @@ class LedgerRepository:
             None if error is None else Jsonb(error),
             counts_as_attempt,
             state,
+            error is not None and not error.get("outcome_uncertain", False),
             state,
             None if error is None else "error",
         ]

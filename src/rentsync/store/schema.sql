@@ -64,6 +64,7 @@ CREATE TABLE sync_records (
     skip_reason     text,
     error           jsonb,
     attempts        integer NOT NULL DEFAULT 0,
+    write_generation integer NOT NULL DEFAULT 0,
     failing_since   timestamptz,
     synced_at       timestamptz,
     updated_at      timestamptz NOT NULL DEFAULT now(),

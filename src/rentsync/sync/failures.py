@@ -41,6 +41,7 @@ def describe(error: Exception) -> dict[str, Any]:
             "category": type(error).__name__,
             "element": error.element or "",
             "intuit_tid": error.intuit_tid,
+            "outcome_uncertain": error.outcome_uncertain,
         }
     if isinstance(error, MappingError):
         return {

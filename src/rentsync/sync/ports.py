@@ -113,6 +113,11 @@ class LedgerRow(Protocol):
     def attempts(self) -> int: ...
 
     @property
+    def write_generation(self) -> int:
+        """Definite refusals so far: part of every requestid (see sync.reconcile)."""
+        ...
+
+    @property
     def failing_since(self) -> datetime | None: ...
 
     @property

@@ -7,6 +7,11 @@
       -> read-back verification (B2)
       -> ledger (what QBO holds; the outcome; the history)
 
+Requestids (B1): a retry after an uncertain outcome sends the same id, so QBO replays the first
+answer instead of writing twice; after a definite refusal (which QBO may also replay) the next
+try is a new write, so the id carries the ledger's count of definite refusals
+(`write_generation`).
+
 A failure is recorded with its code, message and remedy; the pure retry table decides whether
 the job runs again (RetryLater) or the document is marked failed until someone fixes the cause.
 """
@@ -122,6 +127,7 @@ class Reconciler:
             client=client,
             accounts=settings.accounts,
             inventory_allowed=company.inventory_allowed,
+            generation=record.write_generation,
         )
         customer_id = await self._references.customer_id(ctx, order.customer_id)
         item_ids = {pid: await self._references.item_id(ctx, pid) for pid in order.product_ids()}
@@ -180,7 +186,9 @@ class Reconciler:
             )
             try:
                 return await client.sparse_update(
-                    INVOICE, update, requestid=_update_id(key, digest, record.sync_token)
+                    INVOICE,
+                    update,
+                    requestid=_update_id(key, digest, record.sync_token, record.write_generation),
                 )
             except errors.Locked as stale:
                 if stale.code != "5010":
@@ -189,7 +197,9 @@ class Reconciler:
                 current = await client.read(INVOICE, record.qbo_id)
                 update["SyncToken"] = current.sync_token
                 return await client.sparse_update(
-                    INVOICE, update, requestid=_update_id(key, digest, current.sync_token)
+                    INVOICE,
+                    update,
+                    requestid=_update_id(key, digest, current.sync_token, record.write_generation),
                 )
         if _outcome_was_uncertain(record):
             adopted = await self._find_written(key, order, client)
@@ -198,7 +208,9 @@ class Reconciler:
         return await client.create(
             INVOICE,
             payload,
-            requestid=write_request_id(key, Operation.CREATE, content_hash=digest),
+            requestid=write_request_id(
+                key, Operation.CREATE, content_hash=digest, generation=record.write_generation
+            ),
         )
 
     async def _find_written(
@@ -362,8 +374,14 @@ class Reconciler:
         return "failed"
 
 
-def _update_id(key: DocumentKey, digest: str, sync_token: str) -> str:
-    return write_request_id(key, Operation.UPDATE, content_hash=digest, base_sync_token=sync_token)
+def _update_id(key: DocumentKey, digest: str, sync_token: str, attempts: int) -> str:
+    return write_request_id(
+        key,
+        Operation.UPDATE,
+        content_hash=digest,
+        base_sync_token=sync_token,
+        generation=attempts,
+    )
 
 
 def _delete_id(key: DocumentKey, sync_token: str) -> str:
@@ -373,5 +391,4 @@ def _delete_id(key: DocumentKey, sync_token: str) -> str:
 
 
 def _outcome_was_uncertain(record: LedgerRow) -> bool:
-    category = (record.error or {}).get("category")
-    return category in {"UncertainOutcome", "DuplicateRequest", "ServerError"}
+    return bool((record.error or {}).get("outcome_uncertain"))

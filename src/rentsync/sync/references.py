@@ -30,6 +30,8 @@ class ReferenceContext:
     client: QboGateway
     accounts: AccountMapping
     inventory_allowed: bool
+    generation: int = 0
+    """The order's definite refusals so far: a write after one gets a new requestid."""
 
 
 class References:
@@ -133,7 +135,11 @@ class References:
                 entity,
                 update(record.qbo_id, record.sync_token),
                 requestid=write_request_id(
-                    key, Operation.UPDATE, content_hash=digest, base_sync_token=record.sync_token
+                    key,
+                    Operation.UPDATE,
+                    content_hash=digest,
+                    base_sync_token=record.sync_token,
+                    generation=ctx.generation,
                 ),
             )
         else:
@@ -154,7 +160,9 @@ class References:
             written = await ctx.client.create(
                 entity,
                 payload,
-                requestid=write_request_id(key, Operation.CREATE, content_hash=digest),
+                requestid=write_request_id(
+                    key, Operation.CREATE, content_hash=digest, generation=ctx.generation
+                ),
             )
         await self._remember(key, revision, started, entity, written.id, written.sync_token, digest)
         return written.id
