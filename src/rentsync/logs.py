@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({})).keys()) | {
@@ -21,9 +22,34 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
+_SECRET_PARAMETERS = re.compile(
+    r"(?P<name>\b(?:code|state|access_token|refresh_token|client_secret|token)=)[^&\s\"']+",
+    re.IGNORECASE,
+)
+
+
+def redact_query_secrets(text: str) -> str:
+    """`/qbo/callback?code=abc&state=xyz` -> `/qbo/callback?code=[redacted]&state=[redacted]`."""
+    return _SECRET_PARAMETERS.sub(r"\g<name>[redacted]", text)
+
+
+class RedactSecrets(logging.Filter):
+    """Access logs print request paths; the OAuth callback's carries a code and a state."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                redact_query_secrets(a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = redact_query_secrets(record.msg)
+        return True
+
+
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -110,3 +110,29 @@ def test_two_processes_starting_at_once_share_one_embedded_server(tmp_path: Path
         assert _embedded_postmasters(data_dir) == []
     finally:
         subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+
+
+def test_access_logs_never_show_the_oauth_code_or_state() -> None:
+    import logging
+
+    from rentsync.logs import KeyValueFormatter, RedactSecrets
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        (
+            "127.0.0.1:5000",
+            "GET",
+            "/qbo/callback?code=AB-secret-1&state=st.xyz&realmId=42",
+            "1.1",
+            200,
+        ),
+        None,
+    )
+    assert RedactSecrets().filter(record)
+    line = KeyValueFormatter("%(message)s").format(record)
+    assert "AB-secret-1" not in line and "st.xyz" not in line
+    assert "code=[redacted]" in line and "realmId=42" in line
