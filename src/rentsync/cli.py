@@ -172,10 +172,13 @@ def demo(
 ) -> None:
     """Sync a party-rental business's week to a local QuickBooks emulator and show the outcome.
 
-    Starts the QuickBooks emulator (a separate process) and rentsync with its worker, connects
-    two demo companies through the OAuth consent page, seeds orders and quotes through the API,
-    waits for the sync, prints what synced, was skipped or failed (with remedies) and where the
-    API is; then serves until Ctrl-C, which stops both.
+    Starts the QuickBooks emulator (a separate process) and rentsync with a worker.
+
+    Connects two demo companies through the OAuth consent page and seeds them through the API.
+
+    Prints what synced, was skipped or failed (with remedies), the API address and the API keys.
+
+    Then serves until Ctrl-C, which stops rentsync and the emulator.
     """
     import os
 
