@@ -30,10 +30,7 @@ from rentsync.demo import report, runner
 from rentsync.demo.emulator import (
     DemoError,
     EmulatorProcess,
-    create_company,
     free_port,
-    register_app,
-    set_ast_preference,
 )
 from rentsync.demo.seed import SeedCompany, party_week
 from rentsync.domain.documents import Customer, Order, Product
@@ -168,20 +165,17 @@ def test_stopping_an_emulator_that_never_started_is_harmless(tmp_path: Path) -> 
 
 
 @pytest.fixture
-async def demo_in_process(settings: Settings) -> AsyncIterator[runner.DemoRun]:
+async def demo_in_process(
+    settings: Settings,
+) -> AsyncIterator[tuple[runner.DemoRun, httpx2.AsyncClient]]:
     """The demo's own steps (connect, configure, seed, wait) with the emulator and rentsync
     in this process; the subprocess test below runs them over real HTTP."""
     emulator = create_emulator(fast_config(auto_approve=False))
     transport = emulator_transport(emulator)
     async with httpx2.AsyncClient(transport=transport, base_url="http://qbo.test") as admin:
         callback = f"{RENTSYNC_URL}/qbo/callback"
-        client_id, client_secret = await register_app(admin, callback)
         seeds = party_week(MONDAY)
-        companies = {}
-        for seed in seeds:
-            companies[seed.key] = await create_company(admin, name=seed.qbo_name, ast=seed.ast)
-            if seed.ast_switched_on_after_connect:
-                await set_ast_preference(admin, companies[seed.key].realm_id, enabled=False)
+        client_id, client_secret, companies = await runner.prepare_emulator(admin, seeds, callback)
         connected = dataclasses.replace(
             settings,
             qbo_environment="emulator",
@@ -191,41 +185,28 @@ async def demo_in_process(settings: Settings) -> AsyncIterator[runner.DemoRun]:
             qbo_redirect_uri=callback,
         )
         async with api_client_for(connected, qbo_transport=transport) as api:
-            services = api.app.state.services  # type: ignore[attr-defined]
             demo = runner.DemoRun(
                 api_url=RENTSYNC_URL,
                 emulator=EmulatorProcess(port=1, log_path=Path("/dev/null")),
                 data_note="data: in-process test",
             )
-            for seed in seeds:
-                company, key = await services.companies.create(seed.name)
-                run = runner.CompanyRun(
-                    seed=seed, company_id=company.id, api_key=key.key, qbo=companies[seed.key]
-                )
-                demo.companies.append(run)
-                status = await runner.connect(api, admin, run)
-                assert status["ast_enabled"] is False  # Hillside: AST is switched on only now
-                if seed.ast_switched_on_after_connect:
-                    await set_ast_preference(admin, run.qbo.realm_id, enabled=True)
-                await runner.configure(api, run)
-            for run in demo.companies:
-                await runner.seed_company(api, run, within=30)
-            settled = [
-                await runner.wait_settled(
-                    api, run, [o.source_id for o in run.seed.orders], within=30
-                )
-                for run in demo.companies
-            ]
-            demo.settled = all(settled)
-            for run in demo.companies:
-                await runner.count_references(api, run)
-            yield demo
+            await runner.set_up_and_sync(
+                demo,
+                api.app.state.services,  # type: ignore[attr-defined]
+                api,
+                admin,
+                seeds,
+                companies,
+                Console(file=io.StringIO()),
+                runner.DemoOptions(sync_timeout=30),
+            )
+            yield demo, api
 
 
 async def test_every_story_comes_out_as_the_issue_says_and_the_report_shows_it(
-    demo_in_process: runner.DemoRun,
+    demo_in_process: tuple[runner.DemoRun, httpx2.AsyncClient],
 ) -> None:
-    demo = demo_in_process
+    demo, api = demo_in_process
     assert demo.settled
     sunny, hillside = demo.companies
     for run in demo.companies:
@@ -246,6 +227,9 @@ async def test_every_story_comes_out_as_the_issue_says_and_the_report_shows_it(
     # 8.25 % AST of the taxable 1,975.00 against the rental system's 8 %
     assert mismatch["detail"] == "QuickBooks has 162.94, the rental system 158.00."
     assert hillside.statuses["H-804"]["qbo"] is not None  # the invoice is there, flagged
+    # rentsync read the company's tax settings when it connected, before AST was switched on.
+    connection = await api.get("/api/v1/qbo/connection", headers=hillside.headers)
+    assert connection.json()["ast_enabled"] is False
     # Customers only on skipped orders never reached QuickBooks.
     assert sunny.reference_states == {
         "customers:synced": 12,
@@ -256,7 +240,7 @@ async def test_every_story_comes_out_as_the_issue_says_and_the_report_shows_it(
     # The report: a table per company, the summary, the addresses and the keys.
     buffer = io.StringIO()
     console = Console(file=buffer, width=200, color_system=None, highlight=False)
-    assert report.print_report(demo_in_process, console) is True
+    assert report.print_report(demo, console) is True
     out = buffer.getvalue()
     assert "Summary: 29 synced / 2 skipped / 3 failed of 34 orders and quotes" in out
     assert "every outcome as the demo expects" in out
@@ -267,8 +251,8 @@ async def test_every_story_comes_out_as_the_issue_says_and_the_report_shows_it(
         "no_quickbooks: The order is marked No QuickBooks.",
         "quote_without_payment:",
         f"{RENTSYNC_URL}/docs",
-        demo_in_process.companies[0].api_key,
-        demo_in_process.companies[1].api_key,
+        sunny.api_key,
+        hillside.api_key,
     ):
         assert needle in out, needle
     assert "access_token" not in out and "refresh_token" not in out

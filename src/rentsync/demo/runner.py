@@ -32,9 +32,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import psutil
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 
 from rentsync.api.app import create_app
+from rentsync.bootstrap import Services
 from rentsync.demo import report
 from rentsync.demo.emulator import (
     DemoError,
@@ -169,7 +171,7 @@ class _DemoServer(uvicorn.Server):
         yield
 
 
-async def _start_service(settings: Settings) -> tuple[_DemoServer, asyncio.Task[None], Any]:
+async def _start_service(settings: Settings) -> tuple[_DemoServer, asyncio.Task[None], FastAPI]:
     app = create_app(settings, with_worker=True)
     config = uvicorn.Config(
         app,
@@ -353,9 +355,25 @@ async def count_references(api: http.AsyncClient, run: CompanyRun) -> None:
 # --- the whole demo ---------------------------------------------------------------------------
 
 
-async def _set_up(
+async def prepare_emulator(
+    admin: http.AsyncClient, seeds: list[SeedCompany], callback: str
+) -> tuple[str, str, dict[str, EmulatorCompany]]:
+    """Step 2, admin part: the OAuth app (client id, secret) and a company per seed."""
+    client_id, client_secret = await register_app(admin, callback)
+    companies: dict[str, EmulatorCompany] = {}
+    for seed in seeds:
+        companies[seed.key] = await create_company(admin, name=seed.qbo_name, ast=seed.ast)
+        if seed.ast_switched_on_after_connect:
+            # The emulator fixes a company's AST behaviour when it creates it and cannot switch
+            # it later; so the company is created with AST and its preference shows "off" until
+            # rentsync has connected, as it did before the bookkeeper switched it on.
+            await set_ast_preference(admin, companies[seed.key].realm_id, enabled=False)
+    return client_id, client_secret, companies
+
+
+async def set_up_and_sync(
     demo: DemoRun,
-    services: Any,
+    services: Services,
     api: http.AsyncClient,
     admin: http.AsyncClient,
     seeds: list[SeedCompany],
@@ -363,6 +381,7 @@ async def _set_up(
     console: Console,
     options: DemoOptions,
 ) -> None:
+    """Steps 4 and 5: companies created, connected and configured; the week seeded; wait."""
     for seed in seeds:
         company, key = await services.companies.create(seed.name)
         run = CompanyRun(seed=seed, company_id=company.id, api_key=key.key, qbo=companies[seed.key])
@@ -469,15 +488,7 @@ async def _with_emulator(
             f"{demo.emulator.pid}; log {demo.emulator.log_path})"
         )
         callback = f"{demo.api_url}/qbo/callback"
-        client_id, client_secret = await register_app(admin, callback)
-        companies: dict[str, EmulatorCompany] = {}
-        for seed in seeds:
-            companies[seed.key] = await create_company(admin, name=seed.qbo_name, ast=seed.ast)
-            if seed.ast_switched_on_after_connect:
-                # The emulator fixes a company's AST behaviour when it creates it and cannot
-                # switch it later; so the company is created with AST and its preference shows
-                # "off" until rentsync has connected, as it did before the bookkeeper switched.
-                await set_ast_preference(admin, companies[seed.key].realm_id, enabled=False)
+        client_id, client_secret, companies = await prepare_emulator(admin, seeds, callback)
         service_settings = dataclasses.replace(
             settings,
             data_dir=demo_dir,
@@ -499,7 +510,7 @@ async def _with_emulator(
         try:
             async with http.make_client(base_url=demo.api_url) as api:
                 work = asyncio.create_task(
-                    _set_up(
+                    set_up_and_sync(
                         demo, app.state.services, api, admin, seeds, companies, console, options
                     )
                 )
