@@ -131,3 +131,15 @@ async def test_r11_quote_syncs_in_mode_all_orders_and_quotes(rig: Rig) -> None:
     await rig.put("products", "P-TENT", make.rental_product())
     await rig.put("orders", "Q-2", make.order("2007", kind="quote"))
     assert (await rig.settled("orders", "Q-2"))["state"] == "synced"
+
+
+async def test_r08_sync_with_quickbooks_also_rereads_automated_sales_tax(rig: Rig) -> None:
+    before = (await rig.api.get("/api/v1/qbo/connection", headers=rig.headers)).json()
+    assert before["ast_enabled"] is False
+    patched = await rig.qbo.patch(
+        f"/admin/companies/{rig.realm}/preferences", json={"TaxPrefs": {"PartnerTaxEnabled": True}}
+    )
+    assert patched.status_code == 200, patched.text
+    await rig.sync_tax_rates()
+    after = (await rig.api.get("/api/v1/qbo/connection", headers=rig.headers)).json()
+    assert after["ast_enabled"] is True

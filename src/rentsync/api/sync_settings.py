@@ -103,8 +103,11 @@ async def tax_rates(principal: CurrentPrincipal, services: ServicesDep) -> list[
 
 @router.post("/tax-rates/sync", response_model=list[TaxRateOut])
 async def sync_tax_rates(principal: CurrentPrincipal, services: ServicesDep) -> list[TaxRateOut]:
-    """ "Sync with QuickBooks": replace the stored tax rates with QuickBooks' current ones."""
+    """Sync with QuickBooks: replace the stored tax rates with QuickBooks' current ones, and
+    re-read the company's tax and inventory settings (automated sales tax may have been
+    switched on since connecting)."""
     client = await _connected_client(services, principal.company_id)
+    await services.qbo.refresh_facts(principal.company_id)
     pulled = await company_setup.pull_tax_rates(client, now=datetime.now(UTC))
     rates = [
         TaxRate(

@@ -217,9 +217,12 @@ class QboService:
         return facts_from(info, preferences)
 
     async def refresh_facts(self, company_id: int) -> CompanyFacts:
-        """Re-read CompanyInfo and Preferences (plan, inventory, AST) for a connected company."""
+        """Re-read and store CompanyInfo and Preferences (plan, inventory, AST): a bookkeeper
+        may upgrade the plan or switch automated sales tax on after connecting."""
         client = await self.client_for(company_id)
-        return facts_from(await client.company_info(), await client.preferences())
+        facts = facts_from(await client.company_info(), await client.preferences())
+        await self._store.save_facts(company_id, facts)
+        return facts
 
     async def disconnect(self, company_id: int) -> ConnectionStatus:
         """Revoke at Intuit (best effort: the user may have revoked already) and forget."""

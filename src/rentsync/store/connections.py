@@ -188,6 +188,23 @@ class ConnectionRepository:
                 ),
             )
 
+    async def save_facts(self, company_id: int, facts: CompanyFacts) -> None:
+        """What QBO says of the company now (plan, inventory, AST may change after connecting)."""
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                """UPDATE qbo_connections SET company_name = %s, plan = %s, country = %s,
+                       inventory_enabled = %s, ast_enabled = %s, updated_at = now()
+                   WHERE company_id = %s AND status = 'connected'""",
+                (
+                    facts.company_name,
+                    facts.plan,
+                    facts.country,
+                    facts.inventory_enabled,
+                    facts.ast_enabled,
+                    company_id,
+                ),
+            )
+
     async def forget(self, company_id: int) -> None:
         async with self._pool.connection() as conn:
             await conn.execute(
