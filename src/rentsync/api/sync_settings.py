@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ from rentsync.api.auth import CurrentPrincipal
 from rentsync.api.deps import ServicesDep
 from rentsync.bootstrap import Services
 from rentsync.domain.settings import SyncSettings
-from rentsync.store.sync_settings import TaxRate
+from rentsync.store.sync_settings import TaxRateLike
 from rentsync.sync import company_setup
 from rentsync.sync.ports import QboGateway
 
@@ -82,7 +83,7 @@ class TaxRateOut(BaseModel):
     synced_at: datetime
 
 
-def _tax_rates_out(rates: list[TaxRate]) -> list[TaxRateOut]:
+def _tax_rates_out(rates: Sequence[TaxRateLike]) -> list[TaxRateOut]:
     return [
         TaxRateOut(
             id=r.qbo_id,
@@ -109,15 +110,5 @@ async def sync_tax_rates(principal: CurrentPrincipal, services: ServicesDep) -> 
     client = await _connected_client(services, principal.company_id)
     await services.qbo.refresh_facts(principal.company_id)
     pulled = await company_setup.pull_tax_rates(client, now=datetime.now(UTC))
-    rates = [
-        TaxRate(
-            qbo_id=p.qbo_id,
-            name=p.name,
-            rate_percent=p.rate_percent,
-            active=p.active,
-            synced_at=p.synced_at,
-        )
-        for p in pulled
-    ]
-    await services.sync_settings.replace_tax_rates(principal.company_id, rates)
-    return _tax_rates_out(rates)
+    await services.sync_settings.replace_tax_rates(principal.company_id, pulled)
+    return _tax_rates_out(pulled)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
@@ -20,6 +22,25 @@ class TaxRate:
     rate_percent: Decimal
     active: bool
     synced_at: datetime
+
+
+class TaxRateLike(Protocol):
+    """A tax rate as pulled from QBO (`sync.company_setup.PulledTaxRate`) or as stored."""
+
+    @property
+    def qbo_id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def rate_percent(self) -> Decimal: ...
+
+    @property
+    def active(self) -> bool: ...
+
+    @property
+    def synced_at(self) -> datetime: ...
 
 
 class SyncSettingsRepository:
@@ -53,7 +74,7 @@ class SyncSettingsRepository:
                 ),
             )
 
-    async def replace_tax_rates(self, company_id: int, rates: list[TaxRate]) -> None:
+    async def replace_tax_rates(self, company_id: int, rates: Sequence[TaxRateLike]) -> None:
         """Make the stored list equal QBO's, in one transaction (a reader never sees half)."""
         async with self._pool.connection() as conn, conn.transaction():
             await conn.execute("DELETE FROM tax_rates WHERE company_id = %s", (company_id,))
