@@ -23,7 +23,7 @@ from rentsync.qbo import environments
 from rentsync.qbo.client import ClientSettings
 from rentsync.qbo.connector import QboService
 from rentsync.qbo.http import Transport
-from rentsync.qbo.limits import Limiter
+from rentsync.qbo.limits import Limiter, LimitSettings
 from rentsync.qbo.oauth import OAuthApp
 from rentsync.settings import Settings
 from rentsync.store import database, migrate
@@ -92,10 +92,10 @@ class CompanyQboAccess:
 def retry_rules(settings: Settings) -> dict[DocumentType, retry.RetryRule]:
     """R15: attempts per job type (the seed: "one or two tries for most jobs")."""
     locked = timedelta(seconds=settings.sync_locked_retry_seconds)
+    transient = timedelta(seconds=settings.sync_transient_base_seconds)
     return {
-        DocumentType.ORDER: retry.RetryRule(max_attempts=2, locked_delay=locked),
-        DocumentType.CUSTOMER: retry.RetryRule(max_attempts=2, locked_delay=locked),
-        DocumentType.PRODUCT: retry.RetryRule(max_attempts=2, locked_delay=locked),
+        doc_type: retry.RetryRule(max_attempts=2, locked_delay=locked, transient_base=transient)
+        for doc_type in (DocumentType.ORDER, DocumentType.CUSTOMER, DocumentType.PRODUCT)
     }
 
 
@@ -156,7 +156,11 @@ def build_qbo(
     service = QboService(
         store=connections,
         oauth=oauth,
-        limiter=Limiter(window=PgRateWindow(pool), slots=PgInFlightSlots(pool)),
+        limiter=Limiter(
+            window=PgRateWindow(pool),
+            slots=PgInFlightSlots(pool),
+            settings=LimitSettings(per_minute=settings.qbo_requests_per_minute),
+        ),
         signing_key=crypto.derive_key(secret, "qbo-oauth-state:v1"),
         request_log=qbo_log,
         transport=transport,

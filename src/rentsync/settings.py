@@ -52,9 +52,16 @@ class Settings:
     """`RENTSYNC_QBO_LOG_RETENTION_DAYS`: the QuickBooks request log is purged after this."""
     qbo_timeout_seconds: int = 30
     """`RENTSYNC_QBO_TIMEOUT_SECONDS`: timeout of every request to QuickBooks."""
+    qbo_requests_per_minute: int = 500
+    """`RENTSYNC_QBO_REQUESTS_PER_MINUTE`: requests rentsync sends one company per minute (QBO's
+    limit is 500); higher only against the emulator with its limits off (tests, benchmarks)."""
     sync_locked_retry_seconds: float = 10.0
     """`RENTSYNC_SYNC_LOCKED_RETRY_SECONDS`: wait before retrying a document QBO reports as
     locked (R15: "about 10 s"); tests make it short."""
+    sync_transient_base_seconds: float = 5.0
+    """`RENTSYNC_SYNC_TRANSIENT_BASE_SECONDS`: first backoff after a transient QBO failure
+    (unreachable, dropped answer, 5xx, 429); it doubles while the failure lasts. Tests make it
+    short."""
 
     @property
     def is_production(self) -> bool:
@@ -124,6 +131,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         stalled_after_seconds=_int(env, "RENTSYNC_STALLED_AFTER_SECONDS", 30),
         log_level=env.get("RENTSYNC_LOG_LEVEL", "INFO").upper(),
         sync_locked_retry_seconds=_float(env, "RENTSYNC_SYNC_LOCKED_RETRY_SECONDS", 10.0),
+        sync_transient_base_seconds=_float(env, "RENTSYNC_SYNC_TRANSIENT_BASE_SECONDS", 5.0),
         **_qbo_settings(env),
     )
 
@@ -155,4 +163,5 @@ def _qbo_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "qbo_emulator_url": emulator_url.rstrip("/"),
         "qbo_log_retention_days": _int(env, "RENTSYNC_QBO_LOG_RETENTION_DAYS", 30),
         "qbo_timeout_seconds": _int(env, "RENTSYNC_QBO_TIMEOUT_SECONDS", 30),
+        "qbo_requests_per_minute": _int(env, "RENTSYNC_QBO_REQUESTS_PER_MINUTE", 500),
     }

@@ -82,9 +82,12 @@ class DocumentRepository:
         user's "Update" (R17), which also releases a document created before QBO was connected.
         """
         async with self._pool.connection() as conn, conn.transaction():
+            # NO KEY UPDATE, not UPDATE: it serialises PUTs of one document but not the foreign
+            # key checks (KEY SHARE) of a worker recording an outcome, which holds the ledger row
+            # this transaction locks next; FOR UPDATE made the two deadlock.
             cursor = await conn.execute(
                 "SELECT version, revision FROM documents "
-                "WHERE company_id = %s AND doc_type = %s AND source_id = %s FOR UPDATE",
+                "WHERE company_id = %s AND doc_type = %s AND source_id = %s FOR NO KEY UPDATE",
                 (key.company_id, key.doc_type.value, key.source_id),
             )
             current = await cursor.fetchone()

@@ -204,7 +204,16 @@ class Reconciler:
         if _outcome_was_uncertain(record):
             adopted = await self._find_written(key, order, client)
             if adopted is not None:
-                return adopted
+                # Ours, but maybe from an older version of the order (it changed since the lost
+                # answer): write this version over it, or verification would fail on old figures.
+                update = invoice_mapping.invoice_update(
+                    order, refs, key=key, qbo_id=adopted.id, sync_token=adopted.sync_token
+                )
+                return await client.sparse_update(
+                    INVOICE,
+                    update,
+                    requestid=_update_id(key, digest, adopted.sync_token, record.write_generation),
+                )
         return await client.create(
             INVOICE,
             payload,
@@ -348,6 +357,11 @@ class Reconciler:
         )
         again = isinstance(decision, retry.RetryIn)
         detail = describe(error)
+        if _outcome_was_uncertain(record) and retry.kind_of(error) is retry.Kind.TRANSIENT:
+            # A write's outcome is still unknown (e.g. the lookup after the dropped answer got a
+            # 5xx): keep it so. The next try looks up again and resends the same requestid;
+            # forgetting it would create the document a second time (B1).
+            detail["outcome_uncertain"] = True
         log.info(
             "sync attempt failed",
             extra={
