@@ -85,7 +85,7 @@ class CompanyQboAccess:
             connection=Connection.connected(stored.connected_at),
             inventory_allowed=stored.facts.inventory_enabled,
             automated_sales_tax=stored.facts.ast_enabled,
-            client=await self._service.client_for(company_id),
+            client=await self._service.client_for(company_id, connection=stored),
         )
 
 

@@ -244,9 +244,13 @@ class QboService:
 
     # --- clients ----------------------------------------------------------------------------
 
-    async def client_for(self, company_id: int) -> QboClient:
-        """A client for the company's connected realm; `errors.NotConnected` otherwise."""
-        connection = await self._store.get(company_id)
+    async def client_for(
+        self, company_id: int, *, connection: StoredConnection | None = None
+    ) -> QboClient:
+        """A client for the company's connected realm; `errors.NotConnected` otherwise.
+        `connection`: the stored connection, when the caller has just read it."""
+        if connection is None:
+            connection = await self._store.get(company_id)
         if connection is None or connection.state is not StoredStatus.CONNECTED:
             reason = "QuickBooks not connected"
             if connection is not None and connection.state is StoredStatus.LOST:

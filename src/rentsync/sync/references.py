@@ -42,12 +42,14 @@ class References:
 
     async def customer_id(self, ctx: ReferenceContext, source_id: str) -> str:
         key = DocumentKey(ctx.company_id, DocumentType.CUSTOMER, source_id)
+        document = await self._snapshot(key, "customer_id")
+        customer = Customer.model_validate(document.body)
+        payload = customer_mapping.customer_create(
+            customer, company_id=ctx.company_id, customer_id=source_id
+        )
+        if known := await self._already_in_qbo(key, payload):
+            return known
         async with self._locks.hold(key.lock()):
-            document = await self._snapshot(key, "customer_id")
-            customer = Customer.model_validate(document.body)
-            payload = customer_mapping.customer_create(
-                customer, company_id=ctx.company_id, customer_id=source_id
-            )
             return await self._ensure(
                 ctx,
                 key,
@@ -70,13 +72,15 @@ class References:
 
     async def item_id(self, ctx: ReferenceContext, source_id: str) -> str:
         key = DocumentKey(ctx.company_id, DocumentType.PRODUCT, source_id)
+        document = await self._snapshot(key, "lines.product_id")
+        product = Product.model_validate(document.body)
+        payload = item_mapping.item_create(
+            product, ctx.accounts, inventory_allowed=ctx.inventory_allowed
+        )
+        wanted_type = item_mapping.item_type(product)
+        if known := await self._already_in_qbo(key, payload):
+            return known
         async with self._locks.hold(key.lock()):
-            document = await self._snapshot(key, "lines.product_id")
-            product = Product.model_validate(document.body)
-            payload = item_mapping.item_create(
-                product, ctx.accounts, inventory_allowed=ctx.inventory_allowed
-            )
-            wanted_type = item_mapping.item_type(product)
             return await self._ensure(
                 ctx,
                 key,
@@ -96,6 +100,13 @@ class References:
                     "system or the item in QuickBooks, then press Resync."
                 ),
             )
+
+    async def _already_in_qbo(self, key: DocumentKey, payload: dict[str, Any]) -> str | None:
+        """The steady state, without the lock: QBO already holds this version of the record."""
+        record = await self._ledger.get(key)
+        if record is not None and record.qbo_id and record.synced_hash == fingerprint(payload):
+            return record.qbo_id
+        return None
 
     async def _snapshot(self, key: DocumentKey, field: str) -> Any:
         document = await self._documents.get(key)
