@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -124,6 +125,21 @@ class DocumentRepository:
         async with self._pool.connection() as conn:
             return await get_document(conn, key)
 
+    async def get_many(self, keys: Sequence[DocumentKey]) -> dict[DocumentKey, StoredDocument]:
+        """Several documents of one company in one round trip (an order's references)."""
+        if not keys:
+            return {}
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(StoredDocument)) as cur,
+        ):
+            await cur.execute(
+                _SELECT + " WHERE (company_id, doc_type, source_id) IN "
+                "(SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]))",
+                _key_columns(keys),
+            )
+            return {document.key: document for document in await cur.fetchall()}
+
     async def schedule(self, key: DocumentKey, *, trigger: Trigger) -> int | None:
         """Schedule a sync of a stored document (resync, bulk); None if there is no document."""
         async with self._pool.connection() as conn, conn.transaction():
@@ -145,6 +161,14 @@ async def _needs_sync(conn: AsyncConnection[Any], key: DocumentKey) -> bool:
     )
     row = await cursor.fetchone()
     return bool(row and row[0])
+
+
+def _key_columns(keys: Sequence[DocumentKey]) -> tuple[list[int], list[str], list[str]]:
+    return (
+        [k.company_id for k in keys],
+        [k.doc_type.value for k in keys],
+        [k.source_id for k in keys],
+    )
 
 
 def _is_stale(incoming: int | None, stored: int | None) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey
 
 _COLUMNS = (
@@ -73,6 +75,26 @@ class LedgerRepository:
         ):
             await cur.execute(f"SELECT {_COLUMNS} FROM sync_records WHERE {where}", params)
             return await cur.fetchone()
+
+    async def get_many(self, keys: Sequence[DocumentKey]) -> dict[DocumentKey, SyncRecord]:
+        """Several ledger rows in one round trip (an order's references)."""
+        if not keys:
+            return {}
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(SyncRecord)) as cur,
+        ):
+            await cur.execute(
+                f"SELECT {_COLUMNS} FROM sync_records WHERE (company_id, doc_type, source_id) IN "
+                "(SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]))",
+                (
+                    [k.company_id for k in keys],
+                    [k.doc_type.value for k in keys],
+                    [k.source_id for k in keys],
+                ),
+            )
+            rows = await cur.fetchall()
+        return {DocumentKey(r.company_id, DocumentType(r.doc_type), r.source_id): r for r in rows}
 
     async def search(
         self,

@@ -6,7 +6,7 @@ tests may pass their own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,6 +92,10 @@ class StoredDocumentView(Protocol):
 class Documents(Protocol):
     async def get(self, key: DocumentKey) -> StoredDocumentView | None: ...
 
+    async def get_many(
+        self, keys: Sequence[DocumentKey]
+    ) -> Mapping[DocumentKey, StoredDocumentView]: ...
+
 
 class LedgerRow(Protocol):
     @property
@@ -126,6 +130,8 @@ class LedgerRow(Protocol):
 
 class Ledger(Protocol):
     async def get(self, key: DocumentKey) -> LedgerRow | None: ...
+
+    async def get_many(self, keys: Sequence[DocumentKey]) -> Mapping[DocumentKey, LedgerRow]: ...
 
     async def record(
         self,

@@ -122,11 +122,16 @@ class Reconciler:
             )
             return "skipped"
         client = self._client(company)
+        references = [DocumentKey(key.company_id, DocumentType.CUSTOMER, order.customer_id)] + [
+            DocumentKey(key.company_id, DocumentType.PRODUCT, pid) for pid in order.product_ids()
+        ]
         ctx = ReferenceContext(
             company_id=key.company_id,
             client=client,
             accounts=settings.accounts,
             inventory_allowed=company.inventory_allowed,
+            snapshots=await self._documents.get_many(references),
+            records=await self._ledger.get_many(references),
             generation=record.write_generation,
         )
         customer_id = await self._references.customer_id(ctx, order.customer_id)

@@ -7,7 +7,8 @@ An existing QBO record with the same name is reused only when it is safely the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,14 @@ from rentsync.mapping.errors import MappingError, MappingProblem
 from rentsync.mapping.fingerprint import fingerprint
 from rentsync.mapping.idempotency import Operation, write_request_id
 from rentsync.qbo import errors
-from rentsync.sync.ports import Documents, Ledger, Locks, QboGateway
+from rentsync.sync.ports import (
+    Documents,
+    Ledger,
+    LedgerRow,
+    Locks,
+    QboGateway,
+    StoredDocumentView,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +38,9 @@ class ReferenceContext:
     client: QboGateway
     accounts: AccountMapping
     inventory_allowed: bool
+    snapshots: Mapping[DocumentKey, StoredDocumentView] = field(default_factory=dict)
+    """The order's references as read in one round trip before resolving them (optional)."""
+    records: Mapping[DocumentKey, LedgerRow] = field(default_factory=dict)
     generation: int = 0
     """The order's definite refusals so far: a write after one gets a new requestid."""
 
@@ -42,12 +53,12 @@ class References:
 
     async def customer_id(self, ctx: ReferenceContext, source_id: str) -> str:
         key = DocumentKey(ctx.company_id, DocumentType.CUSTOMER, source_id)
-        document = await self._snapshot(key, "customer_id")
+        document = await self._snapshot(ctx, key, "customer_id")
         customer = Customer.model_validate(document.body)
         payload = customer_mapping.customer_create(
             customer, company_id=ctx.company_id, customer_id=source_id
         )
-        if known := await self._already_in_qbo(key, payload):
+        if known := await self._already_in_qbo(ctx, key, payload):
             return known
         async with self._locks.hold(key.lock()):
             return await self._ensure(
@@ -72,13 +83,13 @@ class References:
 
     async def item_id(self, ctx: ReferenceContext, source_id: str) -> str:
         key = DocumentKey(ctx.company_id, DocumentType.PRODUCT, source_id)
-        document = await self._snapshot(key, "lines.product_id")
+        document = await self._snapshot(ctx, key, "lines.product_id")
         product = Product.model_validate(document.body)
         payload = item_mapping.item_create(
             product, ctx.accounts, inventory_allowed=ctx.inventory_allowed
         )
         wanted_type = item_mapping.item_type(product)
-        if known := await self._already_in_qbo(key, payload):
+        if known := await self._already_in_qbo(ctx, key, payload):
             return known
         async with self._locks.hold(key.lock()):
             return await self._ensure(
@@ -101,15 +112,17 @@ class References:
                 ),
             )
 
-    async def _already_in_qbo(self, key: DocumentKey, payload: dict[str, Any]) -> str | None:
+    async def _already_in_qbo(
+        self, ctx: ReferenceContext, key: DocumentKey, payload: dict[str, Any]
+    ) -> str | None:
         """The steady state, without the lock: QBO already holds this version of the record."""
-        record = await self._ledger.get(key)
+        record = ctx.records[key] if key in ctx.records else await self._ledger.get(key)
         if record is not None and record.qbo_id and record.synced_hash == fingerprint(payload):
             return record.qbo_id
         return None
 
-    async def _snapshot(self, key: DocumentKey, field: str) -> Any:
-        document = await self._documents.get(key)
+    async def _snapshot(self, ctx: ReferenceContext, key: DocumentKey, field: str) -> Any:
+        document = ctx.snapshots.get(key) or await self._documents.get(key)
         if document is None or document.body is None:
             raise MappingError(
                 MappingProblem.REFERENCE_MISSING,
