@@ -204,17 +204,17 @@ class LedgerRepository:
                 raise ValueError(f"not a ledger column: {column}")
             sets.append(f"{column} = %s")
             values.append(value)
+        update = f"UPDATE sync_records SET {', '.join(sets)} WHERE {where}"
         async with self._pool.connection() as conn, conn.transaction():
-            # A customer or product gets its row when an order first needs it in QBO.
-            await conn.execute(
-                "INSERT INTO sync_records (company_id, doc_type, source_id, state, trigger) "
-                "VALUES (%s, %s, %s, 'pending', 'automatic') ON CONFLICT DO NOTHING",
-                params,
-            )
-            await conn.execute(
-                f"UPDATE sync_records SET {', '.join(sets)} WHERE {where}",
-                (*values, *params),
-            )
+            cursor = await conn.execute(update, (*values, *params))
+            if cursor.rowcount == 0:
+                # A customer or product gets its row when an order first needs it in QBO.
+                await conn.execute(
+                    "INSERT INTO sync_records (company_id, doc_type, source_id, state, trigger) "
+                    "VALUES (%s, %s, %s, 'pending', 'automatic') ON CONFLICT DO NOTHING",
+                    params,
+                )
+                await conn.execute(update, (*values, *params))
             await conn.execute(
                 "INSERT INTO sync_attempts (company_id, doc_type, source_id, revision, trigger, "
                 "started_at, outcome, detail) SELECT company_id, doc_type, source_id, %s, "
