@@ -11,8 +11,10 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import procrastinate
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from rentsync import crypto, jobs
@@ -169,6 +171,10 @@ def build_qbo(
     return connections, qbo_log, service
 
 
+async def _autocommit(conn: AsyncConnection[Any]) -> None:
+    await conn.set_autocommit(True)
+
+
 @contextlib.asynccontextmanager
 async def running_services(
     settings: Settings,
@@ -187,6 +193,10 @@ async def running_services(
         max_size=settings.worker_concurrency + 10,
         open=False,
         name="rentsync",
+        # Autocommit: a single statement needs no BEGIN/COMMIT round trips; whatever must be
+        # atomic says so with `conn.transaction()`. Set by `configure`, not `kwargs`:
+        # procrastinate opens its LISTEN connection with the pool's kwargs plus autocommit=True.
+        configure=_autocommit,
     )
     qbo: QboService | None = None
     try:
