@@ -204,26 +204,31 @@ class LedgerRepository:
                 raise ValueError(f"not a ledger column: {column}")
             sets.append(f"{column} = %s")
             values.append(value)
-        update = f"UPDATE sync_records SET {', '.join(sets)} WHERE {where}"
-        async with self._pool.connection() as conn, conn.transaction():
-            cursor = await conn.execute(update, (*values, *params))
+        # One statement (atomic on its own): the outcome, and its line in the history.
+        statement = (
+            f"WITH updated AS (UPDATE sync_records SET {', '.join(sets)} WHERE {where} "
+            "RETURNING company_id, doc_type, source_id, trigger) "
+            "INSERT INTO sync_attempts (company_id, doc_type, source_id, revision, trigger, "
+            "started_at, outcome, detail) SELECT company_id, doc_type, source_id, %s, trigger, "
+            "%s, %s, %s FROM updated"
+        )
+        arguments = (
+            *values,
+            *params,
+            revision,
+            started_at,
+            outcome,
+            Jsonb({"skip_reason": skip_reason, "error": error, "qbo": qbo}),
+        )
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(statement, arguments)
             if cursor.rowcount == 0:
-                # A customer or product gets its row when an order first needs it in QBO.
-                await conn.execute(
-                    "INSERT INTO sync_records (company_id, doc_type, source_id, state, trigger) "
-                    "VALUES (%s, %s, %s, 'pending', 'automatic') ON CONFLICT DO NOTHING",
-                    params,
-                )
-                await conn.execute(update, (*values, *params))
-            await conn.execute(
-                "INSERT INTO sync_attempts (company_id, doc_type, source_id, revision, trigger, "
-                "started_at, outcome, detail) SELECT company_id, doc_type, source_id, %s, "
-                f"trigger, %s, %s, %s FROM sync_records WHERE {where}",
-                (
-                    revision,
-                    started_at,
-                    outcome,
-                    Jsonb({"skip_reason": skip_reason, "error": error, "qbo": qbo}),
-                    *params,
-                ),
-            )
+                async with conn.transaction():
+                    # A customer or product gets its row when an order first needs it in QBO.
+                    await conn.execute(
+                        "INSERT INTO sync_records (company_id, doc_type, source_id, state, "
+                        "trigger) VALUES (%s, %s, %s, 'pending', 'automatic') "
+                        "ON CONFLICT DO NOTHING",
+                        params,
+                    )
+                    await conn.execute(statement, arguments)
