@@ -104,3 +104,22 @@ async def test_b2_tax_on_the_invoice_matches_the_synced_rate(rig: Rig) -> None:
     await rig.put("orders", "O-5", body)
     status = await rig.settled("orders", "O-5")
     assert status["state"] == "synced", status
+
+
+async def test_r09_sale_product_on_a_plan_without_inventory_fails_before_writing(
+    settings: Settings,
+) -> None:
+    async with rig_for(settings, preset={"plan": "essentials"}) as essentials:
+        await essentials.connect()
+        await essentials.map_accounts()
+        await essentials.put("customers", "C-1", make.customer())
+        await essentials.put("products", "P-NAPKIN", make.sale_product())
+        await essentials.put(
+            "orders", "O-9", make.order("1009", lines=[("P-NAPKIN", "10", "12.00")])
+        )
+        status = await essentials.settled("orders", "O-9")
+        assert status["state"] == "failed", status
+        assert status["error"]["code"] == "rentsync_inventory_needs_plus"
+        assert "QuickBooks Online Plus or higher" in status["error"]["remedy"]
+        assert await essentials.qbo_entities("Invoice") == []
+        assert await essentials.qbo_entities("Customer") == [], "nothing was written"

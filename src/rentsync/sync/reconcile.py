@@ -134,6 +134,7 @@ class Reconciler:
             records=await self._ledger.get_many(references),
             generation=record.write_generation,
         )
+        self._references.check_items(ctx, order.product_ids())
         customer_id = await self._references.customer_id(ctx, order.customer_id)
         item_ids = {pid: await self._references.item_id(ctx, pid) for pid in order.product_ids()}
         tax_code_id = await self._tax_code(key.company_id, order)

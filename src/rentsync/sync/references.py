@@ -112,6 +112,17 @@ class References:
                 ),
             )
 
+    def check_items(self, ctx: ReferenceContext, source_ids: list[str]) -> None:
+        """Map every item of an order before anything is written: a sale product on a plan
+        without inventory, or an unmapped account, fails the order with QBO untouched (R9)."""
+        for source_id in source_ids:
+            key = DocumentKey(ctx.company_id, DocumentType.PRODUCT, source_id)
+            document = ctx.snapshots.get(key)
+            if document is None or document.body is None:
+                continue  # reported, with its remedy, when the item is resolved
+            product = Product.model_validate(document.body)
+            item_mapping.item_create(product, ctx.accounts, inventory_allowed=ctx.inventory_allowed)
+
     async def _already_in_qbo(
         self, ctx: ReferenceContext, key: DocumentKey, payload: dict[str, Any]
     ) -> str | None:
