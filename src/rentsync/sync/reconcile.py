@@ -210,22 +210,44 @@ class Reconciler:
         if _outcome_was_uncertain(record):
             adopted = await self._find_written(key, order, client)
             if adopted is not None:
-                # Ours, but maybe from an older version of the order (it changed since the lost
-                # answer): write this version over it, or verification would fail on old figures.
-                update = invoice_mapping.invoice_update(
-                    order, refs, key=key, qbo_id=adopted.id, sync_token=adopted.sync_token
+                return await self._bring_up_to_date(
+                    key, order, refs, record, client, adopted, digest
                 )
-                return await client.sparse_update(
-                    INVOICE,
-                    update,
-                    requestid=_update_id(key, digest, adopted.sync_token, record.write_generation),
-                )
-        return await client.create(
+        try:
+            return await client.create(
+                INVOICE,
+                payload,
+                requestid=write_request_id(
+                    key, Operation.CREATE, content_hash=digest, generation=record.write_generation
+                ),
+            )
+        except errors.DuplicateDocNumber:
+            # The number may be taken by our own invoice, written by an earlier attempt whose
+            # outcome the ledger lost (or restored from a backup): adopt it rather than fail.
+            adopted = await self._find_written(key, order, client)
+            if adopted is None:
+                raise
+            return await self._bring_up_to_date(key, order, refs, record, client, adopted, digest)
+
+    async def _bring_up_to_date(
+        self,
+        key: DocumentKey,
+        order: Order,
+        refs: invoice_mapping.InvoiceRefs,
+        record: LedgerRow,
+        client: QboGateway,
+        adopted: Written,
+        digest: str,
+    ) -> Written:
+        """Our invoice found in QBO, maybe of an older version of the order (it changed since the
+        lost answer): write this version over it, or verification would fail on old figures."""
+        update = invoice_mapping.invoice_update(
+            order, refs, key=key, qbo_id=adopted.id, sync_token=adopted.sync_token
+        )
+        return await client.sparse_update(
             INVOICE,
-            payload,
-            requestid=write_request_id(
-                key, Operation.CREATE, content_hash=digest, generation=record.write_generation
-            ),
+            update,
+            requestid=_update_id(key, digest, adopted.sync_token, record.write_generation),
         )
 
     async def _find_written(
