@@ -194,7 +194,12 @@ def demo(
         emulator_port=emulator_port, fresh=not keep_data, exit_after_sync=exit_after_sync
     )
     try:
-        code = asyncio.run(run_demo(settings, options, Console(highlight=False)))
+        console = Console(highlight=False)
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            # Piped or captured (CI, a log file): rich would squeeze the tables into 80 columns
+            # and hide the reasons and remedies.
+            console = Console(highlight=False, width=160)
+        code = asyncio.run(run_demo(settings, options, console))
     except DatabaseUnavailable as exc:
         raise _fail(str(exc)) from None
     except DemoError as exc:
