@@ -143,3 +143,19 @@ async def test_r08_sync_with_quickbooks_also_rereads_automated_sales_tax(rig: Ri
     await rig.sync_tax_rates()
     after = (await rig.api.get("/api/v1/qbo/connection", headers=rig.headers)).json()
     assert after["ast_enabled"] is True
+
+
+async def test_r10_qbo_unavailable_while_checking_the_mapping_is_a_clear_502(rig: Rig) -> None:
+    await rig.faults({"next": ["error", "error"]})
+    response = await rig.api.put(
+        "/api/v1/settings",
+        json={"accounts": {"income": rig.accounts["income"]}},
+        headers=rig.headers,
+    )
+    assert response.status_code == 502
+    body = response.json()
+    assert body["detail"].startswith("QuickBooks:")
+    assert body["code"] and body["remedy"]
+    assert (await rig.api.get("/api/v1/settings", headers=rig.headers)).json()["accounts"][
+        "income"
+    ] is None

@@ -8,7 +8,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 import rentsync
 from rentsync import bootstrap
@@ -22,6 +23,7 @@ from rentsync.api import (
     sync_settings,
 )
 from rentsync.api import connection as qbo_connection
+from rentsync.qbo import errors
 from rentsync.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,6 +31,22 @@ if TYPE_CHECKING:
     from rentsync.qbo.http import Transport
 
 log = logging.getLogger(__name__)
+
+
+async def _qbo_error(request: Request, exc: Exception) -> JSONResponse:
+    """A QuickBooks failure during an API call (settings check, tax-rate pull, chart of
+    accounts): QBO's code, the plain message and what to do, never a bare 500."""
+    assert isinstance(exc, errors.QboError)
+    status = 409 if isinstance(exc, errors.NotConnected | errors.AuthRevoked) else 502
+    return JSONResponse(
+        status_code=status,
+        content={
+            "detail": f"QuickBooks: {exc.message or type(exc).__name__}",
+            "code": exc.code or type(exc).__name__,
+            "remedy": exc.remedy,
+            "intuit_tid": exc.intuit_tid,
+        },
+    )
 
 
 def create_app(
@@ -70,6 +88,7 @@ def create_app(
         summary="Keeps QuickBooks Online in step with a rental system.",
         lifespan=lifespan,
     )
+    app.add_exception_handler(errors.QboError, _qbo_error)
     app.include_router(health.router)
     app.include_router(diagnostics.router)
     app.include_router(companies.router)
