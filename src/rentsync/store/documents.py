@@ -83,41 +83,44 @@ class DocumentRepository:
         user's "Update" (R17), which also releases a document created before QBO was connected.
         """
         async with self._pool.connection() as conn, conn.transaction():
-            # NO KEY UPDATE, not UPDATE: it serialises PUTs of one document but not the foreign
-            # key checks (KEY SHARE) of a worker recording an outcome, which holds the ledger row
-            # this transaction locks next; FOR UPDATE made the two deadlock.
-            cursor = await conn.execute(
-                "SELECT version, revision FROM documents "
-                "WHERE company_id = %s AND doc_type = %s AND source_id = %s FOR NO KEY UPDATE",
-                (key.company_id, key.doc_type.value, key.source_id),
-            )
-            current = await cursor.fetchone()
-            if current is not None and _is_stale(version, current[0]):
-                return StoreResult(
-                    stored=False, revision=int(current[1]), stored_version=current[0], job_id=None
-                )
+            # One statement stores the change unless it is older than the stored version. Its
+            # row lock is NO KEY UPDATE (no key column changes): it serialises PUTs of one
+            # document but not the foreign-key checks (KEY SHARE) of a worker recording an
+            # outcome, which holds the ledger row this transaction locks next; a FOR UPDATE lock
+            # here made the two deadlock.
             cursor = await conn.execute(
                 "INSERT INTO documents AS d (company_id, doc_type, source_id, version, body, "
-                "deleted_at) VALUES (%s, %s, %s, %s, %s, CASE WHEN %s THEN now() END) "
+                "deleted_at) VALUES (%(company)s, %(type)s, %(id)s, %(version)s, %(body)s, "
+                "CASE WHEN %(deleted)s THEN now() END) "
                 "ON CONFLICT (company_id, doc_type, source_id) DO UPDATE SET "
                 "version = EXCLUDED.version, body = EXCLUDED.body, "
                 "deleted_at = EXCLUDED.deleted_at, revision = d.revision + 1, updated_at = now() "
-                "RETURNING revision",
-                (
-                    key.company_id,
-                    key.doc_type.value,
-                    key.source_id,
-                    version,
-                    None if body is None else _as_json(body),
-                    body is None,
-                ),
+                "WHERE %(version)s::bigint IS NULL OR d.version IS NULL "
+                "OR %(version)s::bigint >= d.version "
+                "RETURNING revision, (xmax = 0) AS first_put",
+                {
+                    "company": key.company_id,
+                    "type": key.doc_type.value,
+                    "id": key.source_id,
+                    "version": version,
+                    "body": None if body is None else _as_json(body),
+                    "deleted": body is None,
+                },
             )
             row = await cursor.fetchone()
-            assert row is not None
-            revision = int(row[0])
+            if row is None:  # a late PUT of an older version: nothing changes
+                current = await get_document(conn, key)
+                assert current is not None
+                return StoreResult(
+                    stored=False,
+                    revision=current.revision,
+                    stored_version=current.version,
+                    job_id=None,
+                )
+            revision, first_put = int(row[0]), bool(row[1])
             job_id = None
             if schedule and await _needs_sync(conn, key):
-                trigger = trigger_for_put(first_put=current is None, reason=reason)
+                trigger = trigger_for_put(first_put=first_put, reason=reason)
                 job_id = await schedule_sync(conn, key, revision=revision, trigger=trigger)
         return StoreResult(stored=True, revision=revision, stored_version=version, job_id=job_id)
 
@@ -171,10 +174,6 @@ def _key_columns(keys: Sequence[DocumentKey]) -> tuple[list[int], list[str], lis
     )
 
 
-def _is_stale(incoming: int | None, stored: int | None) -> bool:
-    return incoming is not None and stored is not None and incoming < stored
-
-
 async def get_document(conn: AsyncConnection[Any], key: DocumentKey) -> StoredDocument | None:
     async with conn.cursor(row_factory=class_row(StoredDocument)) as cur:
         await cur.execute(
@@ -192,7 +191,7 @@ async def schedule_sync(
     The ledger keeps the latest trigger and when the user last acted on the document (an
     update, resync or bulk sync releases a document created before the connection, R14).
     """
-    await conn.execute(
+    ledger = (
         "INSERT INTO sync_records AS r (company_id, doc_type, source_id, state, trigger, "
         "last_user_action_at, requested_revision) "
         "VALUES (%(company)s, %(type)s, %(id)s, 'pending', %(trigger)s, "
@@ -200,16 +199,16 @@ async def schedule_sync(
         "ON CONFLICT (company_id, doc_type, source_id) DO UPDATE SET state = 'pending', "
         "trigger = EXCLUDED.trigger, "
         "last_user_action_at = coalesce(EXCLUDED.last_user_action_at, r.last_user_action_at), "
-        "requested_revision = EXCLUDED.requested_revision, updated_at = now()",
-        {
-            "company": key.company_id,
-            "type": key.doc_type.value,
-            "id": key.source_id,
-            "trigger": trigger.value,
-            "user_action": trigger.is_user_action,
-            "revision": revision,
-        },
+        "requested_revision = EXCLUDED.requested_revision, updated_at = now()"
     )
+    ledger_params = {
+        "company": key.company_id,
+        "type": key.doc_type.value,
+        "id": key.source_id,
+        "trigger": trigger.value,
+        "user_action": trigger.is_user_action,
+        "revision": revision,
+    }
     return await queue_module.defer_job(
         conn,
         task_name=SYNC_TASK,
@@ -220,4 +219,5 @@ async def schedule_sync(
             "doc_type": key.doc_type.value,
             "source_id": key.source_id,
         },
+        along_with=(ledger, ledger_params),
     )
