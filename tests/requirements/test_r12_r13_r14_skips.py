@@ -30,10 +30,9 @@ async def test_r12_no_quickbooks_order_is_skipped_and_never_reaches_qbo(rig: Rig
     await rig.put("orders", "O-1", make.order("3001", no_quickbooks=True))
     status = await rig.settled("orders", "O-1")
     assert status["state"] == "skipped"
-    assert status["skip"] == {
-        "reason": "no_quickbooks",
-        "message": "The order is marked No QuickBooks.",
-    }
+    assert status["skip"]["reason"] == "no_quickbooks"
+    assert status["skip"]["message"] == "The order is marked No QuickBooks."
+    assert "clear No QuickBooks" in status["skip"]["remedy"]
     assert await rig.qbo_entities("Invoice") == []
     assert await rig.qbo_entities("Customer") == [], "not even its customer"
 

@@ -20,6 +20,7 @@ class QboRef(BaseModel):
 class Skip(BaseModel):
     reason: str
     message: str
+    remedy: str = Field(description="What to do if the document should reach QuickBooks.")
 
 
 class SyncError(BaseModel):
@@ -66,9 +67,10 @@ def skip_of(code: str | None) -> Skip | None:
     if code is None:
         return None
     try:
-        return Skip(reason=code, message=SkipReason(code).message)
+        reason = SkipReason(code)
     except ValueError:
-        return Skip(reason=code, message=code)
+        return Skip(reason=code, message=code, remedy="")
+    return Skip(reason=code, message=reason.message, remedy=reason.remedy)
 
 
 def status_of(

@@ -15,14 +15,6 @@ if TYPE_CHECKING:
 
 STATE_STYLES = {"synced": "green", "skipped": "yellow", "failed": "red"}
 
-SKIP_HINTS = {
-    "no_quickbooks": "To send it, clear No QuickBooks on the order in the rental system.",
-    "quote_without_payment": (
-        "It syncs once a payment is recorded, or choose the sync mode 'all orders and quotes'."
-    ),
-}
-"""rentsync's status API gives a skip's reason and message; these say what would change it."""
-
 SYNC_MODES = {
     "orders_and_quotes_with_payment": "orders, and quotes with a payment",
     "all_orders_and_quotes": "all orders and quotes",
@@ -49,7 +41,7 @@ def _reason(status: dict[str, Any]) -> str:
     state = status.get("state")
     if state == "skipped" and status.get("skip"):
         skip = status["skip"]
-        hint = SKIP_HINTS.get(str(skip["reason"]), "")
+        hint = str(skip.get("remedy") or "")
         text = f"[bold]{escape(str(skip['reason']))}[/]: {escape(str(skip['message']))}"
         return text + (f"\n[bold]What to do:[/] {escape(hint)}" if hint else "")
     if state == "failed" and status.get("error"):

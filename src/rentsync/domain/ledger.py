@@ -30,6 +30,10 @@ class SkipReason(enum.StrEnum):
     def message(self) -> str:
         return _SKIP_MESSAGES[self]
 
+    @property
+    def remedy(self) -> str:
+        return _SKIP_REMEDIES[self]
+
 
 _SKIP_MESSAGES = {
     SkipReason.NOT_CONNECTED: "QuickBooks not connected.",
@@ -41,6 +45,23 @@ _SKIP_MESSAGES = {
     SkipReason.BEFORE_CONNECTION: (
         "Created before QuickBooks was connected: update it, resync it, or bulk-sync to send it."
     ),
+}
+
+
+_SKIP_REMEDIES = {
+    SkipReason.NOT_CONNECTED: (
+        "Connect QuickBooks (POST /api/v1/qbo/connect), then Update or Resync the document."
+    ),
+    SkipReason.CONNECTION_LOST: (
+        "Reconnect QuickBooks, then resync the documents skipped for this reason."
+    ),
+    SkipReason.NO_QUICKBOOKS: (
+        "Nothing to do. If the order should reach QuickBooks, clear No QuickBooks and Update it."
+    ),
+    SkipReason.QUOTE_WITHOUT_PAYMENT: (
+        "It syncs once a payment is taken; or switch the sync mode to 'all orders and quotes'."
+    ),
+    SkipReason.BEFORE_CONNECTION: "Update the document, Resync it, or bulk-sync it.",
 }
 
 
