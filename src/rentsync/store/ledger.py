@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from psycopg.rows import class_row
+from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey
+from rentsync.store.documents import StoredDocument
 
 _COLUMNS = (
     "company_id, doc_type, source_id, state, trigger, last_user_action_at, requested_revision, "
@@ -75,6 +76,34 @@ class LedgerRepository:
         ):
             await cur.execute(f"SELECT {_COLUMNS} FROM sync_records WHERE {where}", params)
             return await cur.fetchone()
+
+    async def get_with_document(
+        self, key: DocumentKey
+    ) -> tuple[StoredDocument | None, SyncRecord | None]:
+        """A document's snapshot and its ledger row in one round trip (each job starts so)."""
+        document_columns = [f.name for f in fields(StoredDocument)]
+        record_columns = [f.name for f in fields(SyncRecord)]
+        select = ", ".join(
+            [f"d.{c} AS d_{c}" for c in document_columns]
+            + [f"r.{c} AS r_{c}" for c in record_columns]
+        )
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=dict_row) as cur,
+        ):
+            await cur.execute(
+                f"SELECT {select} FROM documents d LEFT JOIN sync_records r "
+                "USING (company_id, doc_type, source_id) "
+                "WHERE d.company_id = %s AND d.doc_type = %s AND d.source_id = %s",
+                (key.company_id, key.doc_type.value, key.source_id),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            return None, None
+        document = StoredDocument(**{c: row[f"d_{c}"] for c in document_columns})
+        if row["r_state"] is None:
+            return document, None
+        return document, SyncRecord(**{c: row[f"r_{c}"] for c in record_columns})
 
     async def get_many(self, keys: Sequence[DocumentKey]) -> dict[DocumentKey, SyncRecord]:
         """Several ledger rows in one round trip (an order's references)."""

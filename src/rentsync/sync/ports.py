@@ -131,6 +131,10 @@ class LedgerRow(Protocol):
 class Ledger(Protocol):
     async def get(self, key: DocumentKey) -> LedgerRow | None: ...
 
+    async def get_with_document(
+        self, key: DocumentKey
+    ) -> tuple[StoredDocumentView | None, LedgerRow | None]: ...
+
     async def get_many(self, keys: Sequence[DocumentKey]) -> Mapping[DocumentKey, LedgerRow]: ...
 
     async def record(

@@ -81,8 +81,7 @@ class Reconciler:
     async def reconcile(self, key: DocumentKey) -> str:
         """Run one reconciliation; returns the outcome, raises RetryLater to run again."""
         started = self._clock()
-        document = await self._documents.get(key)
-        record = await self._ledger.get(key)
+        document, record = await self._ledger.get_with_document(key)
         if document is None or record is None:
             return "nothing_to_do"  # the company or document was removed meanwhile
         try:
