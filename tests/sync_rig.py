@@ -74,6 +74,15 @@ class Rig:
         )
         assert saved.status_code == 200, saved.text
 
+    async def ready_with_catalogue(self) -> None:
+        """Connected, accounts mapped, customer C-1 and product P-TENT sent: most tests' start."""
+        from tests import ingest_fixtures as make
+
+        await self.connect()
+        await self.map_accounts()
+        await self.put("customers", "C-1", make.customer())
+        await self.put("products", "P-TENT", make.rental_product())
+
     async def sync_tax_rates(self) -> list[dict[str, Any]]:
         pulled = await self.api.post("/api/v1/tax-rates/sync", headers=self.headers)
         assert pulled.status_code == 200, pulled.text

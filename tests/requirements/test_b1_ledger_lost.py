@@ -17,10 +17,7 @@ async def test_b1_an_invoice_the_ledger_forgot_is_adopted_not_posted_twice(
     settings: Settings,
 ) -> None:
     async with rig_for(settings) as rig:
-        await rig.connect()
-        await rig.map_accounts()
-        await rig.put("customers", "C-1", make.customer())
-        await rig.put("products", "P-TENT", make.rental_product())
+        await rig.ready_with_catalogue()
         await rig.put("orders", "O-1", make.order("6001"))
         first = await rig.settled("orders", "O-1")
         assert first["state"] == "synced"
@@ -46,10 +43,7 @@ async def test_b1_a_number_taken_by_someone_elses_invoice_still_fails_with_6140(
     settings: Settings,
 ) -> None:
     async with rig_for(settings) as rig:
-        await rig.connect()
-        await rig.map_accounts()
-        await rig.put("customers", "C-1", make.customer())
-        await rig.put("products", "P-TENT", make.rental_product())
+        await rig.ready_with_catalogue()
         await rig.put("orders", "O-1", make.order("6002"))
         await rig.settled("orders", "O-1")
         await rig.put("orders", "O-2", make.order("6002"))

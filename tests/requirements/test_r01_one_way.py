@@ -14,10 +14,7 @@ async def test_r01_an_edit_in_qbo_is_not_pulled_back_and_the_next_update_wins(
     settings: Settings,
 ) -> None:
     async with rig_for(settings) as rig:
-        await rig.connect()
-        await rig.map_accounts()
-        await rig.put("customers", "C-1", make.customer())
-        await rig.put("products", "P-TENT", make.rental_product())
+        await rig.ready_with_catalogue()
         await rig.put("orders", "O-1", make.order("5001"))
         synced = await rig.settled("orders", "O-1")
         # Someone renumbers the invoice in QuickBooks.
