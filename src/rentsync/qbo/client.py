@@ -13,9 +13,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
+from rentsync.domain.clock import utcnow
 from rentsync.qbo import codec, errors, http, redact
 from rentsync.qbo.limits import Limiter
 from rentsync.qbo.ports import LogEntry, RequestLog
@@ -108,10 +109,6 @@ def quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class QboClient:
     def __init__(
         self,
@@ -125,7 +122,7 @@ class QboClient:
         request_log: RequestLog | None = None,
         settings: ClientSettings | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._http = http_client
         self._base = api_base_url.rstrip("/")

@@ -12,21 +12,18 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
+from rentsync.domain.clock import utcnow
 from rentsync.qbo import errors, http, redact
 from rentsync.qbo.environments import Endpoints, Environment, endpoints_from
 from rentsync.qbo.ports import LogEntry, RequestLog, TokenSet
 
 SCOPE = "com.intuit.quickbooks.accounting"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class OAuthApp:
@@ -42,7 +39,7 @@ class OAuthApp:
         transport: http.Transport | None = None,
         timeout_seconds: float = 30.0,
         request_log: RequestLog | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.environment = environment
         self.client_id = client_id

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from rentsync.domain.clock import utcnow
 from rentsync.qbo import errors
 from rentsync.qbo.oauth import OAuthApp
 from rentsync.qbo.ports import ConnectionStore, StoredConnection, StoredStatus
@@ -23,10 +24,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LEEWAY = timedelta(minutes=5)
 """Refresh when the access token has less than this left."""
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _usable(connection: StoredConnection | None) -> StoredConnection:
@@ -46,7 +43,7 @@ class TokenManager:
         *,
         store: ConnectionStore,
         oauth: OAuthApp,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         leeway: timedelta = DEFAULT_LEEWAY,
     ) -> None:
         self._store = store

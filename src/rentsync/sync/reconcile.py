@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rentsync import policy
+from rentsync.domain.clock import utcnow
 from rentsync.domain.documents import DocumentType, Order
 from rentsync.domain.ledger import DocumentKey, SkipReason, SyncState
 from rentsync.domain.triggers import Trigger
@@ -54,10 +55,6 @@ INVOICE = "Invoice"
 _SYNCABLE = (errors.QboError, MappingError, VerificationFailed)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Reconciler:
     def __init__(
         self,
@@ -68,7 +65,7 @@ class Reconciler:
         qbo: QboAccess,
         references: References,
         rules: dict[DocumentType, retry.RetryRule],
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._documents = documents
         self._ledger = ledger
