@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Path, Response, status
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
 from rentsync.api.auth import CurrentPrincipal
@@ -59,9 +59,11 @@ async def _store(
     key: DocumentKey,
     document: Document | None,
     response: Response,
+    *,
+    deleted_at_version: int | None = None,
 ) -> Accepted:
     body = None if document is None else document.model_dump(mode="json", exclude={"version"})
-    version = None if document is None else document.version
+    version = deleted_at_version if document is None else document.version
     reason = document.reason if isinstance(document, Order) else ChangeReason.UPDATED
     result = await services.documents.put(key, body, version=version, reason=reason)
     url = status_url(key.doc_type, key.source_id)
@@ -71,8 +73,8 @@ async def _store(
         return Accepted(
             accepted=False,
             detail=(
-                f"version {version} is older than the stored version {result.stored_version}; "
-                "ignored"
+                f"version {version} is not newer than the stored version "
+                f"{result.stored_version}{' (deleted)' if result.deleted else ''}; ignored"
             ),
             revision=result.revision,
             status_url=url,
@@ -120,11 +122,22 @@ def _add_routes(
         principal: CurrentPrincipal,
         services: ServicesDep,
         response: Response,
+        version: Annotated[
+            int | None,
+            Query(
+                ge=0,
+                description=(
+                    "The version deleted (optional): a DELETE older than the stored version is "
+                    "ignored; without it the deletion keeps the stored version, so a late PUT "
+                    "of that version or an older one cannot bring the document back."
+                ),
+            ),
+        ] = None,
     ) -> Accepted:
         key = DocumentKey(principal.company_id, doc_type, source_id)
         if await services.documents.get(key) is None:
             raise HTTPException(404, detail=f"no {noun} {source_id!r}")
-        return await _store(services, key, None, response)
+        return await _store(services, key, None, response, deleted_at_version=version)
 
     async def read_status(
         source_id: SourceIdPath,

@@ -15,6 +15,8 @@ class SyncState(enum.StrEnum):
     SYNCED = "synced"
     SKIPPED = "skipped"
     FAILED = "failed"
+    NOT_SYNCED = "not_synced"
+    """A customer or product with nothing in QBO that no order needs there yet."""
 
 
 class SkipReason(enum.StrEnum):
@@ -63,6 +65,26 @@ _SKIP_REMEDIES = {
     ),
     SkipReason.BEFORE_CONNECTION: "Update the document, Resync it, or bulk-sync it.",
 }
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteIntent:
+    """A create sent to QBO whose outcome is not known yet, and how to find what it may have
+    written: the entity and a natural key QBO can be queried on (DocNumber, DisplayName, Name).
+
+    The ledger holds it from before the create is sent until its outcome is known, so neither a
+    lost answer nor a killed worker lets rentsync create the object twice or forget it."""
+
+    entity: str
+    field: str
+    value: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"entity": self.entity, "field": self.field, "value": self.value}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str]) -> WriteIntent:
+        return cls(entity=data["entity"], field=data["field"], value=data["value"])
 
 
 @dataclass(frozen=True, order=True)

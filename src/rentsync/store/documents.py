@@ -50,6 +50,8 @@ class StoreResult:
     revision: int
     stored_version: int | None
     job_id: int | None
+    deleted: bool = False
+    """Whether the stored document is deleted (for the answer to an ignored PUT)."""
 
 
 _SELECT = (
@@ -93,10 +95,16 @@ class DocumentRepository:
                 "deleted_at) VALUES (%(company)s, %(type)s, %(id)s, %(version)s, %(body)s, "
                 "CASE WHEN %(deleted)s THEN now() END) "
                 "ON CONFLICT (company_id, doc_type, source_id) DO UPDATE SET "
-                "version = EXCLUDED.version, body = EXCLUDED.body, "
+                # A deletion keeps the version it deleted at (unless it names a newer one), so
+                # a late PUT of an older version cannot bring the document back.
+                "version = CASE WHEN %(deleted)s THEN coalesce(EXCLUDED.version, d.version) "
+                "ELSE EXCLUDED.version END, body = EXCLUDED.body, "
                 "deleted_at = EXCLUDED.deleted_at, revision = d.revision + 1, updated_at = now() "
                 "WHERE %(version)s::bigint IS NULL OR d.version IS NULL "
-                "OR %(version)s::bigint >= d.version "
+                "OR %(version)s::bigint > d.version "
+                # The same version again is a retried request: stored again (idempotent),
+                # except that it never revives a document deleted at that version.
+                "OR (%(version)s::bigint = d.version AND d.deleted_at IS NULL) "
                 "RETURNING revision, (xmax = 0) AS first_put",
                 {
                     "company": key.company_id,
@@ -116,6 +124,7 @@ class DocumentRepository:
                     revision=current.revision,
                     stored_version=current.version,
                     job_id=None,
+                    deleted=current.deleted,
                 )
             revision, first_put = int(row[0]), bool(row[1])
             job_id = None
@@ -154,11 +163,11 @@ class DocumentRepository:
 
 async def _needs_sync(conn: AsyncConnection[Any], key: DocumentKey) -> bool:
     """Orders always sync; a customer or product only once it is in QBO (an order created it
-    there), so that a change to it reaches QBO too."""
+    there) or may be (its create's outcome is unknown), so that a change to it reaches QBO too."""
     if key.doc_type is DocumentType.ORDER:
         return True
     cursor = await conn.execute(
-        "SELECT qbo_id IS NOT NULL FROM sync_records "
+        "SELECT qbo_id IS NOT NULL OR write_intent IS NOT NULL FROM sync_records "
         "WHERE company_id = %s AND doc_type = %s AND source_id = %s",
         (key.company_id, key.doc_type.value, key.source_id),
     )

@@ -7,19 +7,22 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncConnection
 from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from rentsync.domain.documents import DocumentType
-from rentsync.domain.ledger import DocumentKey
-from rentsync.store.documents import StoredDocument
+from rentsync.domain.ledger import DocumentKey, WriteIntent
+from rentsync.domain.triggers import Trigger
+from rentsync.store.documents import SYNC_QUEUE, SYNC_TASK, StoredDocument, schedule_sync
+from rentsync.store.queue import defer_job
 
 _COLUMNS = (
     "company_id, doc_type, source_id, state, trigger, last_user_action_at, requested_revision, "
     "qbo_entity, qbo_id, write_generation, "
     "sync_token, synced_hash, synced_revision, skip_reason, error, attempts, failing_since, "
-    "synced_at, updated_at"
+    "synced_at, updated_at, write_intent"
 )
 
 
@@ -44,6 +47,8 @@ class SyncRecord:
     failing_since: datetime | None
     synced_at: datetime | None
     updated_at: datetime
+    write_intent: dict[str, Any] | None = None
+    """A create whose outcome is not known yet (`domain.ledger.WriteIntent`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,21 +201,33 @@ class LedgerRepository:
         error: dict[str, Any] | None = None,
         counts_as_attempt: bool = False,
         qbo: dict[str, Any] | None = None,
+        follow_newer_revision: bool = False,
     ) -> None:
-        """Write the outcome of one run and append it to the history, in one transaction.
+        """Write the outcome of one run and append it to the history, atomically.
 
         `qbo` carries what QBO now holds (qbo_entity, qbo_id, sync_token, synced_hash); a
-        key present with None clears it (the document was deleted in QBO).
+        key present with None clears it (the document was deleted in QBO). Knowing the QBO Id
+        (or knowing there is none) settles a pending create's outcome: the write intent goes.
+
+        `follow_newer_revision`: `revision` was written to QBO by another document's job (an
+        order creating its customer); if the document changed meanwhile, its own job is
+        scheduled in the same transaction, so the newer revision reaches QBO too.
         """
         where, params = _where(key)
+        qbo = qbo or {}
+        for column in qbo:
+            if column not in {"qbo_entity", "qbo_id", "sync_token", "synced_hash"}:
+                raise ValueError(f"not a ledger column: {column}")
+        definite_refusal = error is not None and not error.get("outcome_uncertain", False)
+        # A new QBO object will be a new write: after a definite refusal (which QBO may replay
+        # for a reused requestid) and once the ledger forgets the object it had (deleted).
+        new_generation = definite_refusal or ("qbo_id" in qbo and qbo["qbo_id"] is None)
         sets = [
             "state = %s",
             "skip_reason = %s",
             "error = %s",
             "updated_at = now()",
             "attempts = CASE WHEN %s THEN attempts + 1 WHEN %s = 'failed' THEN attempts ELSE 0 END",
-            # A definite refusal (QBO answered; nothing was written) makes the next write a new
-            # one with a new requestid: QBO may replay a stored answer for a reused id.
             "write_generation = write_generation + CASE WHEN %s THEN 1 ELSE 0 END",
             "failing_since = CASE WHEN %s IN ('failed', 'pending') AND %s::text IS NOT NULL "
             "THEN coalesce(failing_since, now()) ELSE NULL END",
@@ -221,18 +238,18 @@ class LedgerRepository:
             None if error is None else Jsonb(error),
             counts_as_attempt,
             state,
-            error is not None and not error.get("outcome_uncertain", False),
+            new_generation,
             state,
             None if error is None else "error",
         ]
         if state == "synced":
             sets += ["synced_at = now()", "synced_revision = %s"]
             values.append(revision)
-        for column, value in (qbo or {}).items():
-            if column not in {"qbo_entity", "qbo_id", "sync_token", "synced_hash"}:
-                raise ValueError(f"not a ledger column: {column}")
+        for column, value in qbo.items():
             sets.append(f"{column} = %s")
             values.append(value)
+        if "qbo_id" in qbo:
+            sets.append("write_intent = NULL")
         # One statement (atomic on its own): the outcome, and its line in the history.
         statement = (
             f"WITH updated AS (UPDATE sync_records SET {', '.join(sets)} WHERE {where} "
@@ -247,17 +264,80 @@ class LedgerRepository:
             revision,
             started_at,
             outcome,
-            Jsonb({"skip_reason": skip_reason, "error": error, "qbo": qbo}),
+            Jsonb({"skip_reason": skip_reason, "error": error, "qbo": qbo or None}),
         )
         async with self._pool.connection() as conn:
-            cursor = await conn.execute(statement, arguments)
-            if cursor.rowcount == 0:
+            if follow_newer_revision:
                 async with conn.transaction():
-                    # A customer or product gets its row when an order first needs it in QBO.
-                    await conn.execute(
-                        "INSERT INTO sync_records (company_id, doc_type, source_id, state, "
-                        "trigger) VALUES (%s, %s, %s, 'pending', 'automatic') "
-                        "ON CONFLICT DO NOTHING",
-                        params,
+                    # FOR SHARE waits for a PUT of this document in flight: either it committed
+                    # first (its newer revision is seen here) or it runs after this commits
+                    # (and finds the QBO Id, so it schedules the job itself).
+                    cursor = await conn.execute(
+                        f"SELECT revision FROM documents WHERE {where} FOR SHARE", params
                     )
-                    await conn.execute(statement, arguments)
+                    row = await cursor.fetchone()
+                    await self._record_on(conn, statement, arguments, params)
+                    if row is not None and int(row[0]) > revision:
+                        await schedule_sync(
+                            conn, key, revision=int(row[0]), trigger=Trigger.AUTOMATIC
+                        )
+                return
+            await self._record_on(conn, statement, arguments, params)
+
+    @staticmethod
+    async def _record_on(
+        conn: AsyncConnection[Any],
+        statement: str,
+        arguments: tuple[object, ...],
+        params: tuple[object, ...],
+    ) -> None:
+        cursor = await conn.execute(statement, arguments)
+        if cursor.rowcount == 0:
+            async with conn.transaction():
+                # A customer or product gets its row when an order first needs it in QBO.
+                await conn.execute(
+                    "INSERT INTO sync_records (company_id, doc_type, source_id, state, "
+                    "trigger) VALUES (%s, %s, %s, 'pending', 'automatic') "
+                    "ON CONFLICT DO NOTHING",
+                    params,
+                )
+                await conn.execute(statement, arguments)
+
+    async def intend(
+        self, key: DocumentKey, intent: WriteIntent | None, *, follow_up: bool = False
+    ) -> None:
+        """Remember a create about to be sent (None: forget it, nothing was written).
+
+        `follow_up`: the create is made by another document's job (an order creating its
+        customer); the document's own job is deferred in the same statement, so whatever
+        happens to that job (a lost answer, a kill, the order moving elsewhere), someone
+        settles the outcome. It waits for the cross-process lock the creator holds.
+        """
+        upsert = (
+            "INSERT INTO sync_records AS r (company_id, doc_type, source_id, state, trigger, "
+            "write_intent) VALUES (%(company)s, %(type)s, %(id)s, 'pending', 'automatic', "
+            "%(intent)s) ON CONFLICT (company_id, doc_type, source_id) DO UPDATE SET "
+            "write_intent = EXCLUDED.write_intent"
+        )
+        values: dict[str, object] = {
+            "company": key.company_id,
+            "type": key.doc_type.value,
+            "id": key.source_id,
+            "intent": None if intent is None else Jsonb(intent.as_json()),
+        }
+        async with self._pool.connection() as conn:
+            if follow_up and intent is not None:
+                await defer_job(
+                    conn,
+                    task_name=SYNC_TASK,
+                    queue=SYNC_QUEUE,
+                    lock=key.lock(),
+                    args={
+                        "company_id": key.company_id,
+                        "doc_type": key.doc_type.value,
+                        "source_id": key.source_id,
+                    },
+                    along_with=(upsert, values),
+                )
+            else:
+                await conn.execute(upsert, values)

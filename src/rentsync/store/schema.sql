@@ -51,7 +51,8 @@ CREATE TABLE sync_records (
     company_id      bigint NOT NULL,
     doc_type        text NOT NULL,
     source_id       text NOT NULL,
-    state           text NOT NULL CHECK (state IN ('pending', 'synced', 'skipped', 'failed')),
+    state           text NOT NULL
+                    CHECK (state IN ('pending', 'synced', 'skipped', 'failed', 'not_synced')),
     trigger         text NOT NULL
                     CHECK (trigger IN ('arrival', 'automatic', 'update', 'resync', 'bulk_sync')),
     last_user_action_at timestamptz,
@@ -68,6 +69,7 @@ CREATE TABLE sync_records (
     failing_since   timestamptz,
     synced_at       timestamptz,
     updated_at      timestamptz NOT NULL DEFAULT now(),
+    write_intent    jsonb,
     PRIMARY KEY (company_id, doc_type, source_id),
     FOREIGN KEY (company_id, doc_type, source_id)
         REFERENCES documents (company_id, doc_type, source_id) ON DELETE CASCADE

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from rentsync.domain.connection import Connection
-from rentsync.domain.ledger import DocumentKey
+from rentsync.domain.ledger import DocumentKey, WriteIntent
 from rentsync.domain.settings import SyncSettings
 
 
@@ -127,6 +127,14 @@ class LedgerRow(Protocol):
     @property
     def error(self) -> dict[str, Any] | None: ...
 
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def write_intent(self) -> dict[str, Any] | None:
+        """A create whose outcome is not known yet (`domain.ledger.WriteIntent` as JSON)."""
+        ...
+
 
 class Ledger(Protocol):
     async def get(self, key: DocumentKey) -> LedgerRow | None: ...
@@ -149,6 +157,11 @@ class Ledger(Protocol):
         error: dict[str, Any] | None = None,
         counts_as_attempt: bool = False,
         qbo: dict[str, Any] | None = None,
+        follow_newer_revision: bool = False,
+    ) -> None: ...
+
+    async def intend(
+        self, key: DocumentKey, intent: WriteIntent | None, *, follow_up: bool = False
     ) -> None: ...
 
 

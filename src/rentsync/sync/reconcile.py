@@ -26,7 +26,7 @@ from typing import Any
 from rentsync import policy
 from rentsync.domain.clock import utcnow
 from rentsync.domain.documents import DocumentType, Order
-from rentsync.domain.ledger import DocumentKey, SkipReason, SyncState
+from rentsync.domain.ledger import DocumentKey, SkipReason, SyncState, WriteIntent
 from rentsync.domain.triggers import Trigger
 from rentsync.mapping import invoice as invoice_mapping
 from rentsync.mapping.errors import MappingError
@@ -203,12 +203,18 @@ class Reconciler:
                     update,
                     requestid=_update_id(key, digest, current.sync_token, record.write_generation),
                 )
-        if _outcome_was_uncertain(record):
-            adopted = await self._find_written(key, order, client)
+        if record.write_intent:
+            # An earlier create's outcome is unknown (lost answer, killed worker): find what it
+            # wrote by the number it was sent with (the order's number may have changed since).
+            intent = WriteIntent.from_json(record.write_intent)
+            adopted = await self._find_written(key, client, intent.value)
             if adopted is not None:
                 return await self._bring_up_to_date(
                     key, order, refs, record, client, adopted, digest
                 )
+        await self._ledger.intend(
+            key, WriteIntent(entity=INVOICE, field="DocNumber", value=order.invoice_number)
+        )
         try:
             return await client.create(
                 INVOICE,
@@ -220,10 +226,15 @@ class Reconciler:
         except errors.DuplicateDocNumber:
             # The number may be taken by our own invoice, written by an earlier attempt whose
             # outcome the ledger lost (or restored from a backup): adopt it rather than fail.
-            adopted = await self._find_written(key, order, client)
+            adopted = await self._find_written(key, client, order.invoice_number)
             if adopted is None:
+                await self._ledger.intend(key, None)  # refused: nothing was written
                 raise
             return await self._bring_up_to_date(key, order, refs, record, client, adopted, digest)
+        except errors.QboError as error:
+            if retry.kind_of(error) is not retry.Kind.TRANSIENT:
+                await self._ledger.intend(key, None)  # refused: nothing was written
+            raise
 
     async def _bring_up_to_date(
         self,
@@ -247,11 +258,11 @@ class Reconciler:
         )
 
     async def _find_written(
-        self, key: DocumentKey, order: Order, client: QboGateway
+        self, key: DocumentKey, client: QboGateway, doc_number: str
     ) -> Written | None:
-        """After a timeout or dropped answer: the invoice we may have created, by its natural
-        key (DocNumber) and our marker, so a retry never posts it twice (B1)."""
-        found = await client.find_by_doc_number(INVOICE, order.invoice_number)
+        """The invoice an earlier attempt may have created, by its natural key (DocNumber) and
+        our marker, so a retry never posts it twice nor a delete forgets it (B1)."""
+        found = await client.find_by_doc_number(INVOICE, doc_number)
         marker = invoice_mapping.invoice_marker(key)
         if found is None or marker not in str(found.get("PrivateNote") or ""):
             return None
@@ -265,26 +276,37 @@ class Reconciler:
         company: CompanyQbo,
         started: datetime,
     ) -> str:
-        if not record.qbo_id or not record.sync_token:
+        qbo_id, sync_token = record.qbo_id, record.sync_token
+        if not qbo_id and record.write_intent:
+            # A create whose outcome is unknown may have written the invoice: look before
+            # saying it was never in QuickBooks.
+            intent = WriteIntent.from_json(record.write_intent)
+            found = await self._find_written(key, self._client(company), intent.value)
+            if found is None:
+                await self._ledger.intend(key, None)
+            else:
+                qbo_id, sync_token = found.id, found.sync_token
+        if not qbo_id or not sync_token:
             await self._synced(key, document, started, "deleted: never in QuickBooks", None)
             return "deleted"
         client = self._client(company)
+        generation = record.write_generation
         try:
             await client.delete(
-                INVOICE,
-                record.qbo_id,
-                record.sync_token,
-                requestid=_delete_id(key, record.sync_token),
+                INVOICE, qbo_id, sync_token, requestid=_delete_id(key, sync_token, generation)
             )
         except errors.BadReference:
             pass  # already gone from QBO (610): the goal is reached
-        except errors.Locked:
-            current = await client.read(INVOICE, record.qbo_id)
+        except errors.Locked as stale:
+            if stale.code != "5010":
+                raise  # in use by another user: retried later, with a new requestid
+            # Someone edited it in QBO since: delete the current version.
+            current = await client.read(INVOICE, qbo_id)
             await client.delete(
                 INVOICE,
-                record.qbo_id,
+                qbo_id,
                 current.sync_token,
-                requestid=_delete_id(key, current.sync_token),
+                requestid=_delete_id(key, current.sync_token, generation),
             )
         cleared = {"qbo_entity": None, "qbo_id": None, "sync_token": None, "synced_hash": None}
         await self._synced(key, document, started, "deleted in QuickBooks", cleared)
@@ -301,25 +323,20 @@ class Reconciler:
     async def _reconcile_reference(
         self, key: DocumentKey, document: StoredDocumentView, record: LedgerRow, started: datetime
     ) -> str:
-        """A customer or product already in QBO changed: update it there. (One not yet in QBO
-        is created by the first order that needs it.)"""
-        if document.deleted or not record.qbo_id:
-            return "nothing_to_do"  # QBO name-list records are never deleted by us
+        """A customer or product changed, or an order's create of it may have been lost: settle
+        that and bring QBO's record to the current revision. (One not yet in QBO is created by
+        the first order that needs it.)"""
         company = await self._qbo.open(key.company_id)
-        if company.client is None:
-            return "nothing_to_do"  # updated with the next order once connected
         settings = await self._settings.get(key.company_id)
         ctx = ReferenceContext(
             company_id=key.company_id,
-            client=company.client,
+            client=self._client(company),
             accounts=settings.accounts,
             inventory_allowed=company.inventory_allowed,
+            generation=record.write_generation,
         )
-        if key.doc_type is DocumentType.CUSTOMER:
-            await self._references.customer_id(ctx, key.source_id)
-        else:
-            await self._references.item_id(ctx, key.source_id)
-        return "synced"
+        qbo_id = await self._references.refresh(ctx, key)
+        return "synced" if qbo_id else "not_synced"
 
     # --- outcomes ---------------------------------------------------------------------------
 
@@ -381,10 +398,10 @@ class Reconciler:
         )
         again = isinstance(decision, retry.RetryIn)
         detail = describe(error)
-        if _outcome_was_uncertain(record) and retry.kind_of(error) is retry.Kind.TRANSIENT:
-            # A write's outcome is still unknown (e.g. the lookup after the dropped answer got a
-            # 5xx): keep it so. The next try looks up again and resends the same requestid;
-            # forgetting it would create the document a second time (B1).
+        if record.write_intent and retry.kind_of(error) is retry.Kind.TRANSIENT:
+            # A create's outcome is still unknown (e.g. the lookup after the dropped answer got
+            # a 5xx): keep the requestid, so the next try looks up again and resends the same
+            # one (QBO replays it rather than creating the document a second time, B1).
             detail["outcome_uncertain"] = True
         log.info(
             "sync attempt failed",
@@ -412,21 +429,22 @@ class Reconciler:
         return "failed"
 
 
-def _update_id(key: DocumentKey, digest: str, sync_token: str, attempts: int) -> str:
+def _update_id(key: DocumentKey, digest: str, sync_token: str, generation: int) -> str:
     return write_request_id(
         key,
         Operation.UPDATE,
         content_hash=digest,
         base_sync_token=sync_token,
-        generation=attempts,
+        generation=generation,
     )
 
 
-def _delete_id(key: DocumentKey, sync_token: str) -> str:
+def _delete_id(key: DocumentKey, sync_token: str, generation: int) -> str:
+    """A delete after a refusal is a new write (QBO replays a refusal for a reused id)."""
     return write_request_id(
-        key, Operation.DELETE, content_hash="deleted", base_sync_token=sync_token
+        key,
+        Operation.DELETE,
+        content_hash="deleted",
+        base_sync_token=sync_token,
+        generation=generation,
     )
-
-
-def _outcome_was_uncertain(record: LedgerRow) -> bool:
-    return bool((record.error or {}).get("outcome_uncertain"))

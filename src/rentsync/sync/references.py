@@ -1,27 +1,36 @@
 """The customer and items an invoice needs, found or created in QBO (R2, R9, R10).
 
-Each is created at most once per company, even with many orders in flight: find-or-create runs
-under a cross-process lock on the referenced document, and its QBO Id is kept in the ledger.
+Each is created at most once per company, even with many orders in flight, lost answers and
+killed workers:
+
+- find-or-create runs under a cross-process lock on the referenced document, and re-reads the
+  document and its ledger row under it (another job may have written a newer revision);
+- before a create, the ledger notes how to find what it may write (`WriteIntent`) and defers
+  the reference's own job, so an uncertain outcome is always settled: the record is found by
+  that natural key and our marker, adopted, and brought to the current revision;
+- a write of an older revision than the stored one leaves a job behind for the newer one.
+
 An existing QBO record with the same name is reused only when it is safely the same one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from rentsync.domain.documents import Customer, DocumentType, Product
-from rentsync.domain.ledger import DocumentKey
+from rentsync.domain.ledger import DocumentKey, SyncState, WriteIntent
 from rentsync.domain.settings import AccountMapping
 from rentsync.mapping import customer as customer_mapping
 from rentsync.mapping import item as item_mapping
-from rentsync.mapping.common import has_marker
+from rentsync.mapping.common import Payload, has_marker
 from rentsync.mapping.errors import MappingError, MappingProblem
 from rentsync.mapping.fingerprint import fingerprint
 from rentsync.mapping.idempotency import Operation, write_request_id
 from rentsync.qbo import errors
+from rentsync.sync import retry
 from rentsync.sync.ports import (
     Documents,
     Ledger,
@@ -29,6 +38,7 @@ from rentsync.sync.ports import (
     Locks,
     QboGateway,
     StoredDocumentView,
+    Written,
 )
 
 
@@ -42,7 +52,20 @@ class ReferenceContext:
     """The order's references as read in one round trip before resolving them (optional)."""
     records: Mapping[DocumentKey, LedgerRow] = field(default_factory=dict)
     generation: int = 0
-    """The order's definite refusals so far: a write after one gets a new requestid."""
+    """The definite refusals so far of the job's document: a write after one gets a new
+    requestid."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Spec:
+    """How one reference is represented in QBO, found there, and recognised as ours."""
+
+    entity: str
+    payload: Payload
+    find: WriteIntent
+    same_record: Callable[[dict[str, Any]], bool]
+    update: Callable[[str, str], Payload]
+    clash_remedy: str
 
 
 class References:
@@ -52,65 +75,19 @@ class References:
         self._locks = locks
 
     async def customer_id(self, ctx: ReferenceContext, source_id: str) -> str:
-        key = DocumentKey(ctx.company_id, DocumentType.CUSTOMER, source_id)
-        document = await self._snapshot(ctx, key, "customer_id")
-        customer = Customer.model_validate(document.body)
-        payload = customer_mapping.customer_create(
-            customer, company_id=ctx.company_id, customer_id=source_id
+        return await self._qbo_id(
+            ctx, DocumentKey(ctx.company_id, DocumentType.CUSTOMER, source_id)
         )
-        if known := await self._already_in_qbo(ctx, key, payload):
-            return known
-        async with self._locks.hold(key.lock()):
-            return await self._ensure(
-                ctx,
-                key,
-                revision=document.revision,
-                entity="Customer",
-                payload=payload,
-                find=("DisplayName", customer.name),
-                same_record=lambda found: has_marker(
-                    found.get("Notes"), customer_mapping.customer_marker(ctx.company_id, source_id)
-                ),
-                update=lambda qbo_id, token: customer_mapping.customer_update(
-                    customer, qbo_id=qbo_id, sync_token=token
-                ),
-                clash_remedy=(
-                    "QuickBooks already has a customer, vendor or employee named "
-                    f"{customer.name!r} that rentsync did not create. Rename the customer in "
-                    "the rental system (or the existing record in QuickBooks), then press Resync."
-                ),
-            )
 
     async def item_id(self, ctx: ReferenceContext, source_id: str) -> str:
-        key = DocumentKey(ctx.company_id, DocumentType.PRODUCT, source_id)
-        document = await self._snapshot(ctx, key, "lines.product_id")
-        product = Product.model_validate(document.body)
-        payload = item_mapping.item_create(
-            product, ctx.accounts, inventory_allowed=ctx.inventory_allowed
-        )
-        wanted_type = item_mapping.item_type(product)
-        if known := await self._already_in_qbo(ctx, key, payload):
-            return known
+        return await self._qbo_id(ctx, DocumentKey(ctx.company_id, DocumentType.PRODUCT, source_id))
+
+    async def refresh(self, ctx: ReferenceContext, key: DocumentKey) -> str | None:
+        """The reference's own job: settle an uncertain create and bring the QBO record to the
+        current revision. Never creates one (the first order that needs it does); None when
+        QBO holds none."""
         async with self._locks.hold(key.lock()):
-            return await self._ensure(
-                ctx,
-                key,
-                revision=document.revision,
-                entity="Item",
-                payload=payload,
-                find=("Name", item_mapping.item_name(product)),
-                # Items are shared catalogue entries: reuse one the bookkeeper made, if it has
-                # the type this product needs.
-                same_record=lambda found: found.get("Type") == wanted_type,
-                update=lambda qbo_id, token: item_mapping.item_update(
-                    product, ctx.accounts, qbo_id=qbo_id, sync_token=token
-                ),
-                clash_remedy=(
-                    f"QuickBooks already has an item named {product.name!r} of another type "
-                    f"(this product needs a {wanted_type} item). Rename the product in the rental "
-                    "system or the item in QuickBooks, then press Resync."
-                ),
-            )
+            return await self._ensure(ctx, key, create=False)
 
     def check_items(self, ctx: ReferenceContext, source_ids: list[str]) -> None:
         """Map every item of an order before anything is written: a sale product on a plan
@@ -123,105 +100,243 @@ class References:
             product = Product.model_validate(document.body)
             item_mapping.item_create(product, ctx.accounts, inventory_allowed=ctx.inventory_allowed)
 
-    async def _already_in_qbo(
-        self, ctx: ReferenceContext, key: DocumentKey, payload: dict[str, Any]
-    ) -> str | None:
-        """The steady state, without the lock: QBO already holds this version of the record."""
-        record = ctx.records[key] if key in ctx.records else await self._ledger.get(key)
-        if record is not None and record.qbo_id and record.synced_hash == fingerprint(payload):
-            return record.qbo_id
-        return None
-
-    async def _snapshot(self, ctx: ReferenceContext, key: DocumentKey, field: str) -> Any:
+    async def _qbo_id(self, ctx: ReferenceContext, key: DocumentKey) -> str:
         document = ctx.snapshots.get(key) or await self._documents.get(key)
-        if document is None or document.body is None:
-            raise MappingError(
-                MappingProblem.REFERENCE_MISSING,
-                f"The {key.doc_type.value} {key.source_id!r} was never sent to rentsync "
-                "(or was deleted)",
-                field=field,
-                remedy=(
-                    f"Send the {key.doc_type.value} (PUT /api/v1/{key.doc_type.value}s/"
-                    f"{key.source_id}), then press Resync."
-                ),
-            )
-        return document
+        spec = _spec(ctx, key, _present(key, document))
+        # The steady state, without the lock: QBO already holds this version of the record.
+        record = ctx.records[key] if key in ctx.records else await self._ledger.get(key)
+        if record is not None and record.qbo_id and record.synced_hash == fingerprint(spec.payload):
+            return record.qbo_id
+        async with self._locks.hold(key.lock()):
+            qbo_id = await self._ensure(ctx, key, create=True)
+        assert qbo_id is not None  # create=True always ends with a QBO record or raises
+        return qbo_id
 
-    async def _ensure(
-        self,
-        ctx: ReferenceContext,
-        key: DocumentKey,
-        *,
-        revision: int,
-        entity: str,
-        payload: dict[str, Any],
-        find: tuple[str, str],
-        same_record: Any,
-        update: Any,
-        clash_remedy: str,
-    ) -> str:
+    async def _ensure(self, ctx: ReferenceContext, key: DocumentKey, *, create: bool) -> str | None:
+        """Under the reference's lock: what QBO should hold for it, from fresh reads.
+
+        `create`: an order needs the record (create it if QBO has none); otherwise this is the
+        reference's own job, which ends with its state recorded (never left pending)."""
         started = datetime.now(UTC)
-        digest = fingerprint(payload)
+        document = await self._documents.get(key)
         record = await self._ledger.get(key)
-        if record is not None and record.qbo_id and record.sync_token:
-            if record.synced_hash == digest:
-                return record.qbo_id
-            written = await ctx.client.sparse_update(
-                entity,
-                update(record.qbo_id, record.sync_token),
-                requestid=write_request_id(
+        spec = _spec(ctx, key, document) if document is not None and document.body else None
+        revision = document.revision if document is not None else 0
+        qbo_id = record.qbo_id if record else None
+        sync_token = record.sync_token if record else None
+        synced_hash = record.synced_hash if record else None
+        settled = False
+        if record is not None and record.write_intent and not qbo_id:
+            adopted = await _find_ours(ctx, WriteIntent.from_json(record.write_intent), spec, key)
+            if adopted is None:
+                await self._ledger.intend(key, None)  # that create wrote nothing
+            else:
+                qbo_id, sync_token, synced_hash = adopted.id, adopted.sync_token, None
+                if spec is None:
+                    await self._remember(key, revision, started, adopted, "", outcome="adopted")
+                    settled = True
+        if spec is None:
+            # Deleted in the rental system: QBO name-list records are never deleted by us.
+            if create:
+                _present(key, document)  # raises, with the remedy
+            if not settled and record is not None and record.state == SyncState.PENDING:
+                await self._settle(
                     key,
-                    Operation.UPDATE,
-                    content_hash=digest,
-                    base_sync_token=record.sync_token,
-                    generation=ctx.generation,
-                ),
+                    revision,
+                    started,
+                    SyncState.SYNCED if qbo_id else SyncState.NOT_SYNCED,
+                    "deleted in the rental system; QuickBooks keeps its record"
+                    if qbo_id
+                    else "deleted in the rental system; never in QuickBooks",
+                )
+            return qbo_id
+        digest = fingerprint(spec.payload)
+        if qbo_id and sync_token:
+            if synced_hash == digest:
+                if not create and record is not None and record.state != SyncState.SYNCED:
+                    await self._settle(key, revision, started, SyncState.SYNCED, "unchanged")
+                return qbo_id
+            written = await self._update(ctx, key, spec, qbo_id, sync_token, digest)
+            await self._remember(key, revision, started, written, digest)
+            return written.id
+        if not create:
+            if record is not None and record.state != SyncState.NOT_SYNCED:
+                await self._settle(
+                    key,
+                    revision,
+                    started,
+                    SyncState.NOT_SYNCED,
+                    "not in QuickBooks: created with the first order that needs it",
+                )
+            return None
+        existing = await ctx.client.find_by(spec.entity, spec.find.field, spec.find.value)
+        if existing and not spec.same_record(existing[0]):
+            raise errors.DuplicateName(
+                f"Duplicate name: {spec.find.value!r} is already used in QuickBooks",
+                code="6240",
+                detail=f"{spec.entity} Id {existing[0].get('Id')} has {spec.find.field} "
+                f"{spec.find.value!r}",
+                remedy=spec.clash_remedy,
             )
+        if existing:
+            # Ours (an earlier create whose answer was lost) or the bookkeeper's: adopted and
+            # brought to this revision, so the ledger never claims content QBO does not hold.
+            adopted = await ctx.client.read(spec.entity, str(existing[0]["Id"]))
+            written = await self._update(ctx, key, spec, adopted.id, adopted.sync_token, digest)
         else:
-            existing = await ctx.client.find_by(entity, find[0], find[1])
-            if existing and not same_record(existing[0]):
-                raise errors.DuplicateName(
-                    f"Duplicate name: {find[1]!r} is already used in QuickBooks",
-                    code="6240",
-                    detail=f"{entity} Id {existing[0].get('Id')} has {find[0]} {find[1]!r}",
-                    remedy=clash_remedy,
-                )
-            if existing:
-                adopted = await ctx.client.read(entity, str(existing[0]["Id"]))
-                await self._remember(
-                    key, revision, started, entity, adopted.id, adopted.sync_token, digest
-                )
-                return adopted.id
-            written = await ctx.client.create(
-                entity,
-                payload,
+            written = await self._create(ctx, key, spec, digest)
+        await self._remember(key, revision, started, written, digest)
+        return written.id
+
+    async def _settle(
+        self, key: DocumentKey, revision: int, started: datetime, state: SyncState, outcome: str
+    ) -> None:
+        await self._ledger.record(
+            key, state=state, revision=revision, started_at=started, outcome=outcome
+        )
+
+    async def _create(
+        self, ctx: ReferenceContext, key: DocumentKey, spec: _Spec, digest: str
+    ) -> Written:
+        await self._ledger.intend(key, spec.find, follow_up=True)
+        try:
+            return await ctx.client.create(
+                spec.entity,
+                spec.payload,
                 requestid=write_request_id(
                     key, Operation.CREATE, content_hash=digest, generation=ctx.generation
                 ),
             )
-        await self._remember(key, revision, started, entity, written.id, written.sync_token, digest)
-        return written.id
+        except errors.QboError as error:
+            if retry.kind_of(error) is not retry.Kind.TRANSIENT:
+                await self._ledger.intend(key, None)  # refused: nothing was written
+            raise
+
+    @staticmethod
+    async def _update(
+        ctx: ReferenceContext,
+        key: DocumentKey,
+        spec: _Spec,
+        qbo_id: str,
+        sync_token: str,
+        digest: str,
+    ) -> Written:
+        return await ctx.client.sparse_update(
+            spec.entity,
+            spec.update(qbo_id, sync_token),
+            requestid=write_request_id(
+                key,
+                Operation.UPDATE,
+                content_hash=digest,
+                base_sync_token=sync_token,
+                generation=ctx.generation,
+            ),
+        )
 
     async def _remember(
         self,
         key: DocumentKey,
         revision: int,
         started: datetime,
-        entity: str,
-        qbo_id: str,
-        sync_token: str,
+        written: Written,
         digest: str,
+        *,
+        outcome: str = "synced",
     ) -> None:
         await self._ledger.record(
             key,
-            state="synced",
+            state=SyncState.SYNCED,
             revision=revision,
             started_at=started,
-            outcome="synced",
+            outcome=outcome,
             qbo={
-                "qbo_entity": entity,
-                "qbo_id": qbo_id,
-                "sync_token": sync_token,
+                "qbo_entity": _entity_of(key),
+                "qbo_id": written.id,
+                "sync_token": written.sync_token,
                 "synced_hash": digest or None,
             },
+            follow_newer_revision=True,
         )
+
+
+def _entity_of(key: DocumentKey) -> str:
+    return "Customer" if key.doc_type is DocumentType.CUSTOMER else "Item"
+
+
+def _present(key: DocumentKey, document: StoredDocumentView | None) -> StoredDocumentView:
+    if document is None or document.body is None:
+        raise MappingError(
+            MappingProblem.REFERENCE_MISSING,
+            f"The {key.doc_type.value} {key.source_id!r} was never sent to rentsync "
+            "(or was deleted)",
+            field="customer_id" if key.doc_type is DocumentType.CUSTOMER else "lines.product_id",
+            remedy=(
+                f"Send the {key.doc_type.value} (PUT /api/v1/{key.doc_type.value}s/"
+                f"{key.source_id}), then press Resync."
+            ),
+        )
+    return document
+
+
+async def _find_ours(
+    ctx: ReferenceContext, intent: WriteIntent, spec: _Spec | None, key: DocumentKey
+) -> Written | None:
+    """What an uncertain create may have written, found by the natural key it was sent with."""
+    found = await ctx.client.find_by(intent.entity, intent.field, intent.value)
+    if not found:
+        return None
+    if key.doc_type is DocumentType.CUSTOMER:
+        marker = customer_mapping.customer_marker(ctx.company_id, key.source_id)
+        if not has_marker(found[0].get("Notes"), marker):
+            return None
+    elif spec is not None and not spec.same_record(found[0]):
+        return None
+    return await ctx.client.read(intent.entity, str(found[0]["Id"]))
+
+
+def _spec(ctx: ReferenceContext, key: DocumentKey, document: StoredDocumentView) -> _Spec:
+    if key.doc_type is DocumentType.CUSTOMER:
+        return _customer_spec(ctx, key, Customer.model_validate(document.body))
+    return _item_spec(ctx, Product.model_validate(document.body))
+
+
+def _customer_spec(ctx: ReferenceContext, key: DocumentKey, customer: Customer) -> _Spec:
+    marker = customer_mapping.customer_marker(ctx.company_id, key.source_id)
+    return _Spec(
+        entity="Customer",
+        payload=customer_mapping.customer_create(
+            customer, company_id=ctx.company_id, customer_id=key.source_id
+        ),
+        find=WriteIntent(entity="Customer", field="DisplayName", value=customer.name),
+        same_record=lambda found: has_marker(found.get("Notes"), marker),
+        update=lambda qbo_id, token: customer_mapping.customer_update(
+            customer, qbo_id=qbo_id, sync_token=token
+        ),
+        clash_remedy=(
+            "QuickBooks already has a customer, vendor or employee named "
+            f"{customer.name!r} that rentsync did not create. Rename the customer in "
+            "the rental system (or the existing record in QuickBooks), then press Resync."
+        ),
+    )
+
+
+def _item_spec(ctx: ReferenceContext, product: Product) -> _Spec:
+    wanted_type = item_mapping.item_type(product)
+    return _Spec(
+        entity="Item",
+        payload=item_mapping.item_create(
+            product, ctx.accounts, inventory_allowed=ctx.inventory_allowed
+        ),
+        find=WriteIntent(entity="Item", field="Name", value=item_mapping.item_name(product)),
+        # Items are shared catalogue entries: reuse one the bookkeeper made, if it has the type
+        # this product needs.
+        same_record=lambda found: found.get("Type") == wanted_type,
+        update=lambda qbo_id, token: item_mapping.item_update(
+            product, ctx.accounts, qbo_id=qbo_id, sync_token=token
+        ),
+        clash_remedy=(
+            f"QuickBooks already has an item named {product.name!r} of another type "
+            f"(this product needs a {wanted_type} item). Rename the product in the rental "
+            "system or the item in QuickBooks, then press Resync."
+        ),
+    )
