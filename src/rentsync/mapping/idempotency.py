@@ -8,8 +8,11 @@ characters; this module fixes WHAT goes into it, so that:
 - a different write never reuses an id, or QBO would replay an old response instead of writing.
   The content hash alone is not enough: content A, then B, then A again, then B again would
   send B's old id. Updates therefore include the SyncToken they are based on (it grows with
-  every write), and creates a generation: how many QBO objects this document has had before
-  (the ledger counts one more when its QBO object is found deleted and must be re-created).
+  every write), and every write the document's write generation, which the ledger (one home:
+  `store.ledger.LedgerRepository.record`) grows
+  - after a definite refusal: QBO may replay a stored refusal for a reused id, so the next try
+    (a delete refused once as "in use", a create after the cause was fixed) is a new write;
+  - when it forgets the document's QBO object (deleted): a create after that is a new object.
 """
 
 from __future__ import annotations
