@@ -39,6 +39,8 @@ from rentsync.store.qbo_log import QboLogRepository
 from rentsync.store.rate_limits import PgInFlightSlots, PgRateWindow
 from rentsync.store.sync_settings import SyncSettingsRepository
 from rentsync.sync import retry
+from rentsync.sync.kinds import KINDS
+from rentsync.sync.kinds.base import Engine
 from rentsync.sync.ports import CompanyQbo, QboAccess
 from rentsync.sync.reconcile import Reconciler
 from rentsync.sync.references import References
@@ -92,12 +94,14 @@ class CompanyQboAccess:
 
 
 def retry_rules(settings: Settings) -> dict[DocumentType, retry.RetryRule]:
-    """R15: attempts per job type (the seed: "one or two tries for most jobs")."""
+    """R15: attempts per kind (the registry's; the seed: "one or two tries for most jobs")."""
     locked = timedelta(seconds=settings.sync_locked_retry_seconds)
     transient = timedelta(seconds=settings.sync_transient_base_seconds)
     return {
-        doc_type: retry.RetryRule(max_attempts=2, locked_delay=locked, transient_base=transient)
-        for doc_type in (DocumentType.ORDER, DocumentType.CUSTOMER, DocumentType.PRODUCT)
+        kind.doc_type: retry.RetryRule(
+            max_attempts=kind.max_attempts, locked_delay=locked, transient_base=transient
+        )
+        for kind in KINDS
     }
 
 
@@ -110,13 +114,16 @@ def build_reconciler(
     sync_settings: SyncSettingsRepository,
     qbo_access: QboAccess,
 ) -> Reconciler:
-    references = References(documents=documents, ledger=ledger, locks=AdvisoryLocks(pool))
-    return Reconciler(
+    references = References(
         documents=documents,
         ledger=ledger,
-        settings=sync_settings,
-        qbo=qbo_access,
-        references=references,
+        locks=AdvisoryLocks(pool),
+        kinds={kind.doc_type: kind.name_list for kind in KINDS if kind.name_list is not None},
+    )
+    engine = Engine(documents=documents, ledger=ledger, settings=sync_settings, qbo=qbo_access)
+    return Reconciler(
+        ledger=ledger,
+        handlers={kind.doc_type: kind.handler(engine, references) for kind in KINDS},
         rules=retry_rules(settings),
     )
 

@@ -6,7 +6,7 @@ and schedules its sync in one transaction, and answers 202 with the sync-status 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, Field
@@ -15,16 +15,11 @@ from rentsync.api.auth import CurrentPrincipal
 from rentsync.api.deps import ServicesDep
 from rentsync.api.schemas import SyncStatus, status_of
 from rentsync.bootstrap import Services
-from rentsync.domain.documents import (
-    ChangeReason,
-    Customer,
-    Document,
-    DocumentType,
-    Order,
-    Product,
-)
+from rentsync.domain.documents import ChangeReason, Document, DocumentType
 from rentsync.domain.ledger import DocumentKey
 from rentsync.domain.triggers import Trigger
+from rentsync.sync.kinds import KINDS, kind_for
+from rentsync.sync.kinds.base import KindSpec
 
 SourceIdPath = Annotated[
     str,
@@ -36,11 +31,7 @@ SourceIdPath = Annotated[
     ),
 ]
 
-PLURAL = {
-    DocumentType.CUSTOMER: "customers",
-    DocumentType.PRODUCT: "products",
-    DocumentType.ORDER: "orders",
-}
+PLURAL = {kind.doc_type: kind.plural for kind in KINDS}
 
 
 class Accepted(BaseModel):
@@ -64,8 +55,14 @@ async def _store(
 ) -> Accepted:
     body = None if document is None else document.model_dump(mode="json", exclude={"version"})
     version = deleted_at_version if document is None else document.version
-    reason = document.reason if isinstance(document, Order) else ChangeReason.UPDATED
-    result = await services.documents.put(key, body, version=version, reason=reason)
+    reason = getattr(document, "reason", None)
+    result = await services.documents.put(
+        key,
+        body,
+        version=version,
+        reason=reason if isinstance(reason, ChangeReason) else ChangeReason.UPDATED,
+        every_change=kind_for(key.doc_type).syncs_on_every_change,
+    )
     url = status_url(key.doc_type, key.source_id)
     response.headers["Location"] = url
     if not result.stored:
@@ -97,10 +94,9 @@ async def _status(services: Services, key: DocumentKey, *, history: bool) -> Syn
     return status_of(key.doc_type.value, key.source_id, record, document, attempts)
 
 
-def _add_routes(
-    router: APIRouter, doc_type: DocumentType, model: type[Document], example: dict[str, Any]
-) -> None:
-    plural = PLURAL[doc_type]
+def _add_routes(router: APIRouter, kind: KindSpec) -> None:
+    doc_type, model, example = kind.doc_type, kind.model, kind.example
+    plural = kind.plural
     noun = doc_type.value
 
     async def put_document(
@@ -196,44 +192,8 @@ def _add_routes(
     )
 
 
-CUSTOMER_EXAMPLE = {
-    "name": "Maple Street Events",
-    "email": "events@maplestreet.example",
-    "phone": "555-0142",
-    "billing_address": {
-        "line1": "12 Maple St",
-        "city": "Austin",
-        "region": "TX",
-        "postal_code": "78701",
-    },
-}
-PRODUCT_EXAMPLE = {"name": "Tent 20x30", "kind": "rental", "rate": "450.00", "taxable": True}
-ORDER_EXAMPLE = {
-    "kind": "order",
-    "customer_id": "C-1001",
-    "invoice_number": "1001",
-    "invoice_date": "2026-11-20",
-    "due_date": "2026-12-20",
-    "lines": [
-        {
-            "product_id": "P-TENT",
-            "quantity": "1",
-            "rate": "450.00",
-            "amount": "450.00",
-            "rental_period": {"start": "2026-11-27", "end": "2026-11-29"},
-        },
-    ],
-    "fees": [{"product_id": "P-DELIVERY", "quantity": "1", "rate": "75.00", "amount": "75.00"}],
-    "discounts": [{"amount": "25.00", "description": "Returning customer"}],
-    "tax_rate_id": "3",
-    "totals": {"subtotal": "525.00", "discount": "25.00", "tax": "41.25", "total": "541.25"},
-    "version": 4,
-}
-
-
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["documents"])
-    _add_routes(router, DocumentType.CUSTOMER, Customer, CUSTOMER_EXAMPLE)
-    _add_routes(router, DocumentType.PRODUCT, Product, PRODUCT_EXAMPLE)
-    _add_routes(router, DocumentType.ORDER, Order, ORDER_EXAMPLE)
+    for kind in KINDS:
+        _add_routes(router, kind)
     return router

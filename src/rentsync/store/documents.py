@@ -77,10 +77,13 @@ class DocumentRepository:
         version: int | None,
         reason: ChangeReason = ChangeReason.UPDATED,
         schedule: bool = True,
+        every_change: bool = True,
     ) -> StoreResult:
         """Store the newest state (None = deleted) and, if `schedule`, its sync job.
 
         One transaction: a stored change always has a job, and a job always finds its change.
+        `every_change`: the kind syncs on every change (transactions); otherwise only once QBO
+        holds the record or may hold it (name-list records, created when first needed).
         The first PUT of a document is an automatic trigger; any later PUT or DELETE is the
         user's "Update" (R17), which also releases a document created before QBO was connected.
         """
@@ -128,7 +131,7 @@ class DocumentRepository:
                 )
             revision, first_put = int(row[0]), bool(row[1])
             job_id = None
-            if schedule and await _needs_sync(conn, key):
+            if schedule and (every_change or await _in_qbo(conn, key)):
                 trigger = trigger_for_put(first_put=first_put, reason=reason)
                 job_id = await schedule_sync(conn, key, revision=revision, trigger=trigger)
         return StoreResult(stored=True, revision=revision, stored_version=version, job_id=job_id)
@@ -161,11 +164,8 @@ class DocumentRepository:
             return await schedule_sync(conn, key, revision=document.revision, trigger=trigger)
 
 
-async def _needs_sync(conn: AsyncConnection[Any], key: DocumentKey) -> bool:
-    """Orders always sync; a customer or product only once it is in QBO (an order created it
-    there) or may be (its create's outcome is unknown), so that a change to it reaches QBO too."""
-    if key.doc_type is DocumentType.ORDER:
-        return True
+async def _in_qbo(conn: AsyncConnection[Any], key: DocumentKey) -> bool:
+    """QBO holds the document's record, or may (its create's outcome is unknown)."""
     cursor = await conn.execute(
         "SELECT qbo_id IS NOT NULL OR write_intent IS NOT NULL FROM sync_records "
         "WHERE company_id = %s AND doc_type = %s AND source_id = %s",

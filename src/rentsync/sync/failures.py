@@ -21,12 +21,22 @@ class RetryLater(Exception):
 class VerificationFailed(Exception):
     """QBO accepted the write but its figures differ from the source (B2)."""
 
-    def __init__(self, code: str, message: str, *, detail: str, remedy: str) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        detail: str,
+        remedy: str,
+        qbo: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.detail = detail
         self.remedy = remedy
+        self.qbo = qbo
+        """What QBO holds now (it accepted the write): recorded with the failure."""
 
 
 def describe(error: Exception) -> dict[str, Any]:

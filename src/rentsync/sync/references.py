@@ -1,4 +1,5 @@
-"""The customer and items an invoice needs, found or created in QBO (R2, R9, R10).
+"""Name-list records a transaction needs (an invoice's customer and items), found or created in
+QBO (R2, R9, R10). Each name-list kind declares its part (`NameListKind`) in `sync/kinds/`.
 
 Each is created at most once per company, even with many orders in flight, lost answers and
 killed workers:
@@ -20,12 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from rentsync.domain.documents import Customer, DocumentType, Product
+from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, SyncState, WriteIntent
 from rentsync.domain.settings import AccountMapping
-from rentsync.mapping import customer as customer_mapping
-from rentsync.mapping import item as item_mapping
-from rentsync.mapping.common import Payload, has_marker
+from rentsync.mapping.common import Payload
 from rentsync.mapping.errors import MappingError, MappingProblem
 from rentsync.mapping.fingerprint import fingerprint
 from rentsync.mapping.idempotency import Operation, write_request_id
@@ -57,8 +56,9 @@ class ReferenceContext:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Spec:
-    """How one reference is represented in QBO, found there, and recognised as ours."""
+class NameListRecord:
+    """What QBO should hold for one customer, product, vendor, ...: its payload, how to find
+    it by name, and whether a record found by that name may be taken as this one."""
 
     entity: str
     payload: Payload
@@ -68,19 +68,40 @@ class _Spec:
     clash_remedy: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class NameListKind:
+    """A name-list kind's part in find-or-create, declared by the kind (`sync/kinds/`)."""
+
+    doc_type: DocumentType
+    entity: str
+    record: Callable[[ReferenceContext, DocumentKey, dict[str, Any]], NameListRecord]
+    """The record for a live snapshot's body."""
+    ours: Callable[[ReferenceContext, DocumentKey, dict[str, Any]], bool]
+    """Whether a QBO record found by the name an uncertain create was sent with is the one it
+    wrote, when the snapshot is gone (deleted) and `NameListRecord.same_record` is unknown."""
+    field: str
+    """Where the QBO Id goes in an error about a missing one (e.g. `customer_id`)."""
+
+
 class References:
-    def __init__(self, *, documents: Documents, ledger: Ledger, locks: Locks) -> None:
+    def __init__(
+        self,
+        *,
+        documents: Documents,
+        ledger: Ledger,
+        locks: Locks,
+        kinds: Mapping[DocumentType, NameListKind],
+    ) -> None:
         self._documents = documents
         self._ledger = ledger
         self._locks = locks
+        self._kinds = kinds
 
     async def customer_id(self, ctx: ReferenceContext, source_id: str) -> str:
-        return await self._qbo_id(
-            ctx, DocumentKey(ctx.company_id, DocumentType.CUSTOMER, source_id)
-        )
+        return await self.qbo_id(ctx, DocumentKey(ctx.company_id, DocumentType.CUSTOMER, source_id))
 
     async def item_id(self, ctx: ReferenceContext, source_id: str) -> str:
-        return await self._qbo_id(ctx, DocumentKey(ctx.company_id, DocumentType.PRODUCT, source_id))
+        return await self.qbo_id(ctx, DocumentKey(ctx.company_id, DocumentType.PRODUCT, source_id))
 
     async def refresh(self, ctx: ReferenceContext, key: DocumentKey) -> str | None:
         """The reference's own job: settle an uncertain create and bring the QBO record to the
@@ -97,12 +118,12 @@ class References:
             document = ctx.snapshots.get(key)
             if document is None or document.body is None:
                 continue  # reported, with its remedy, when the item is resolved
-            product = Product.model_validate(document.body)
-            item_mapping.item_create(product, ctx.accounts, inventory_allowed=ctx.inventory_allowed)
+            self._record(ctx, key, document)  # maps it: raises before any write
 
-    async def _qbo_id(self, ctx: ReferenceContext, key: DocumentKey) -> str:
+    async def qbo_id(self, ctx: ReferenceContext, key: DocumentKey) -> str:
+        """The QBO Id of the record `key` stands for, found or created (and up to date)."""
         document = ctx.snapshots.get(key) or await self._documents.get(key)
-        spec = _spec(ctx, key, _present(key, document))
+        spec = self._record(ctx, key, self._present(key, document))
         # The steady state, without the lock: QBO already holds this version of the record.
         record = ctx.records[key] if key in ctx.records else await self._ledger.get(key)
         if record is not None and record.qbo_id and record.synced_hash == fingerprint(spec.payload):
@@ -120,14 +141,16 @@ class References:
         started = datetime.now(UTC)
         document = await self._documents.get(key)
         record = await self._ledger.get(key)
-        spec = _spec(ctx, key, document) if document is not None and document.body else None
+        spec = self._record(ctx, key, document) if document is not None and document.body else None
         revision = document.revision if document is not None else 0
         qbo_id = record.qbo_id if record else None
         sync_token = record.sync_token if record else None
         synced_hash = record.synced_hash if record else None
         settled = False
         if record is not None and record.write_intent and not qbo_id:
-            adopted = await _find_ours(ctx, WriteIntent.from_json(record.write_intent), spec, key)
+            adopted = await self._find_ours(
+                ctx, WriteIntent.from_json(record.write_intent), spec, key
+            )
             if adopted is None:
                 await self._ledger.intend(key, None)  # that create wrote nothing
             else:
@@ -138,7 +161,7 @@ class References:
         if spec is None:
             # Deleted in the rental system: QBO name-list records are never deleted by us.
             if create:
-                _present(key, document)  # raises, with the remedy
+                self._present(key, document)  # raises, with the remedy
             if not settled and record is not None and record.state == SyncState.PENDING:
                 await self._settle(
                     key,
@@ -188,6 +211,40 @@ class References:
         await self._remember(key, revision, started, written, digest)
         return written.id
 
+    def _record(
+        self, ctx: ReferenceContext, key: DocumentKey, document: StoredDocumentView
+    ) -> NameListRecord:
+        assert document.body is not None
+        return self._kinds[key.doc_type].record(ctx, key, document.body)
+
+    def _present(self, key: DocumentKey, document: StoredDocumentView | None) -> StoredDocumentView:
+        if document is None or document.body is None:
+            raise MappingError(
+                MappingProblem.REFERENCE_MISSING,
+                f"The {key.doc_type.value} {key.source_id!r} was never sent to rentsync "
+                "(or was deleted)",
+                field=self._kinds[key.doc_type].field,
+                remedy=(
+                    f"Send the {key.doc_type.value} (PUT /api/v1/{key.doc_type.value}s/"
+                    f"{key.source_id}), then press Resync."
+                ),
+            )
+        return document
+
+    async def _find_ours(
+        self,
+        ctx: ReferenceContext,
+        intent: WriteIntent,
+        spec: NameListRecord | None,
+        key: DocumentKey,
+    ) -> Written | None:
+        """What an uncertain create may have written, found by the name it was sent with."""
+        kind = self._kinds[key.doc_type]
+        for found in await ctx.client.find_by(intent.entity, intent.field, intent.value):
+            if spec.same_record(found) if spec else kind.ours(ctx, key, found):
+                return await ctx.client.read(intent.entity, str(found["Id"]))
+        return None
+
     async def _settle(
         self, key: DocumentKey, revision: int, started: datetime, state: SyncState, outcome: str
     ) -> None:
@@ -196,7 +253,7 @@ class References:
         )
 
     async def _create(
-        self, ctx: ReferenceContext, key: DocumentKey, spec: _Spec, digest: str
+        self, ctx: ReferenceContext, key: DocumentKey, spec: NameListRecord, digest: str
     ) -> Written:
         await self._ledger.intend(key, spec.find, follow_up=True)
         try:
@@ -216,7 +273,7 @@ class References:
     async def _update(
         ctx: ReferenceContext,
         key: DocumentKey,
-        spec: _Spec,
+        spec: NameListRecord,
         qbo_id: str,
         sync_token: str,
         digest: str,
@@ -250,93 +307,10 @@ class References:
             started_at=started,
             outcome=outcome,
             qbo={
-                "qbo_entity": _entity_of(key),
+                "qbo_entity": self._kinds[key.doc_type].entity,
                 "qbo_id": written.id,
                 "sync_token": written.sync_token,
                 "synced_hash": digest or None,
             },
             follow_newer_revision=True,
         )
-
-
-def _entity_of(key: DocumentKey) -> str:
-    return "Customer" if key.doc_type is DocumentType.CUSTOMER else "Item"
-
-
-def _present(key: DocumentKey, document: StoredDocumentView | None) -> StoredDocumentView:
-    if document is None or document.body is None:
-        raise MappingError(
-            MappingProblem.REFERENCE_MISSING,
-            f"The {key.doc_type.value} {key.source_id!r} was never sent to rentsync "
-            "(or was deleted)",
-            field="customer_id" if key.doc_type is DocumentType.CUSTOMER else "lines.product_id",
-            remedy=(
-                f"Send the {key.doc_type.value} (PUT /api/v1/{key.doc_type.value}s/"
-                f"{key.source_id}), then press Resync."
-            ),
-        )
-    return document
-
-
-async def _find_ours(
-    ctx: ReferenceContext, intent: WriteIntent, spec: _Spec | None, key: DocumentKey
-) -> Written | None:
-    """What an uncertain create may have written, found by the natural key it was sent with."""
-    found = await ctx.client.find_by(intent.entity, intent.field, intent.value)
-    if not found:
-        return None
-    if key.doc_type is DocumentType.CUSTOMER:
-        marker = customer_mapping.customer_marker(ctx.company_id, key.source_id)
-        if not has_marker(found[0].get("Notes"), marker):
-            return None
-    elif spec is not None and not spec.same_record(found[0]):
-        return None
-    return await ctx.client.read(intent.entity, str(found[0]["Id"]))
-
-
-def _spec(ctx: ReferenceContext, key: DocumentKey, document: StoredDocumentView) -> _Spec:
-    if key.doc_type is DocumentType.CUSTOMER:
-        return _customer_spec(ctx, key, Customer.model_validate(document.body))
-    return _item_spec(ctx, Product.model_validate(document.body))
-
-
-def _customer_spec(ctx: ReferenceContext, key: DocumentKey, customer: Customer) -> _Spec:
-    marker = customer_mapping.customer_marker(ctx.company_id, key.source_id)
-    return _Spec(
-        entity="Customer",
-        payload=customer_mapping.customer_create(
-            customer, company_id=ctx.company_id, customer_id=key.source_id
-        ),
-        find=WriteIntent(entity="Customer", field="DisplayName", value=customer.name),
-        same_record=lambda found: has_marker(found.get("Notes"), marker),
-        update=lambda qbo_id, token: customer_mapping.customer_update(
-            customer, qbo_id=qbo_id, sync_token=token
-        ),
-        clash_remedy=(
-            "QuickBooks already has a customer, vendor or employee named "
-            f"{customer.name!r} that rentsync did not create. Rename the customer in "
-            "the rental system (or the existing record in QuickBooks), then press Resync."
-        ),
-    )
-
-
-def _item_spec(ctx: ReferenceContext, product: Product) -> _Spec:
-    wanted_type = item_mapping.item_type(product)
-    return _Spec(
-        entity="Item",
-        payload=item_mapping.item_create(
-            product, ctx.accounts, inventory_allowed=ctx.inventory_allowed
-        ),
-        find=WriteIntent(entity="Item", field="Name", value=item_mapping.item_name(product)),
-        # Items are shared catalogue entries: reuse one the bookkeeper made, if it has the type
-        # this product needs.
-        same_record=lambda found: found.get("Type") == wanted_type,
-        update=lambda qbo_id, token: item_mapping.item_update(
-            product, ctx.accounts, qbo_id=qbo_id, sync_token=token
-        ),
-        clash_remedy=(
-            f"QuickBooks already has an item named {product.name!r} of another type "
-            f"(this product needs a {wanted_type} item). Rename the product in the rental "
-            "system or the item in QuickBooks, then press Resync."
-        ),
-    )

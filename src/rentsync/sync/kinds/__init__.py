@@ -1,0 +1,21 @@
+"""The registry of document kinds: one line per kind. The reconciler, the ingest routes and the
+status API read it; a kind's module declares everything that differs (see `base.KindSpec`)."""
+
+from __future__ import annotations
+
+from rentsync.domain.documents import DocumentType
+from rentsync.sync.kinds import customer, invoice, item
+from rentsync.sync.kinds.base import KindSpec
+
+KINDS: tuple[KindSpec, ...] = (
+    customer.KIND,
+    item.KIND,
+    invoice.KIND,
+)
+
+
+def kind_for(doc_type: DocumentType) -> KindSpec:
+    for spec in KINDS:
+        if spec.doc_type is doc_type:
+            return spec
+    raise KeyError(f"no document kind {doc_type.value!r} in the registry")

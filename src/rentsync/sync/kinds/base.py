@@ -1,0 +1,111 @@
+"""What a document kind is, for the engine: one declaration per QBO document kind.
+
+A kind declares, in its own module under `sync/kinds/`, everything that differs between kinds:
+its ingest model (domain), how often it syncs, its job lock, its retry rule (R15), and a
+handler that brings QBO in line with one snapshot (policy, dependencies, mapping, write,
+read-back) or with its deletion. The generic reconciler (`sync.reconcile`) reads the snapshot
+and the ledger row, calls the handler, and records any failure through the one retry table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from rentsync.domain.documents import Document, DocumentType
+from rentsync.domain.ledger import DocumentKey, SyncState
+from rentsync.qbo import errors
+from rentsync.sync.ports import (
+    CompanyQbo,
+    CompanySettings,
+    Documents,
+    Ledger,
+    LedgerRow,
+    QboAccess,
+    QboGateway,
+    StoredDocumentView,
+)
+from rentsync.sync.references import NameListKind, References
+
+
+@dataclass(frozen=True, kw_only=True)
+class Run:
+    """One reconciliation of one document: what the handler works from."""
+
+    key: DocumentKey
+    document: StoredDocumentView
+    record: LedgerRow
+    started: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Engine:
+    """The engine's services a handler may use (the ports, wired once in `bootstrap`)."""
+
+    documents: Documents
+    ledger: Ledger
+    settings: CompanySettings
+    qbo: QboAccess
+
+    async def synced(
+        self, run: Run, outcome: str, qbo: dict[str, Any] | None = None, **extra: Any
+    ) -> None:
+        await self.ledger.record(
+            run.key,
+            state=SyncState.SYNCED,
+            revision=run.document.revision,
+            started_at=run.started,
+            outcome=outcome,
+            qbo=qbo,
+            **extra,
+        )
+
+    async def skipped(self, run: Run, *, reason: str, message: str) -> None:
+        await self.ledger.record(
+            run.key,
+            state=SyncState.SKIPPED,
+            revision=run.document.revision,
+            started_at=run.started,
+            outcome=message,
+            skip_reason=reason,
+        )
+
+
+def client_of(company: CompanyQbo) -> QboGateway:
+    """The company's QBO client; NotConnected (recorded as a skip, R13) without one."""
+    if company.client is None:
+        raise errors.NotConnected("QuickBooks is not connected")
+    return company.client
+
+
+class KindHandler(Protocol):
+    async def sync(self, run: Run) -> str:
+        """Make QBO match the live snapshot; returns the outcome (raises to fail or retry)."""
+        ...
+
+    async def remove(self, run: Run) -> str:
+        """The document was deleted in the rental system: what QBO should hold now."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class KindSpec:
+    """One line of the registry: a document kind and everything that differs between kinds."""
+
+    doc_type: DocumentType
+    plural: str
+    """The ingest path: `/api/v1/{plural}/{id}`."""
+    model: type[Document]
+    example: dict[str, Any] = field(repr=False)
+    """A realistic body, shown in the OpenAPI document."""
+    syncs_on_every_change: bool
+    """True: every stored change schedules a sync (transactions). False: only once QBO holds
+    the record or may hold it (name-list records, created by the first document needing them)."""
+    max_attempts: int = 2
+    """R15: permanent failures before the document is marked failed (the seed: "one or two")."""
+    handler: Callable[[Engine, References], KindHandler] = field(repr=False)
+    """Builds the handler from the engine and the shared name-list resolver."""
+    name_list: NameListKind | None = field(default=None, repr=False)
+    """For a name-list kind (customer, product, ...): its part in find-or-create."""

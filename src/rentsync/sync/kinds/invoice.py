@@ -1,0 +1,156 @@
+"""Orders and quotes -> QBO Invoice (R2, R3, R9, R11-R14, B2).
+
+    policy (sync or skip, with the reason: `rentsync.policy`)
+      -> dependencies: the customer and the items, found or created once (`References`)
+      -> mapping (`rentsync.mapping.invoice`)   -> nothing to write if QBO holds this version
+      -> write through the `TransactionWriter` (deterministic requestid, write intent)
+      -> read-back: QBO's tax, total and balance against the order's (`verify_invoice`)
+      -> ledger
+A deleted order's invoice is deleted in QBO.
+"""
+
+from __future__ import annotations
+
+from rentsync import policy
+from rentsync.domain.documents import DocumentType, Order
+from rentsync.domain.ledger import DocumentKey, WriteIntent
+from rentsync.domain.triggers import Trigger
+from rentsync.mapping import invoice as invoice_mapping
+from rentsync.mapping.fingerprint import fingerprint
+from rentsync.sync.failures import VerificationFailed
+from rentsync.sync.kinds.base import Engine, KindSpec, Run, client_of
+from rentsync.sync.references import ReferenceContext, References
+from rentsync.sync.verify import verify_invoice
+from rentsync.sync.writer import CLEARED, Transaction, TransactionWriter, qbo_columns
+
+INVOICE = "Invoice"
+
+
+class InvoiceKind:
+    def __init__(self, engine: Engine, references: References) -> None:
+        self._engine = engine
+        self._references = references
+        self._writer = TransactionWriter(engine.ledger)
+
+    async def sync(self, run: Run) -> str:
+        engine, key = self._engine, run.key
+        company = await engine.qbo.open(key.company_id)
+        order = Order.model_validate(run.document.body)
+        settings = await engine.settings.get(key.company_id)
+        decision = policy.decide(
+            order,
+            settings,
+            company.connection,
+            trigger=Trigger(run.record.trigger),
+            first_seen_at=run.document.first_seen_at,
+            last_user_action_at=run.record.last_user_action_at,
+            in_qbo=run.record.qbo_id is not None,
+        )
+        if isinstance(decision, policy.Skip):
+            await engine.skipped(run, reason=decision.reason.value, message=decision.message)
+            return "skipped"
+        client = client_of(company)
+        references = [DocumentKey(key.company_id, DocumentType.CUSTOMER, order.customer_id)] + [
+            DocumentKey(key.company_id, DocumentType.PRODUCT, pid) for pid in order.product_ids()
+        ]
+        ctx = ReferenceContext(
+            company_id=key.company_id,
+            client=client,
+            accounts=settings.accounts,
+            inventory_allowed=company.inventory_allowed,
+            snapshots=await engine.documents.get_many(references),
+            records=await engine.ledger.get_many(references),
+            generation=run.record.write_generation,
+        )
+        self._references.check_items(ctx, order.product_ids())
+        customer_id = await self._references.customer_id(ctx, order.customer_id)
+        item_ids = {pid: await self._references.item_id(ctx, pid) for pid in order.product_ids()}
+        refs = invoice_mapping.InvoiceRefs(
+            customer_id=customer_id,
+            item_ids=item_ids,
+            tax_code_id=await self._tax_code(key.company_id, order),
+            automated_sales_tax=company.automated_sales_tax,
+        )
+        payload = invoice_mapping.invoice_create(order, refs, key=key)
+        digest = fingerprint(payload)
+        if run.record.qbo_id and run.record.synced_hash == digest:
+            await engine.synced(run, "unchanged")
+            return "unchanged"
+        written = await self._writer.write(
+            run,
+            client,
+            Transaction(
+                entity=INVOICE,
+                create=payload,
+                update=lambda qbo_id, token: invoice_mapping.invoice_update(
+                    order, refs, key=key, qbo_id=qbo_id, sync_token=token
+                ),
+                find=WriteIntent(entity=INVOICE, field="DocNumber", value=order.invoice_number),
+                marker=invoice_mapping.invoice_marker(key),
+                content_hash=digest,
+            ),
+        )
+        mismatches = verify_invoice(order, written.data)
+        if mismatches:
+            first = mismatches[0]
+            # QBO holds the invoice now: remember it (the next attempt updates, never
+            # duplicates) but not the hash, so a Resync writes again.
+            raise VerificationFailed(
+                first.code,
+                first.message,
+                detail=first.detail,
+                remedy=first.remedy,
+                qbo=qbo_columns(INVOICE, written, None),
+            )
+        await engine.synced(run, "synced", qbo_columns(INVOICE, written, digest))
+        return "synced"
+
+    async def remove(self, run: Run) -> str:
+        company = await self._engine.qbo.open(run.key.company_id)
+        deleted = await self._writer.delete(
+            run,
+            company.client,
+            INVOICE,
+            invoice_mapping.invoice_marker(run.key),
+        )
+        if not deleted:
+            await self._engine.synced(run, "deleted: never in QuickBooks")
+            return "deleted"
+        await self._engine.synced(run, "deleted in QuickBooks", CLEARED)
+        return "deleted"
+
+    async def _tax_code(self, company_id: int, order: Order) -> str | None:
+        if order.tax_rate_id is None:
+            return None
+        rates = await self._engine.settings.tax_rates(company_id)
+        return order.tax_rate_id if any(r.qbo_id == order.tax_rate_id for r in rates) else None
+
+
+KIND = KindSpec(
+    doc_type=DocumentType.ORDER,
+    plural="orders",
+    model=Order,
+    example={
+        "kind": "order",
+        "customer_id": "C-1001",
+        "invoice_number": "1001",
+        "invoice_date": "2026-11-20",
+        "due_date": "2026-12-20",
+        "lines": [
+            {
+                "product_id": "P-TENT",
+                "quantity": "1",
+                "rate": "450.00",
+                "amount": "450.00",
+                "rental_period": {"start": "2026-11-27", "end": "2026-11-29"},
+            },
+        ],
+        "fees": [{"product_id": "P-DELIVERY", "quantity": "1", "rate": "75.00", "amount": "75.00"}],
+        "discounts": [{"amount": "25.00", "description": "Returning customer"}],
+        "tax_rate_id": "3",
+        "totals": {"subtotal": "525.00", "discount": "25.00", "tax": "41.25", "total": "541.25"},
+        "version": 4,
+    },
+    syncs_on_every_change=True,
+    handler=InvoiceKind,
+)

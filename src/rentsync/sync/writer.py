@@ -1,0 +1,208 @@
+"""Writing one QBO transaction for one source document: create, sparse update, delete, never
+twice and never forgotten (B1). Every transaction kind (invoice, payment, ...) writes through
+here; what differs between kinds comes in a `Transaction`.
+
+- A requestid is derived from what the write is (`mapping.idempotency`), including the
+  document's write generation, so a retry resends it and a different write never reuses it.
+- Before a create is sent, the ledger notes how to find what it may write (`WriteIntent`);
+  until the outcome is known, a retry or a deletion first looks it up (the natural key and
+  rentsync's marker), adopts it and brings it to the current version.
+- A stale SyncToken (5010) is re-read and written again; "in use by another user" (6000) is
+  raised, and the retry table runs the document again later with a new requestid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rentsync.domain.ledger import WriteIntent
+from rentsync.mapping.common import Payload, has_marker
+from rentsync.mapping.idempotency import Operation, write_request_id
+from rentsync.qbo import errors
+from rentsync.sync import retry
+from rentsync.sync.kinds.base import Run
+from rentsync.sync.ports import Ledger, QboGateway, Written
+
+
+@dataclass(frozen=True, kw_only=True)
+class Transaction:
+    """What QBO should hold for one document."""
+
+    entity: str
+    create: Payload
+    update: Callable[[str, str], Payload]
+    """A sparse update of every field we own, from (Id, SyncToken)."""
+    find: WriteIntent
+    """How to find it after an uncertain create: a queryable natural key (e.g. DocNumber)."""
+    marker: str
+    """rentsync's marker, in `marker_field`: tells our object from another with that key."""
+    marker_field: str = "PrivateNote"
+    content_hash: str
+
+
+class TransactionWriter:
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    async def write(self, run: Run, client: QboGateway, txn: Transaction) -> Written:
+        """Create or update the document's QBO object to `txn`; returns what QBO holds."""
+        record = run.record
+        generation = record.write_generation
+        if record.qbo_id and record.sync_token:
+            return await self._update(run, client, txn, record.qbo_id, record.sync_token)
+        if record.write_intent:
+            # An earlier create's outcome is unknown (lost answer, killed worker): find what it
+            # wrote by the key it was sent with (the document's number may have changed since).
+            adopted = await self.find(run, client, WriteIntent.from_json(record.write_intent), txn)
+            if adopted is not None:
+                return await self._update(run, client, txn, adopted.id, adopted.sync_token)
+        await self._ledger.intend(run.key, txn.find)
+        try:
+            return await client.create(
+                txn.entity,
+                txn.create,
+                requestid=write_request_id(
+                    run.key, Operation.CREATE, content_hash=txn.content_hash, generation=generation
+                ),
+            )
+        except errors.DuplicateDocNumber:
+            # The number may be taken by our own object, written by an earlier attempt whose
+            # outcome the ledger lost (or restored from a backup): adopt it rather than fail.
+            adopted = await self.find(run, client, txn.find, txn)
+            if adopted is None:
+                await self._ledger.intend(run.key, None)  # refused: nothing was written
+                raise
+            return await self._update(run, client, txn, adopted.id, adopted.sync_token)
+        except errors.QboError as error:
+            if retry.kind_of(error) is not retry.Kind.TRANSIENT:
+                await self._ledger.intend(run.key, None)  # refused: nothing was written
+            raise
+
+    async def delete(self, run: Run, client: QboGateway | None, entity: str, marker: str) -> bool:
+        """Delete the document's QBO object, if it has one (or an unsettled create made one).
+        Returns whether there was one; `client` may be None only when the ledger knows of
+        none."""
+        record = run.record
+        qbo_id, sync_token = record.qbo_id, record.sync_token
+        if not qbo_id and record.write_intent:
+            # A create whose outcome is unknown may have written it: look before saying it
+            # was never in QuickBooks.
+            intent = WriteIntent.from_json(record.write_intent)
+            found = await self.find(run, _required(client), intent, marker=marker)
+            if found is None:
+                await self._ledger.intend(run.key, None)
+            else:
+                qbo_id, sync_token = found.id, found.sync_token
+        if not qbo_id or not sync_token:
+            return False
+        client = _required(client)
+        generation = record.write_generation
+        try:
+            await client.delete(
+                entity, qbo_id, sync_token, requestid=_delete_id(run, sync_token, generation)
+            )
+        except errors.BadReference:
+            pass  # already gone from QBO (610): the goal is reached
+        except errors.Locked as stale:
+            if stale.code != "5010":
+                raise  # in use by another user: retried later, with a new requestid
+            # Someone edited it in QBO since: delete the current version.
+            current = await client.read(entity, qbo_id)
+            await client.delete(
+                entity,
+                qbo_id,
+                current.sync_token,
+                requestid=_delete_id(run, current.sync_token, generation),
+            )
+        return True
+
+    async def find(
+        self,
+        run: Run,
+        client: QboGateway,
+        key: WriteIntent,
+        txn: Transaction | None = None,
+        *,
+        marker: str | None = None,
+    ) -> Written | None:
+        """The object an earlier attempt may have created: found by its natural key and our
+        marker, so a retry never posts it twice nor a delete forgets it (B1)."""
+        marker = marker or (txn.marker if txn else None)
+        marker_field = txn.marker_field if txn else "PrivateNote"
+        assert marker is not None
+        for candidate in await client.find_by(key.entity, key.field, key.value):
+            if has_marker(candidate.get(marker_field), marker):
+                return await client.read(key.entity, str(candidate["Id"]))
+        return None
+
+    @staticmethod
+    async def _update(
+        run: Run, client: QboGateway, txn: Transaction, qbo_id: str, sync_token: str
+    ) -> Written:
+        generation = run.record.write_generation
+        update = txn.update(qbo_id, sync_token)
+        try:
+            return await client.sparse_update(
+                txn.entity,
+                update,
+                requestid=_update_id(run, txn.content_hash, sync_token, generation),
+            )
+        except errors.Locked as stale:
+            if stale.code != "5010":
+                raise
+            # Someone edited it in QBO: take the current SyncToken and write our version.
+            current = await client.read(txn.entity, qbo_id)
+            update["SyncToken"] = current.sync_token
+            return await client.sparse_update(
+                txn.entity,
+                update,
+                requestid=_update_id(run, txn.content_hash, current.sync_token, generation),
+            )
+
+
+def _required(client: QboGateway | None) -> QboGateway:
+    if client is None:
+        raise errors.NotConnected("QuickBooks is not connected")
+    return client
+
+
+def _update_id(run: Run, digest: str, sync_token: str, generation: int) -> str:
+    return write_request_id(
+        run.key,
+        Operation.UPDATE,
+        content_hash=digest,
+        base_sync_token=sync_token,
+        generation=generation,
+    )
+
+
+def _delete_id(run: Run, sync_token: str, generation: int) -> str:
+    """A delete after a refusal is a new write (QBO replays a refusal for a reused id)."""
+    return write_request_id(
+        run.key,
+        Operation.DELETE,
+        content_hash="deleted",
+        base_sync_token=sync_token,
+        generation=generation,
+    )
+
+
+def qbo_columns(entity: str, written: Written, content_hash: str | None) -> dict[str, Any]:
+    """The ledger's record of what QBO holds for a document."""
+    return {
+        "qbo_entity": entity,
+        "qbo_id": written.id,
+        "sync_token": written.sync_token,
+        "synced_hash": content_hash,
+    }
+
+
+CLEARED: dict[str, Any] = {
+    "qbo_entity": None,
+    "qbo_id": None,
+    "sync_token": None,
+    "synced_hash": None,
+}
+"""The ledger forgets the document's QBO object (deleted there)."""
