@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test lint typecheck contracts pytest bench lock clean
+.PHONY: install demo test lint typecheck contracts pytest bench chaos lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "rentsync needs $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
@@ -38,6 +38,11 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The long chaos run (issue 8): 2,000 documents, 32 worker kills, PostgreSQL killed and restarted
+# twice, QBO faults on; about 10 minutes. `make test` runs its short version.
+chaos: $(STAMP)
+	RENTSYNC_CHAOS=long $(BIN)/pytest tests/chaos -m chaos -s $(PYTEST_ARGS)
 
 # Re-pin every package after changing the top-level pins in pyproject.toml.
 lock:
