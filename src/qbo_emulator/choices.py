@@ -31,9 +31,20 @@ PLAN_GATED_STATUS: Final = 400
 REQUESTID_TTL_SECONDS: Final[int | None] = None
 REQUESTID_MAX_LENGTH: Final = 50
 
-# Refresh tokens rotate on EVERY refresh (real QBO rotates about once a day); the previous one then
-# fails with invalid_grant.
-REFRESH_TOKEN_ROTATES_EVERY_USE: Final = True
+# Refresh token rotation. CONFIRMED by Intuit staff: the value changes about once a day ("every
+# 24-26 hour period", intuit/oauth-jsclient#74; "every 24-26hrs", IntuitDeveloper/oauth2-nodejs#2),
+# and a refresh within that period returns the same value (reporter's observation in #74), whose
+# x_refresh_token_expires_in keeps counting down (8721385 < 8726400 in #74): only a new value gets
+# a fresh 101 days. Configurable per emulator (`Config.refresh_rotation_seconds`) so tests can
+# shorten it.
+REFRESH_TOKEN_ROTATION_SECONDS: Final = 86_400
+# UNCONFIRMED: what the previous value answers after a rotation. Intuit says both "the previous one
+# expires" (help article Validity-of-Refresh-Token, quoted in intuit/QuickBooks-V3-PHP-SDK#324 and
+# #454: using it "will throw an invalid_grant error") and, in older text, "previous refresh tokens
+# expire 24 hours after you receive a new one" (intuit/oauth-jsclient README; the FAQ as quoted in
+# ej2/python-quickbooks#150). No recording shows either. Chosen: the stricter one, refused at once
+# with 400 {"error": "invalid_grant"} (Intuit's log says "Refresh token not found", #77).
+REFRESH_TOKEN_PREVIOUS_VALID_SECONDS: Final = 0
 REFRESH_TOKEN_TTL_SECONDS: Final = 8_726_400  # 101 days, the rolling window QBO reports
 
 # 429 body: XML with 3001, even when JSON was asked for; no Retry-After header.

@@ -1,6 +1,7 @@
 """The `qbo-emulator` command.
 
-qbo-emulator serve --host H --port N [--state-file F] [--no-limits] [--token-ttl N] [--auto-approve]
+qbo-emulator serve --host H --port N [--state-file F] [--no-limits] [--token-ttl N]
+    [--refresh-rotation-seconds N] [--auto-approve]
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import argparse
 import signal
 from types import FrameType
 
+from qbo_emulator import choices
 from qbo_emulator.limits import LimitsConfig
 from qbo_emulator.presets import Preset
 from qbo_emulator.state import Config
@@ -23,6 +25,9 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--state-file", default=None, help="load at start, save at shutdown")
     serve.add_argument("--no-limits", action="store_true", help="turn QBO's rate limits off")
     serve.add_argument("--token-ttl", type=int, default=3600, help="access token lifetime (s)")
+    serve.add_argument("--refresh-rotation-seconds", type=float,
+                       default=choices.REFRESH_TOKEN_ROTATION_SECONDS,
+                       help="refresh token value lifetime before rotation (s)")  # fmt: skip
     serve.add_argument("--auto-approve", action="store_true", help="skip the consent page")
     serve.add_argument("--company", action="append", default=[], metavar="PLAN[:ast]",
                        help="create a company at start, e.g. plus, essentials:ast")  # fmt: skip
@@ -38,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     config = Config(
         limits=LimitsConfig(enabled=not args.no_limits),
         token_ttl=args.token_ttl,
+        refresh_rotation_seconds=args.refresh_rotation_seconds,
         auto_approve=args.auto_approve,
         state_file=args.state_file,
         companies=companies,

@@ -1,4 +1,9 @@
-"""OAuth 2.0 as Intuit runs it: authorize (consent), token (code, refresh with rotation), revoke."""
+"""OAuth 2.0 as Intuit runs it: authorize (consent), token (code, refresh with rotation), revoke.
+
+Rotation follows QBO (see `choices`): a refresh returns the same refresh token value until that
+value is `refresh_rotation_seconds` old; the refresh after that returns a new value, and the
+previous one is refused with `invalid_grant`.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +40,8 @@ class Grant:
     realm_id: str
     expires_at: float
     family: str  # one consent; revoking any token of it revokes all
+    issued_at: float = 0.0  # when this value was first issued (refresh tokens rotate by its age)
+    successor: str = ""  # a rotated refresh token: the value that replaced it
 
 
 class OAuthError(Exception):
@@ -59,6 +66,7 @@ class OAuthState:
     refresh: dict[str, Grant] = field(default_factory=dict)
     token_ttl: int = 3600
     auto_approve: bool = False
+    refresh_rotation_seconds: float = choices.REFRESH_TOKEN_ROTATION_SECONDS
 
     def reset(self) -> None:
         self.apps.clear()
@@ -128,22 +136,40 @@ class OAuthState:
             grant = self.refresh.get(old)
             if grant is None or grant.client_id != app.client_id or grant.expires_at < now:
                 raise OAuthError("invalid_grant")
-            if choices.REFRESH_TOKEN_ROTATES_EVERY_USE:
+            if grant.successor:  # rotated, still inside REFRESH_TOKEN_PREVIOUS_VALID_SECONDS
+                if grant.successor not in self.refresh:
+                    raise OAuthError("invalid_grant")
+                return self._issue(
+                    app.client_id, grant.realm_id, grant.family, now, grant.successor
+                )
+            if now - grant.issued_at < self.refresh_rotation_seconds:
+                return self._issue(app.client_id, grant.realm_id, grant.family, now, old)
+            fresh = self._issue(app.client_id, grant.realm_id, grant.family, now)
+            if choices.REFRESH_TOKEN_PREVIOUS_VALID_SECONDS > 0:
+                grant.successor = fresh["refresh_token"]
+                grant.expires_at = min(
+                    grant.expires_at, now + choices.REFRESH_TOKEN_PREVIOUS_VALID_SECONDS
+                )
+            else:
                 del self.refresh[old]
-            return self._issue(app.client_id, grant.realm_id, grant.family, now)
+            return fresh
         raise OAuthError("unsupported_grant_type")
 
-    def _issue(self, client_id: str, realm_id: str, family: str, now: float) -> dict[str, Any]:
+    def _issue(
+        self, client_id: str, realm_id: str, family: str, now: float, refresh: str = ""
+    ) -> dict[str, Any]:
+        """A new access token with `refresh` (kept, with its own expiry) or a new refresh token."""
         access = "eyJlbmMiOiJBMTI4Q0JDLUhTMjU2IiwiYWxnIjoiZGlyIn0.." + secrets.token_urlsafe(48)
-        refresh = "RT1-" + secrets.token_urlsafe(36)
-        self.access[access] = Grant(client_id, realm_id, now + self.token_ttl, family)
-        ttl = choices.REFRESH_TOKEN_TTL_SECONDS
-        self.refresh[refresh] = Grant(client_id, realm_id, now + ttl, family)
+        self.access[access] = Grant(client_id, realm_id, now + self.token_ttl, family, now)
+        if not refresh:
+            refresh = "RT1-" + secrets.token_urlsafe(36)
+            ttl = choices.REFRESH_TOKEN_TTL_SECONDS
+            self.refresh[refresh] = Grant(client_id, realm_id, now + ttl, family, now)
         return {
             "token_type": "bearer",
             "expires_in": self.token_ttl,
             "refresh_token": refresh,
-            "x_refresh_token_expires_in": ttl,
+            "x_refresh_token_expires_in": int(self.refresh[refresh].expires_at - now),
             "access_token": access,
         }
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from qbo_emulator import presets
+from qbo_emulator import choices, presets
 from qbo_emulator.books import Company
 from qbo_emulator.limits import Limiter, LimitsConfig
 from qbo_emulator.oauth import OAuthApp, OAuthState
@@ -24,6 +24,8 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     token_ttl: int = 3600
     auto_approve: bool = False
+    # Age at which a refresh token value rotates (QBO: about a day); tests may shorten it.
+    refresh_rotation_seconds: float = choices.REFRESH_TOKEN_ROTATION_SECONDS
     state_file: str | None = None
     apps: tuple[OAuthApp, ...] = ()
     companies: tuple[presets.Preset, ...] = ()
@@ -43,6 +45,7 @@ class Emulator:
     def __post_init__(self) -> None:
         self.oauth.token_ttl = self.config.token_ttl
         self.oauth.auto_approve = self.config.auto_approve
+        self.oauth.refresh_rotation_seconds = self.config.refresh_rotation_seconds
         for app in self.config.apps:
             self.oauth.apps[app.client_id] = app
         for preset in self.config.companies:

@@ -81,8 +81,23 @@ async def test_authorize_code_token_refresh_rotation_and_revoke() -> None:
                 **post_auth,
             },
         )
-        new = refreshed.json()
+        same = refreshed.json()
+        # Within a day QBO returns the same refresh token value; its lifetime keeps counting down.
+        assert same["refresh_token"] == tokens["refresh_token"]
+        assert same["access_token"] != tokens["access_token"]
+        assert same["x_refresh_token_expires_in"] == tokens["x_refresh_token_expires_in"] - 61
+        clock.now += timedelta(hours=24)
+        rotated = await http.post(
+            "/oauth2/v1/tokens/bearer",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": tokens["refresh_token"],
+                **post_auth,
+            },
+        )
+        new = rotated.json()
         assert new["refresh_token"] != tokens["refresh_token"]
+        assert new["x_refresh_token_expires_in"] == tokens["x_refresh_token_expires_in"]
         again = await http.post(
             "/oauth2/v1/tokens/bearer",
             data={
@@ -131,3 +146,29 @@ async def test_auto_approve_redirects_with_code_and_wrong_secret_is_invalid_clie
             },
         )
         assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
+
+
+async def test_refresh_rotation_period_is_configurable() -> None:
+    clock = Clock()
+    app = create_app(fast_config(refresh_rotation_seconds=0, clock=clock))
+    realm = app.emulator.add_company(Preset()).realm_id
+    oauth = app.emulator.oauth
+    registered = oauth.register({"redirect_uris": [REDIRECT]})
+    first = oauth.issue_direct(registered.client_id, realm, clock.now.timestamp())
+    async with httpx2.AsyncClient(
+        transport=emulator_transport(app), base_url="http://qbo.test"
+    ) as http:
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": registered.client_id,
+            "client_secret": registered.client_secret,
+        }
+        refreshed = await http.post(
+            "/oauth2/v1/tokens/bearer", data={**form, "refresh_token": first["refresh_token"]}
+        )
+        assert refreshed.status_code == 200
+        assert refreshed.json()["refresh_token"] != first["refresh_token"]
+        stale = await http.post(
+            "/oauth2/v1/tokens/bearer", data={**form, "refresh_token": first["refresh_token"]}
+        )
+        assert stale.status_code == 400 and stale.json() == {"error": "invalid_grant"}

@@ -30,7 +30,7 @@ async def test_no_token_in_plaintext_anywhere(
         h.services.qbo.tokens.forget(h.company_id)
         await client.preferences()
         h.remember_tokens()
-        h.clock.offset = timedelta(hours=2)  # a 401, then a refresh
+        h.clock.offset = timedelta(hours=25)  # a 401, then a refresh that rotates (daily)
         await client.preferences()
         h.remember_tokens()
         h.clock.offset = timedelta(0)

@@ -2,7 +2,7 @@
 
 The emulator is served over real HTTP (uvicorn on 127.0.0.1, a free port); both processes use
 the same test database, so only the row lock keeps them from refreshing twice with a refresh
-token that rotates on every use.
+token that rotates (the stored value is a day old, so Intuit's next answer rotates it).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,7 @@ async def test_two_processes_twenty_refreshers_no_invalid_grant(
 ) -> None:
     async with qbo_harness(settings) as h:
         await h.connect()
+        h.clock.offset = timedelta(hours=25)
         base = serve(SlowTokenEndpoint(h.emulator))  # type: ignore[operator]
         before = await h.services.connections.get(h.company_id)
         assert before is not None and before.tokens is not None

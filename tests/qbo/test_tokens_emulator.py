@@ -26,6 +26,7 @@ async def test_refresh_before_expiry_rotates_and_saves(settings: Settings) -> No
         await h.connect()
         before = await h.services.connections.get(h.company_id)
         assert before is not None and before.tokens is not None
+        h.clock.offset = timedelta(hours=25)  # QBO rotates a refresh token value about daily
         await _expire_access_token(h)
 
         client = await h.services.qbo.client_for(h.company_id)
@@ -89,3 +90,19 @@ async def test_invalid_grant_marks_the_connection_lost(settings: Settings) -> No
         assert status.lost_reason is not None and "invalid_grant" in status.lost_reason
         lost = await h.services.connections.get(h.company_id)
         assert lost is not None and lost.tokens is None
+
+
+async def test_refresh_within_the_day_keeps_the_refresh_token(settings: Settings) -> None:
+    async with qbo_harness(settings) as h:
+        await h.connect()
+        before = await h.services.connections.get(h.company_id)
+        assert before is not None and before.tokens is not None
+        await _expire_access_token(h)
+        client = await h.services.qbo.client_for(h.company_id)
+        await client.company_info()
+        after = await h.services.connections.get(h.company_id)
+        assert after is not None and after.tokens is not None
+        assert h.services.qbo.tokens.refreshes == 1
+        assert after.tokens.access_token != before.tokens.access_token
+        assert after.tokens.refresh_token == before.tokens.refresh_token
+        assert after.tokens.refresh_token in h.emulator.emulator.oauth.refresh
