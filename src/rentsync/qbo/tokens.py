@@ -5,7 +5,15 @@ row is locked (`ConnectionStore.locked`, SELECT ... FOR UPDATE). A waiter that g
 after another process refreshed finds a newer access token than the one it was unhappy with,
 and uses it instead of refreshing again (which, with a rotated refresh token, would be refused
 with `invalid_grant`). The new tokens are committed before the access token is handed out.
-`invalid_grant` marks the connection lost, with the reason.
+`invalid_grant` marks the connection lost, with the reason. The refresh token sent is the one
+read under the lock, so a refusal is always a refusal of the stored token.
+
+A kill at any point: QBO returns the same refresh token value for about a day, so until a
+rotation the stored value stays valid whatever is lost after Intuit answered; a process killed
+while holding the lock rolls back and the next one refreshes with the stored value. If the
+database, not the process, fails between Intuit's answer and the commit, the answer is saved on
+a fresh connection (the only copy of a rotated value). What remains: a process killed between
+an answer that rotates the value (at most once a day per company) and the commit.
 """
 
 from __future__ import annotations
@@ -18,12 +26,15 @@ from datetime import datetime, timedelta
 from rentsync.domain.clock import utcnow
 from rentsync.qbo import errors
 from rentsync.qbo.oauth import OAuthApp
-from rentsync.qbo.ports import ConnectionStore, StoredConnection, StoredStatus
+from rentsync.qbo.ports import ConnectionStore, StoredConnection, StoredStatus, TokenSet
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LEEWAY = timedelta(minutes=5)
 """Refresh when the access token has less than this left."""
+
+LATE_SAVE_WAITS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+"""Pauses between tries to save an answer whose commit failed (about 30 s: a database restart)."""
 
 
 def _usable(connection: StoredConnection | None) -> StoredConnection:
@@ -83,23 +94,35 @@ class TokenManager:
         self._cache.pop(company_id, None)
         lock = self._locks.setdefault(company_id, asyncio.Lock())
         lost: errors.AuthRevoked | None = None
-        async with lock, self._store.locked(company_id) as row:
-            connection = _usable(row.connection)
-            tokens = connection.tokens
-            assert tokens is not None
-            if tokens.access_token != rejected and self._fresh(tokens.access_expires_at):
-                token, expires_at = tokens.access_token, tokens.access_expires_at
-            else:
-                try:
-                    self.refreshes += 1
-                    new = await self._oauth.refresh(tokens.refresh_token, company_id=company_id)
-                except errors.AuthRevoked as exc:
-                    reason = f"QuickBooks refused the refresh token ({exc.code or 'refused'})"
-                    await row.mark_lost(reason)
-                    lost = exc
-                else:
-                    await row.save_tokens(new)
-                    token, expires_at = new.access_token, new.access_expires_at
+        sent, new = "", None
+        async with lock:
+            try:
+                async with self._store.locked(company_id) as row:
+                    connection = _usable(row.connection)
+                    tokens = connection.tokens
+                    assert tokens is not None
+                    if tokens.access_token != rejected and self._fresh(tokens.access_expires_at):
+                        token, expires_at = tokens.access_token, tokens.access_expires_at
+                    else:
+                        sent = tokens.refresh_token
+                        try:
+                            self.refreshes += 1
+                            new = await self._oauth.refresh(sent, company_id=company_id)
+                        except errors.AuthRevoked as exc:
+                            reason = (
+                                f"QuickBooks refused the refresh token ({exc.code or 'refused'})"
+                            )
+                            await row.mark_lost(reason)
+                            lost = exc
+                        else:
+                            await row.save_tokens(new)
+                            token, expires_at = new.access_token, new.access_expires_at
+            except Exception:
+                # The database failed after Intuit answered: the answer may hold the only copy
+                # of a rotated refresh token. Still under the in-process lock, save it anew.
+                if new is None or not await self._save_late(company_id, sent, new):
+                    raise
+                token, expires_at = new.access_token, new.access_expires_at
         # The block above committed: the rotated refresh token is saved before use.
         if lost is not None:
             log.warning(
@@ -109,6 +132,31 @@ class TokenManager:
             raise lost
         self._cache[company_id] = (token, expires_at)
         return token
+
+    async def _save_late(self, company_id: int, sent: str, new: TokenSet) -> bool:
+        """Save `new` unless the stored refresh token moved on meanwhile (another process
+        refreshed, or the commit went through after all); False if it could not be saved."""
+        for wait in (0.0, *LATE_SAVE_WAITS):
+            await asyncio.sleep(wait)
+            try:
+                async with self._store.locked(company_id) as row:
+                    stored = row.connection
+                    if (
+                        stored is None
+                        or stored.state is not StoredStatus.CONNECTED
+                        or stored.tokens is None
+                        or stored.tokens.refresh_token not in (sent, new.refresh_token)
+                    ):
+                        return False
+                    await row.save_tokens(new)
+            except Exception:  # noqa: S112 - the database is still away: try again
+                continue
+            log.warning(
+                "QuickBooks tokens saved after the first commit failed",
+                extra={"action": "qbo.tokens.saved_late", "company_id": company_id},
+            )
+            return True
+        return False
 
 
 class CompanyTokens:
