@@ -78,7 +78,7 @@ def short_config(seed: int, token_ttl: int | None = None) -> ChaosConfig:
         workers=2,
         concurrency=4,
         kills=4,
-        pg_restarts=0,
+        pg_restarts=1,
         drive_seconds=12.0,
         chaos_tail_seconds=4.0,
         settle_timeout=45.0,
@@ -129,6 +129,7 @@ class Result:
     anomalies: list[str]
     log_errors: list[str]
     run_dir: Path
+    exits: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -143,6 +144,11 @@ class Result:
         parts = [self.table()]
         if self.anomalies:
             parts.append("API answers not as expected:\n  " + "\n  ".join(self.anomalies[:30]))
+        if self.exits:
+            parts.append(
+                "processes that exited on their own (restarted by the supervisor):\n  "
+                + "\n  ".join(self.exits)
+            )
         if self.log_errors:
             parts.append("rentsync process logs (errors):\n  " + "\n  ".join(self.log_errors))
         if self.verdict.problems:
@@ -596,6 +602,10 @@ async def run_chaos(config: ChaosConfig, root: Path) -> Result:
             anomalies=driver.anomalies,
             log_errors=_log_errors(supervised),
             run_dir=root,
+            exits=[
+                f"{e.service}#{e.generation} exit code {e.code} at {e.at:.1f}s: {e.last_words()}"
+                for e in supervisor.unplanned_exits[:10]
+            ],
         )
     finally:
         stop.set()
@@ -688,7 +698,7 @@ def _figures(
         "processes restarted by the supervisor": supervisor.restarts,
         "jobs of killed workers requeued": requeued,
         "exits not caused by the test": f"{len(unplanned)} "
-        + str([f"{e.service}#{e.generation} code {e.code} at {e.at:.0f}s" for e in unplanned][:6]),
+        + " ".join(f"{e.service}#{e.generation}@{e.at:.0f}s" for e in unplanned[:8]),
         "PostgreSQL restarts (SIGKILL)": f"{chaos.pg_restarts} (down "
         + ", ".join(f"{s:.1f}" for s in chaos.pg_down_seconds)
         + " s)",

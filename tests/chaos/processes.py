@@ -212,6 +212,18 @@ class Exit:
     generation: int
     code: int | None
     killed_by_us: bool
+    log: Path | None = None
+
+    def last_words(self, lines: int = 4) -> str:
+        """The last lines the process logged, HTTP request lines left out."""
+        if self.log is None:
+            return ""
+        try:
+            text = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        kept = [x for x in text if "httpx2: HTTP Request" not in x]
+        return " | ".join(x[:240] for x in kept[-lines:])
 
 
 class Supervisor:
@@ -247,6 +259,7 @@ class Supervisor:
                         generation=service.generation,
                         code=code,
                         killed_by_us=service.killed_by_us,
+                        log=service.log_paths[-1] if service.log_paths else None,
                     )
                 )
             # At most one start a second per service: one that keeps dying is not spun.

@@ -9,7 +9,9 @@ stuck, and the status API agreeing with QBO.
 long one (RENTSYNC_CHAOS=long: 2,000 documents, 32 kills, PostgreSQL restarted twice).
 RENTSYNC_CHAOS_SEED=N replays another scenario (the kill moments and QBO's faults follow the
 seed too; the processes' timing does not); RENTSYNC_CHAOS_TOKEN_TTL=S sets the emulator's access
-token lifetime (below 300 s every request refreshes the token, so kills land in refreshes).
+token lifetime (below 300 s every request refreshes the token, so kills land in refreshes);
+RENTSYNC_CHAOS_KEEP=1 keeps the run's logs and report under /tmp even when it passes (a failed
+run always keeps them).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tests.chaos.verify import KINDS
 MODE = os.environ.get("RENTSYNC_CHAOS", "short").strip().lower() or "short"
 SEED = os.environ.get("RENTSYNC_CHAOS_SEED", "").strip()
 TOKEN_TTL = os.environ.get("RENTSYNC_CHAOS_TOKEN_TTL", "").strip()
+KEEP = bool(os.environ.get("RENTSYNC_CHAOS_KEEP", "").strip())
 
 
 @pytest.mark.chaos
@@ -49,7 +52,7 @@ async def test_b1_chaos_qbo_equals_the_source_after_kills_and_faults() -> None:
     (root / "report.txt").write_text(report)
     print()
     print(report)
-    if result.ok:
+    if result.ok and not KEEP:
         shutil.rmtree(root, ignore_errors=True)
     assert result.ok, (
         f"chaos run ({config.name}, seed {config.seed}) failed: "
