@@ -114,13 +114,16 @@ def build_reconciler(
     sync_settings: SyncSettingsRepository,
     qbo_access: QboAccess,
 ) -> Reconciler:
+    locks = AdvisoryLocks(pool)
     references = References(
         documents=documents,
         ledger=ledger,
-        locks=AdvisoryLocks(pool),
+        locks=locks,
         kinds={kind.doc_type: kind.name_list for kind in KINDS if kind.name_list is not None},
     )
-    engine = Engine(documents=documents, ledger=ledger, settings=sync_settings, qbo=qbo_access)
+    engine = Engine(
+        documents=documents, ledger=ledger, settings=sync_settings, qbo=qbo_access, locks=locks
+    )
     return Reconciler(
         ledger=ledger,
         handlers={kind.doc_type: kind.handler(engine, references) for kind in KINDS},

@@ -9,8 +9,9 @@ The order of the checks (each documented where it is made) is part of the contra
 1. No QuickBooks (R12): the user's explicit, lasting choice for this order. It wins over every
    other reason so the order never shows "not connected" and then surprises anyone by syncing
    after a connect.
-2. Quote without payment in mode "with payment" (R11): a fact about the document and the
-   settings, true whatever the connection.
+2. Quote without payment in mode "with payment", or any order or quote without payment in mode
+   "only with payment" (R11): a fact about the document and the settings, true whatever the
+   connection. `has_payment` follows from the order's payments (the invoice kind sets it).
 3. Not connected / connection lost (R13): a company-wide, temporary condition. Checked after the
    document's own rules, so the documents skipped for it are exactly the ones waiting for a
    (re)connection; a sweep after reconnecting can resync just those.
@@ -49,14 +50,16 @@ class Sync:
 class Skip:
     reason: SkipReason
     qbo_copy_left: bool = False
-    """QuickBooks holds an invoice written earlier; it stays there untouched."""
+    """QuickBooks holds a copy written earlier (an invoice, a payment); it stays untouched."""
+    copy: str = "invoice"
+    """What that copy is, for the message."""
 
     @property
     def message(self) -> str:
         if self.qbo_copy_left:
             return (
-                f"{self.reason.message} The invoice already in QuickBooks was left as it is; "
-                "delete or void it there if it should go."
+                f"{self.reason.message} The {self.copy} already in QuickBooks was left as it "
+                "is; delete or void it there if it should go."
             )
         return self.reason.message
 
@@ -91,6 +94,8 @@ def decide(
         and not order.has_payment
     ):
         return Skip(reason=SkipReason.QUOTE_WITHOUT_PAYMENT, qbo_copy_left=in_qbo)
+    if settings.sync_mode is SyncMode.ONLY_WITH_PAYMENT and not order.has_payment:
+        return Skip(reason=SkipReason.ORDER_WITHOUT_PAYMENT, qbo_copy_left=in_qbo)
     if connection.state is ConnectionState.NOT_CONNECTED:
         return Skip(reason=SkipReason.NOT_CONNECTED)
     if connection.state is ConnectionState.LOST:
@@ -120,3 +125,24 @@ def _waits_for_user_action(
     if first_seen_at >= connected_at or in_qbo or trigger.is_user_action:
         return False
     return last_user_action_at is None or last_user_action_at < connected_at
+
+
+def decide_payment(
+    order: Order | None, connection: Connection, *, in_qbo: bool = False
+) -> Decision:
+    """Should a payment (or its refund or void) reach QuickBooks now?
+
+    `order`: the payment's order as stored (None: not received yet). `in_qbo`: QBO holds what
+    this document wrote earlier. The order's No QuickBooks wins, always, also when it was set
+    after the payment synced (R12): the payment in QuickBooks is then left as it is. Whether
+    the order's invoice is in QuickBooks yet is a dependency, checked by the kind.
+    """
+    if order is not None and order.no_quickbooks:
+        return Skip(reason=SkipReason.NO_QUICKBOOKS, qbo_copy_left=in_qbo, copy="payment")
+    if connection.state is ConnectionState.NOT_CONNECTED:
+        return Skip(reason=SkipReason.NOT_CONNECTED)
+    if connection.state is ConnectionState.LOST:
+        return Skip(reason=SkipReason.CONNECTION_LOST)
+    if order is None:
+        return Skip(reason=SkipReason.INVOICE_NOT_IN_QBO)
+    return Sync()

@@ -18,6 +18,7 @@ from rentsync.bootstrap import Services
 from rentsync.domain.documents import ChangeReason, Document, DocumentType
 from rentsync.domain.ledger import DocumentKey
 from rentsync.domain.triggers import Trigger
+from rentsync.store.documents import Part
 from rentsync.sync.kinds import KINDS, kind_for
 from rentsync.sync.kinds.base import KindSpec
 
@@ -56,12 +57,19 @@ async def _store(
     body = None if document is None else document.model_dump(mode="json", exclude={"version"})
     version = deleted_at_version if document is None else document.version
     reason = getattr(document, "reason", None)
+    kind = kind_for(key.doc_type)
+    lead = kind.follows(key, body) if kind.follows is not None and body is not None else None
+    parts = kind.parts(key, body) if kind.parts is not None and body is not None else []
     result = await services.documents.put(
         key,
         body,
         version=version,
         reason=reason if isinstance(reason, ChangeReason) else ChangeReason.UPDATED,
-        every_change=kind_for(key.doc_type).syncs_on_every_change,
+        every_change=kind.syncs_on_every_change,
+        job_lock=lead.lock() if lead is not None else None,
+        first=[lead] if lead is not None else [],
+        parts=[Part(key=part_key, body=part_body) for part_key, part_body in parts],
+        part_types=kind.part_types,
     )
     url = status_url(key.doc_type, key.source_id)
     response.headers["Location"] = url
@@ -94,7 +102,54 @@ async def _status(services: Services, key: DocumentKey, *, history: bool) -> Syn
     return status_of(key.doc_type.value, key.source_id, record, document, attempts)
 
 
+def _add_part_routes(router: APIRouter, kind: KindSpec) -> None:
+    """A part of another kind's document (a payment's refund, its void): status and resync
+    only; its id names its parent (`<payment id>/<refund id>`)."""
+    doc_type, noun = kind.doc_type, kind.doc_type.value
+
+    async def read_status(
+        source_id: Annotated[str, Path(min_length=1, max_length=130)],
+        principal: CurrentPrincipal,
+        services: ServicesDep,
+    ) -> SyncStatus:
+        key = DocumentKey(principal.company_id, doc_type, source_id)
+        return await _status(services, key, history=True)
+
+    async def resync(
+        source_id: Annotated[str, Path(min_length=1, max_length=130)],
+        principal: CurrentPrincipal,
+        services: ServicesDep,
+        response: Response,
+    ) -> SyncStatus:
+        key = DocumentKey(principal.company_id, doc_type, source_id)
+        if await services.documents.schedule(key, trigger=Trigger.RESYNC) is None:
+            raise HTTPException(404, detail=f"no {noun} {source_id!r}")
+        response.headers["Location"] = status_url(doc_type, source_id)
+        return await _status(services, key, history=False)
+
+    router.add_api_route(
+        f"/{kind.plural}/{{source_id:path}}/sync",
+        read_status,
+        methods=["GET"],
+        response_model=SyncStatus,
+        summary=f"A {noun}'s sync status, error and remedy, and its history of attempts",
+        name=f"{noun}_sync_status",
+    )
+    router.add_api_route(
+        f"/{kind.plural}/{{source_id:path}}/resync",
+        resync,
+        methods=["POST"],
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=SyncStatus,
+        summary=f"Resync a {noun} (after fixing the cause of a failure)",
+        name=f"resync_{noun}",
+    )
+
+
 def _add_routes(router: APIRouter, kind: KindSpec) -> None:
+    if not kind.ingest:
+        _add_part_routes(router, kind)
+        return
     doc_type, model, example = kind.doc_type, kind.model, kind.example
     plural = kind.plural
     noun = doc_type.value

@@ -32,6 +32,11 @@ class DocumentType(enum.StrEnum):
     CUSTOMER = "customer"
     PRODUCT = "product"
     ORDER = "order"
+    PAYMENT = "payment"
+    REFUND = "refund"
+    """A refund of a payment: part of the payment's document (`<payment id>/<refund id>`)."""
+    PAYMENT_VOID = "payment_void"
+    """The void of a payment: part of the payment's document (same id), retried on its own."""
 
 
 class Document(BaseModel):

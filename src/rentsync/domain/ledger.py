@@ -27,6 +27,8 @@ class SkipReason(enum.StrEnum):
     NO_QUICKBOOKS = "no_quickbooks"
     QUOTE_WITHOUT_PAYMENT = "quote_without_payment"
     BEFORE_CONNECTION = "created_before_connection"
+    ORDER_WITHOUT_PAYMENT = "order_without_payment"
+    INVOICE_NOT_IN_QBO = "invoice_not_in_qbo"
 
     @property
     def message(self) -> str:
@@ -47,6 +49,12 @@ _SKIP_MESSAGES = {
     SkipReason.BEFORE_CONNECTION: (
         "Created before QuickBooks was connected: update it, resync it, or bulk-sync to send it."
     ),
+    SkipReason.ORDER_WITHOUT_PAYMENT: (
+        "An order or quote without a payment is not synced in the mode 'only with payment'."
+    ),
+    SkipReason.INVOICE_NOT_IN_QBO: (
+        "Waiting for the order's invoice: a payment reaches QuickBooks only after its invoice."
+    ),
 }
 
 
@@ -64,6 +72,13 @@ _SKIP_REMEDIES = {
         "It syncs once a payment is taken; or switch the sync mode to 'all orders and quotes'."
     ),
     SkipReason.BEFORE_CONNECTION: "Update the document, Resync it, or bulk-sync it.",
+    SkipReason.ORDER_WITHOUT_PAYMENT: (
+        "It syncs once a payment is taken; or switch the sync mode to 'all orders and quotes'."
+    ),
+    SkipReason.INVOICE_NOT_IN_QBO: (
+        "Nothing to do when the order syncs: its payments follow. If the order is skipped or "
+        "failed, see its status and fix that; the payment is sent once the invoice is synced."
+    ),
 }
 
 

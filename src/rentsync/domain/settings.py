@@ -11,6 +11,8 @@ class SyncMode(enum.StrEnum):
     WITH_PAYMENT = "orders_and_quotes_with_payment"
     """Every order; a quote only once it has a payment."""
     ALL = "all_orders_and_quotes"
+    ONLY_WITH_PAYMENT = "only_with_payment"
+    """Orders and quotes alike, only once they have a payment (the seed's other reading)."""
 
 
 class AccountRole(enum.StrEnum):

@@ -13,6 +13,8 @@ class MappingProblem(enum.StrEnum):
     REFERENCE_MISSING = "rentsync_reference_missing"
     TAX_RATE_NOT_SYNCED = "rentsync_tax_rate_not_synced"
     TAX_WITHOUT_RATE = "rentsync_tax_without_rate"
+    NO_CUSTOMER_CREDIT = "rentsync_no_customer_credit"
+    PAYMENT_VOIDED = "rentsync_payment_voided"
 
 
 class MappingError(Exception):

@@ -33,6 +33,8 @@ class StoredDocument:
     deleted_at: datetime | None
     first_seen_at: datetime
     updated_at: datetime
+    job_lock: str | None = None
+    """The lock its jobs take when not its own (a payment's: its order's)."""
 
     @property
     def key(self) -> DocumentKey:
@@ -54,9 +56,27 @@ class StoreResult:
     """Whether the stored document is deleted (for the answer to an ignored PUT)."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class Part:
+    """A document stored with its parent, in the parent's transaction (a payment's refunds)."""
+
+    key: DocumentKey
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupMember:
+    """A live document whose jobs take a given lock, with the QBO Id the ledger holds for it."""
+
+    source_id: str
+    body: dict[str, Any]
+    qbo_id: str | None
+    state: str | None
+
+
 _SELECT = (
     "SELECT company_id, doc_type, source_id, version, revision, body, deleted_at, "
-    "first_seen_at, updated_at FROM documents"
+    "first_seen_at, updated_at, job_lock FROM documents"
 )
 
 
@@ -78,6 +98,10 @@ class DocumentRepository:
         reason: ChangeReason = ChangeReason.UPDATED,
         schedule: bool = True,
         every_change: bool = True,
+        job_lock: str | None = None,
+        parts: Sequence[Part] = (),
+        part_types: Sequence[DocumentType] = (),
+        first: Sequence[DocumentKey] = (),
     ) -> StoreResult:
         """Store the newest state (None = deleted) and, if `schedule`, its sync job.
 
@@ -86,6 +110,12 @@ class DocumentRepository:
         holds the record or may hold it (name-list records, created when first needed).
         The first PUT of a document is an automatic trigger; any later PUT or DELETE is the
         user's "Update" (R17), which also releases a document created before QBO was connected.
+
+        `job_lock`: the lock its jobs take (default its own; a deletion keeps the stored one).
+        `parts` (of `part_types`): documents derived from this one, stored and scheduled with it;
+        those of `part_types` it no longer has (all of them, on a deletion) are deleted.
+        `first`: documents whose sync is scheduled before this one's, unless already synced
+        (a payment's order, whose invoice must reach QBO first).
         """
         async with self._pool.connection() as conn, conn.transaction():
             # One statement stores the change unless it is older than the stored version. Its
@@ -95,20 +125,21 @@ class DocumentRepository:
             # here made the two deadlock.
             cursor = await conn.execute(
                 "INSERT INTO documents AS d (company_id, doc_type, source_id, version, body, "
-                "deleted_at) VALUES (%(company)s, %(type)s, %(id)s, %(version)s, %(body)s, "
-                "CASE WHEN %(deleted)s THEN now() END) "
+                "deleted_at, job_lock) VALUES (%(company)s, %(type)s, %(id)s, %(version)s, "
+                "%(body)s, CASE WHEN %(deleted)s THEN now() END, %(job_lock)s) "
                 "ON CONFLICT (company_id, doc_type, source_id) DO UPDATE SET "
                 # A deletion keeps the version it deleted at (unless it names a newer one), so
                 # a late PUT of an older version cannot bring the document back.
                 "version = CASE WHEN %(deleted)s THEN coalesce(EXCLUDED.version, d.version) "
                 "ELSE EXCLUDED.version END, body = EXCLUDED.body, "
-                "deleted_at = EXCLUDED.deleted_at, revision = d.revision + 1, updated_at = now() "
+                "deleted_at = EXCLUDED.deleted_at, revision = d.revision + 1, updated_at = now(), "
+                "job_lock = coalesce(EXCLUDED.job_lock, d.job_lock) "
                 "WHERE %(version)s::bigint IS NULL OR d.version IS NULL "
                 "OR %(version)s::bigint > d.version "
                 # The same version again is a retried request: stored again (idempotent),
                 # except that it never revives a document deleted at that version.
                 "OR (%(version)s::bigint = d.version AND d.deleted_at IS NULL) "
-                "RETURNING revision, (xmax = 0) AS first_put",
+                "RETURNING revision, (xmax = 0) AS first_put, job_lock",
                 {
                     "company": key.company_id,
                     "type": key.doc_type.value,
@@ -116,6 +147,7 @@ class DocumentRepository:
                     "version": version,
                     "body": None if body is None else _as_json(body),
                     "deleted": body is None,
+                    "job_lock": job_lock,
                 },
             )
             row = await cursor.fetchone()
@@ -129,11 +161,18 @@ class DocumentRepository:
                     job_id=None,
                     deleted=current.deleted,
                 )
-            revision, first_put = int(row[0]), bool(row[1])
+            revision, first_put, lock = int(row[0]), bool(row[1]), row[2]
             job_id = None
+            if schedule:
+                for other in first:
+                    await _schedule_unless_synced(conn, other)
             if schedule and (every_change or await _in_qbo(conn, key)):
                 trigger = trigger_for_put(first_put=first_put, reason=reason)
-                job_id = await schedule_sync(conn, key, revision=revision, trigger=trigger)
+                job_id = await schedule_sync(
+                    conn, key, revision=revision, trigger=trigger, lock=lock
+                )
+            if part_types:
+                await _store_parts(conn, key, parts, part_types, lock=lock, reason=reason)
         return StoreResult(stored=True, revision=revision, stored_version=version, job_id=job_id)
 
     async def get(self, key: DocumentKey) -> StoredDocument | None:
@@ -161,7 +200,138 @@ class DocumentRepository:
             document = await get_document(conn, key)
             if document is None:
                 return None
-            return await schedule_sync(conn, key, revision=document.revision, trigger=trigger)
+            return await schedule_sync(
+                conn, key, revision=document.revision, trigger=trigger, lock=document.job_lock
+            )
+
+    async def group(self, company_id: int, lock: str, doc_type: DocumentType) -> list[GroupMember]:
+        """The live documents of `doc_type` whose jobs take `lock` (an order's payments)."""
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(GroupMember)) as cur,
+        ):
+            await cur.execute(
+                "SELECT d.source_id, d.body, r.qbo_id, r.state FROM documents d "
+                "LEFT JOIN sync_records r USING (company_id, doc_type, source_id) "
+                "WHERE d.company_id = %s AND d.job_lock = %s AND d.doc_type = %s "
+                "AND d.deleted_at IS NULL ORDER BY d.source_id",
+                (company_id, lock, doc_type.value),
+            )
+            return await cur.fetchall()
+
+    async def others_pending(self, lead: DocumentKey, exclude: DocumentKey) -> bool:
+        """Whether `lead` or another document taking its lock (not `exclude`) has a sync still
+        to run: what QBO holds for the group is then not final."""
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM documents d JOIN sync_records r "
+                "USING (company_id, doc_type, source_id) WHERE d.company_id = %(company)s "
+                "AND (d.job_lock = %(lock)s OR (d.doc_type = %(lead_type)s "
+                "AND d.source_id = %(lead_id)s)) "
+                "AND NOT (d.doc_type = %(own_type)s AND d.source_id = %(own_id)s) "
+                "AND r.state = 'pending')",
+                {
+                    "company": lead.company_id,
+                    "lock": lead.lock(),
+                    "lead_type": lead.doc_type.value,
+                    "lead_id": lead.source_id,
+                    "own_type": exclude.doc_type.value,
+                    "own_id": exclude.source_id,
+                },
+            )
+            row = await cursor.fetchone()
+            return bool(row and row[0])
+
+    async def schedule_waiting(
+        self, company_id: int, lock: str, doc_types: Sequence[DocumentType]
+    ) -> int:
+        """Schedule the documents taking `lock` that ended skipped or failed (e.g. payments that
+        waited for their order's invoice); returns how many."""
+        async with self._pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "SELECT d.doc_type, d.source_id, d.revision FROM documents d "
+                "JOIN sync_records r USING (company_id, doc_type, source_id) "
+                "WHERE d.company_id = %s AND d.job_lock = %s AND d.doc_type = ANY(%s) "
+                "AND r.state IN ('skipped', 'failed') ORDER BY d.first_seen_at, d.source_id",
+                (company_id, lock, [t.value for t in doc_types]),
+            )
+            rows = await cursor.fetchall()
+            for doc_type, source_id, revision in rows:
+                await schedule_sync(
+                    conn,
+                    DocumentKey(company_id, DocumentType(doc_type), source_id),
+                    revision=int(revision),
+                    trigger=Trigger.AUTOMATIC,
+                    lock=lock,
+                )
+            return len(rows)
+
+
+async def _schedule_unless_synced(conn: AsyncConnection[Any], key: DocumentKey) -> None:
+    cursor = await conn.execute(
+        "SELECT d.revision, d.job_lock FROM documents d LEFT JOIN sync_records r "
+        "USING (company_id, doc_type, source_id) WHERE d.company_id = %s AND d.doc_type = %s "
+        "AND d.source_id = %s AND d.deleted_at IS NULL "
+        "AND (r.state IS NULL OR r.state <> 'synced')",
+        (key.company_id, key.doc_type.value, key.source_id),
+    )
+    row = await cursor.fetchone()
+    if row is not None:
+        await schedule_sync(conn, key, revision=int(row[0]), trigger=Trigger.AUTOMATIC, lock=row[1])
+
+
+async def _store_parts(
+    conn: AsyncConnection[Any],
+    parent: DocumentKey,
+    parts: Sequence[Part],
+    part_types: Sequence[DocumentType],
+    *,
+    lock: str | None,
+    reason: ChangeReason,
+) -> None:
+    """Store each part that changed (with its job), and delete the parent's other parts."""
+    for part in parts:
+        cursor = await conn.execute(
+            "INSERT INTO documents AS d (company_id, doc_type, source_id, body, job_lock) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (company_id, doc_type, source_id) DO UPDATE "
+            "SET body = EXCLUDED.body, deleted_at = NULL, revision = d.revision + 1, "
+            "updated_at = now(), job_lock = EXCLUDED.job_lock "
+            "WHERE d.body IS DISTINCT FROM EXCLUDED.body "
+            "RETURNING revision, (xmax = 0) AS first_put",
+            (
+                part.key.company_id,
+                part.key.doc_type.value,
+                part.key.source_id,
+                _as_json(part.body),
+                lock,
+            ),
+        )
+        row = await cursor.fetchone()
+        if row is not None:
+            trigger = trigger_for_put(first_put=bool(row[1]), reason=reason)
+            await schedule_sync(conn, part.key, revision=int(row[0]), trigger=trigger, lock=lock)
+    kept = [(part.key.doc_type.value, part.key.source_id) for part in parts]
+    cursor = await conn.execute(
+        "UPDATE documents SET body = NULL, deleted_at = now(), revision = revision + 1, "
+        "updated_at = now() WHERE company_id = %s AND doc_type = ANY(%s) "
+        "AND (source_id = %s OR starts_with(source_id, %s)) AND deleted_at IS NULL "
+        "AND NOT (doc_type || '|' || source_id = ANY(%s)) RETURNING doc_type, source_id, revision",
+        (
+            parent.company_id,
+            [t.value for t in part_types],
+            parent.source_id,
+            parent.source_id + "/",
+            [f"{doc_type}|{source_id}" for doc_type, source_id in kept],
+        ),
+    )
+    for doc_type, source_id, revision in await cursor.fetchall():
+        await schedule_sync(
+            conn,
+            DocumentKey(parent.company_id, DocumentType(doc_type), source_id),
+            revision=int(revision),
+            trigger=Trigger.UPDATE,
+            lock=lock,
+        )
 
 
 async def _in_qbo(conn: AsyncConnection[Any], key: DocumentKey) -> bool:
@@ -193,12 +363,18 @@ async def get_document(conn: AsyncConnection[Any], key: DocumentKey) -> StoredDo
 
 
 async def schedule_sync(
-    conn: AsyncConnection[Any], key: DocumentKey, *, revision: int, trigger: Trigger
+    conn: AsyncConnection[Any],
+    key: DocumentKey,
+    *,
+    revision: int,
+    trigger: Trigger,
+    lock: str | None = None,
 ) -> int:
     """Mark the document pending in the ledger and defer its job, on the caller's transaction.
 
     The ledger keeps the latest trigger and when the user last acted on the document (an
     update, resync or bulk sync releases a document created before the connection, R14).
+    `lock`: the job lock when not the document's own (`StoredDocument.job_lock`).
     """
     ledger = (
         "INSERT INTO sync_records AS r (company_id, doc_type, source_id, state, trigger, "
@@ -222,7 +398,7 @@ async def schedule_sync(
         conn,
         task_name=SYNC_TASK,
         queue=SYNC_QUEUE,
-        lock=key.lock(),
+        lock=lock or key.lock(),
         args={
             "company_id": key.company_id,
             "doc_type": key.doc_type.value,

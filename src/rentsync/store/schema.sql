@@ -34,7 +34,9 @@ CREATE INDEX api_keys_company_id_idx ON api_keys (company_id);
 -- carries only the key and reads this row when it runs).
 CREATE TABLE documents (
     company_id    bigint NOT NULL REFERENCES companies (id) ON DELETE CASCADE,
-    doc_type      text NOT NULL CHECK (doc_type IN ('customer', 'product', 'order')),
+    doc_type      text NOT NULL
+                  CHECK (doc_type IN ('customer', 'product', 'order', 'payment', 'refund',
+                                      'payment_void')),
     source_id     text NOT NULL,
     version       bigint,
     revision      bigint NOT NULL DEFAULT 1,
@@ -42,9 +44,12 @@ CREATE TABLE documents (
     deleted_at    timestamptz,
     first_seen_at timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now(),
+    job_lock      text,  -- the lock its jobs take when not its own (a payment's: its order's)
     PRIMARY KEY (company_id, doc_type, source_id),
     CHECK ((body IS NULL) = (deleted_at IS NOT NULL))
 );
+CREATE INDEX documents_job_lock_idx ON documents (company_id, job_lock)
+    WHERE job_lock IS NOT NULL;
 
 -- The ledger: per document, what QBO holds and how the last sync went.
 CREATE TABLE sync_records (
@@ -95,7 +100,8 @@ CREATE INDEX sync_attempts_document_idx ON sync_attempts (company_id, doc_type, 
 CREATE TABLE company_settings (
     company_id bigint PRIMARY KEY REFERENCES companies (id) ON DELETE CASCADE,
     sync_mode  text NOT NULL DEFAULT 'orders_and_quotes_with_payment'
-               CHECK (sync_mode IN ('orders_and_quotes_with_payment', 'all_orders_and_quotes')),
+               CHECK (sync_mode IN ('orders_and_quotes_with_payment', 'all_orders_and_quotes',
+                                    'only_with_payment')),
     accounts   jsonb NOT NULL DEFAULT '{}',
     updated_at timestamptz NOT NULL DEFAULT now()
 );

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from rentsync.domain.connection import Connection
+from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, WriteIntent
 from rentsync.domain.settings import SyncSettings
 
@@ -47,6 +48,10 @@ class QboGateway(Protocol):
     ) -> Written: ...
 
     async def delete(
+        self, entity: str, entity_id: str, sync_token: str, *, requestid: str
+    ) -> Written: ...
+
+    async def void(
         self, entity: str, entity_id: str, sync_token: str, *, requestid: str
     ) -> Written: ...
 
@@ -95,6 +100,36 @@ class Documents(Protocol):
     async def get_many(
         self, keys: Sequence[DocumentKey]
     ) -> Mapping[DocumentKey, StoredDocumentView]: ...
+
+    async def group(
+        self, company_id: int, lock: str, doc_type: DocumentType
+    ) -> Sequence[GroupMemberView]:
+        """The live documents of `doc_type` whose jobs take `lock` (an order's payments)."""
+        ...
+
+    async def others_pending(self, lead: DocumentKey, exclude: DocumentKey) -> bool:
+        """Whether `lead` or another document taking its lock (not `exclude`) is pending."""
+        ...
+
+    async def schedule_waiting(
+        self, company_id: int, lock: str, doc_types: Sequence[DocumentType]
+    ) -> int:
+        """Schedule the documents taking `lock` that ended skipped or failed."""
+        ...
+
+
+class GroupMemberView(Protocol):
+    @property
+    def source_id(self) -> str: ...
+
+    @property
+    def body(self) -> dict[str, Any]: ...
+
+    @property
+    def qbo_id(self) -> str | None: ...
+
+    @property
+    def state(self) -> str | None: ...
 
 
 class LedgerRow(Protocol):

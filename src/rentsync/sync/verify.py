@@ -140,3 +140,18 @@ def _amount(value: Any, name: str) -> Decimal:
     except (InvalidOperation, TypeError) as exc:
         raise ValueError(f"{name} is not an amount: {value!r}") from exc
     return round_cents(number)
+
+
+def verify_balance(expected: Decimal, qbo_invoice: Mapping[str, Any]) -> Mismatch | None:
+    """After a payment, refund or void: the invoice's open balance in QBO against the rental
+    system's balance due (`domain.payments.balance_due`)."""
+    balance = _amount(qbo_invoice.get("Balance"), "Balance")
+    if balance != expected:
+        return Mismatch(figure=Figure.BALANCE, expected=expected, actual=balance)
+    return None
+
+
+def verify_balance_range(qbo_invoice: Mapping[str, Any]) -> Mismatch | None:
+    """What holds whatever payments are applied: 0 <= Balance <= TotalAmt."""
+    total = _amount(qbo_invoice.get("TotalAmt"), "TotalAmt")
+    return _check_balance(qbo_invoice, total, None)

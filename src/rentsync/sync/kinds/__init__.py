@@ -4,13 +4,16 @@ status API read it; a kind's module declares everything that differs (see `base.
 from __future__ import annotations
 
 from rentsync.domain.documents import DocumentType
-from rentsync.sync.kinds import customer, invoice, item
+from rentsync.sync.kinds import customer, invoice, item, payment, payment_void, refund
 from rentsync.sync.kinds.base import KindSpec
 
 KINDS: tuple[KindSpec, ...] = (
     customer.KIND,
     item.KIND,
     invoice.KIND,
+    payment.KIND,
+    refund.KIND,
+    payment_void.KIND,
 )
 
 

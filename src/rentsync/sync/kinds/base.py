@@ -23,6 +23,7 @@ from rentsync.sync.ports import (
     Documents,
     Ledger,
     LedgerRow,
+    Locks,
     QboAccess,
     QboGateway,
     StoredDocumentView,
@@ -48,6 +49,8 @@ class Engine:
     ledger: Ledger
     settings: CompanySettings
     qbo: QboAccess
+    locks: Locks | None = None
+    """Cross-process locks (e.g. to create a QBO name-list record once)."""
 
     async def synced(
         self, run: Run, outcome: str, qbo: dict[str, Any] | None = None, **extra: Any
@@ -109,3 +112,18 @@ class KindSpec:
     """Builds the handler from the engine and the shared name-list resolver."""
     name_list: NameListKind | None = field(default=None, repr=False)
     """For a name-list kind (customer, product, ...): its part in find-or-create."""
+    follows: Callable[[DocumentKey, dict[str, Any]], DocumentKey] | None = field(
+        default=None, repr=False
+    )
+    """The document this one follows (a payment: its order). Its jobs take that document's lock,
+    so they run one at a time and in order with it, and a change schedules that document's sync
+    first unless it is synced (a quote's first payment brings its invoice to QBO, R11)."""
+    parts: (
+        Callable[[DocumentKey, dict[str, Any]], list[tuple[DocumentKey, dict[str, Any]]]] | None
+    ) = field(default=None, repr=False)
+    """Documents derived from a snapshot, stored with it (a payment's refunds and its void):
+    each is synced as its own document, one QBO object per ledger row."""
+    part_types: tuple[DocumentType, ...] = ()
+    """The kinds of `parts`: a part the snapshot no longer has is deleted."""
+    ingest: bool = True
+    """False: a part of another kind's document, with status and resync routes only."""

@@ -35,7 +35,7 @@ class InvoiceKind:
     async def sync(self, run: Run) -> str:
         engine, key = self._engine, run.key
         company = await engine.qbo.open(key.company_id)
-        order = Order.model_validate(run.document.body)
+        order = await self._with_payments(key, Order.model_validate(run.document.body))
         settings = await engine.settings.get(key.company_id)
         decision = policy.decide(
             order,
@@ -75,6 +75,7 @@ class InvoiceKind:
         digest = fingerprint(payload)
         if run.record.qbo_id and run.record.synced_hash == digest:
             await engine.synced(run, "unchanged")
+            await self._release_payments(key)
             return "unchanged"
         written = await self._writer.write(
             run,
@@ -103,7 +104,29 @@ class InvoiceKind:
                 qbo=qbo_columns(INVOICE, written, None),
             )
         await engine.synced(run, "synced", qbo_columns(INVOICE, written, digest))
+        await self._release_payments(key)
         return "synced"
+
+    async def _with_payments(self, key: DocumentKey, order: Order) -> Order:
+        """R11: an order has a payment when the rental system says so or one of its payments
+        (not voided) was sent to rentsync."""
+        if order.has_payment:
+            return order
+        payments = await self._engine.documents.group(
+            key.company_id, key.lock(), DocumentType.PAYMENT
+        )
+        if any(not member.body.get("voided") for member in payments):
+            return order.model_copy(update={"has_payment": True})
+        return order
+
+    async def _release_payments(self, key: DocumentKey) -> None:
+        """The invoice is in QBO: the order's payments (and their parts) that waited for it
+        run now, under the order's lock, after this job."""
+        await self._engine.documents.schedule_waiting(
+            key.company_id,
+            key.lock(),
+            (DocumentType.PAYMENT, DocumentType.REFUND, DocumentType.PAYMENT_VOID),
+        )
 
     async def remove(self, run: Run) -> str:
         company = await self._engine.qbo.open(run.key.company_id)

@@ -1,0 +1,358 @@
+"""Customer payments -> QBO Payment linked to the order's invoice (R4, R11, R12, R15, B1, B2).
+
+    policy (`policy.decide_payment`: No QuickBooks wins, always; the connection)
+      -> dependencies: the order's invoice in QBO (else skipped "waiting for the invoice"; the
+         order's sync schedules its waiting payments once the invoice is there), the customer,
+         the payment method (found by name or created once), for credit applied the
+         customer's open credit memos
+      -> mapping (`rentsync.mapping.payment`) -> nothing to write if QBO holds this version
+      -> write through the `TransactionWriter` (found again by CustomerRef + marker)
+      -> read-back: the invoice's Balance in QBO against the rental system's balance due
+      -> ledger
+A payment's jobs take its order's lock (`KindSpec.follows`), so it never overtakes its invoice.
+Its refunds and its void are parts (`refund.py`, `payment_void.py`), each its own document.
+A payment deleted in the rental system is deleted in QBO.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from rentsync import policy
+from rentsync.domain.documents import DocumentType, Order
+from rentsync.domain.ledger import DocumentKey, SkipReason, WriteIntent
+from rentsync.domain.payments import Payment, PaymentKind, PaymentMethod, balance_due
+from rentsync.mapping import payment as payment_mapping
+from rentsync.mapping.fingerprint import fingerprint
+from rentsync.qbo.requestid import request_id
+from rentsync.sync.failures import VerificationFailed
+from rentsync.sync.kinds.base import Engine, KindSpec, Run, client_of
+from rentsync.sync.ports import CompanyQbo, LedgerRow, QboGateway
+from rentsync.sync.references import ReferenceContext, References
+from rentsync.sync.verify import verify_balance, verify_balance_range
+from rentsync.sync.writer import CLEARED, Transaction, TransactionWriter, qbo_columns
+
+PAYMENT = "Payment"
+INVOICE = "Invoice"
+
+
+def order_key(company_id: int, order_id: str) -> DocumentKey:
+    return DocumentKey(company_id, DocumentType.ORDER, order_id)
+
+
+class PaymentContext:
+    """What a payment, refund or void job reads before writing: its order, its invoice, the
+    decision. Shared by the three kinds."""
+
+    def __init__(self, engine: Engine, references: References) -> None:
+        self.engine = engine
+        self.references = references
+
+    async def order(self, company_id: int, order_id: str) -> Order | None:
+        document = await self.engine.documents.get(order_key(company_id, order_id))
+        if document is None or document.body is None:
+            return None
+        return Order.model_validate(document.body)
+
+    async def skip_unless_ready(
+        self, run: Run, company: CompanyQbo, order: Order | None, *, in_qbo: bool
+    ) -> LedgerRow | None:
+        """The order's ledger row when the payment may be written now; otherwise the skip is
+        recorded and None returned."""
+        decision = policy.decide_payment(order, company.connection, in_qbo=in_qbo)
+        if isinstance(decision, policy.Skip):
+            await self.engine.skipped(run, reason=decision.reason.value, message=decision.message)
+            return None
+        assert order is not None
+        key = order_key(run.key.company_id, _order_id(run))
+        record = await self.engine.ledger.get(key)
+        if record is None or not record.qbo_id:
+            state = record.state if record is not None else "not received"
+            await self.engine.skipped(
+                run,
+                reason=SkipReason.INVOICE_NOT_IN_QBO.value,
+                message=(
+                    f"{SkipReason.INVOICE_NOT_IN_QBO.message} Order {key.source_id!r} is "
+                    f"{state}; this is sent once its invoice is synced."
+                ),
+            )
+            return None
+        return record
+
+    async def customer_id(
+        self, company: CompanyQbo, client: QboGateway, run: Run, order: Order
+    ) -> str:
+        settings = await self.engine.settings.get(run.key.company_id)
+        ctx = ReferenceContext(
+            company_id=run.key.company_id,
+            client=client,
+            accounts=settings.accounts,
+            inventory_allowed=company.inventory_allowed,
+            generation=run.record.write_generation,
+        )
+        return await self.references.customer_id(ctx, order.customer_id)
+
+    async def item_id(
+        self, company: CompanyQbo, client: QboGateway, run: Run, product_id: str
+    ) -> str:
+        settings = await self.engine.settings.get(run.key.company_id)
+        ctx = ReferenceContext(
+            company_id=run.key.company_id,
+            client=client,
+            accounts=settings.accounts,
+            inventory_allowed=company.inventory_allowed,
+            generation=run.record.write_generation,
+        )
+        return await self.references.item_id(ctx, product_id)
+
+    async def method_id(
+        self, company_id: int, client: QboGateway, method: PaymentMethod | None
+    ) -> str | None:
+        """The QBO PaymentMethod: one of QBO's by name, or created once (under a lock, found
+        again first; a deterministic requestid makes a retried create a replay)."""
+        if method is None:
+            return None
+        name, kind = payment_mapping.METHOD_NAMES[method]
+        found = await client.find_by("PaymentMethod", "Name", name)
+        if found:
+            return str(found[0]["Id"])
+        locks = self.engine.locks
+        assert locks is not None, "the engine is wired with locks (bootstrap)"
+        async with locks.hold(f"c{company_id}:payment_method:{name}"):
+            found = await client.find_by("PaymentMethod", "Name", name)
+            if found:
+                return str(found[0]["Id"])
+            created = await client.create(
+                "PaymentMethod",
+                {"Name": name, "Type": kind},
+                requestid=request_id(company_id, f"payment_method:{name}", "v1", "create"),
+            )
+            return created.id
+
+    async def expected_balance(
+        self, run: Run, order: Order, *, this: Payment | None = None
+    ) -> Decimal:
+        """The rental system's balance due as far as QBO should know it: the order's total less
+        its payments that QBO holds (and `this` one, just written), voided ones excepted."""
+        lock = order_key(run.key.company_id, _order_id(run)).lock()
+        members = await self.engine.documents.group(run.key.company_id, lock, DocumentType.PAYMENT)
+        payments = [
+            Payment.model_validate(member.body)
+            for member in members
+            if member.qbo_id and (this is None or member.source_id != run.key.source_id)
+        ]
+        if this is not None:
+            payments.append(this)
+        return balance_due(order.totals.total, payments)
+
+    async def read_back(
+        self,
+        run: Run,
+        client: QboGateway,
+        order: Order,
+        invoice_id: str,
+        *,
+        this: Payment | None = None,
+        qbo: dict[str, Any] | None = None,
+    ) -> None:
+        """B2: the invoice's Balance in QBO equals the rental system's balance due.
+
+        Exact once the order's documents are settled: while the order or another of its
+        payments, refunds or voids still has a job to run (queued behind this one), QBO cannot
+        hold the final figure yet, so only 0 <= Balance <= TotalAmt is checked here; the last
+        job of the order compares exactly."""
+        invoice = await client.read(INVOICE, invoice_id)
+        lead = order_key(run.key.company_id, _order_id(run))
+        if await self.engine.documents.others_pending(lead, run.key):
+            mismatch = verify_balance_range(invoice.data)
+        else:
+            expected = await self.expected_balance(run, order, this=this)
+            mismatch = verify_balance(expected, invoice.data)
+        if mismatch is not None:
+            raise VerificationFailed(
+                mismatch.code,
+                mismatch.message,
+                detail=(
+                    f"Invoice {order.invoice_number}: QuickBooks has a balance of "
+                    f"{mismatch.actual}, the rental system {mismatch.expected}."
+                ),
+                remedy=mismatch.remedy,
+                qbo=qbo,
+            )
+
+
+def _order_id(run: Run) -> str:
+    body = run.document.body or {}
+    return str(body["order_id"])
+
+
+class PaymentHandler:
+    def __init__(self, engine: Engine, references: References) -> None:
+        self._engine = engine
+        self._ctx = PaymentContext(engine, references)
+        self._writer = TransactionWriter(engine.ledger)
+
+    async def sync(self, run: Run) -> str:
+        engine, key, record = self._engine, run.key, run.record
+        payment = Payment.model_validate(run.document.body)
+        company = await engine.qbo.open(key.company_id)
+        order = await self._ctx.order(key.company_id, payment.order_id)
+        invoice = await self._ctx.skip_unless_ready(
+            run, company, order, in_qbo=record.qbo_id is not None
+        )
+        if invoice is None:
+            return "skipped"
+        assert order is not None and invoice.qbo_id is not None
+        if payment.voided and not record.write_intent:
+            # The void is its own document (`payment_void`), retried on its own (R15); a voided
+            # payment is never changed in QBO.
+            outcome = "voided (see its void)" if record.qbo_id else "voided before it was sent"
+            await engine.synced(run, outcome)
+            return "synced"
+        client = client_of(company)
+        settings = await engine.settings.get(key.company_id)
+        customer_id = await self._ctx.customer_id(company, client, run, order)
+        refs = payment_mapping.PaymentRefs(
+            customer_id=customer_id,
+            invoice_id=invoice.qbo_id,
+            deposit_account_id=settings.accounts.deposit,
+            method_id=await self._ctx.method_id(key.company_id, client, payment.method),
+        )
+        # The content rentsync owns; for credit applied, the memos it draws on are chosen at
+        # write time and left out (they change as credit is used).
+        digest = fingerprint(payment_mapping.payment_create(payment, refs, key=key))
+        if record.qbo_id and record.synced_hash == digest:
+            await engine.synced(run, "unchanged")
+            return "unchanged"
+        find = WriteIntent(entity=PAYMENT, field="CustomerRef", value=customer_id)
+        marker = payment_mapping.payment_marker(key)
+        if payment.kind is PaymentKind.CREDIT_APPLIED:
+            refs = await self._with_credit(run, client, payment, refs, find, marker)
+        written = await self._writer.write(
+            run,
+            client,
+            Transaction(
+                entity=PAYMENT,
+                create=payment_mapping.payment_create(payment, refs, key=key),
+                update=lambda qbo_id, token: payment_mapping.payment_update(
+                    payment, refs, key=key, qbo_id=qbo_id, sync_token=token
+                ),
+                find=find,
+                marker=marker,
+                content_hash=digest,
+            ),
+        )
+        await self._ctx.read_back(
+            run,
+            client,
+            order,
+            invoice.qbo_id,
+            this=payment,
+            qbo=qbo_columns(PAYMENT, written, None),
+        )
+        await engine.synced(run, "synced", qbo_columns(PAYMENT, written, digest))
+        return "synced"
+
+    async def _with_credit(
+        self,
+        run: Run,
+        client: QboGateway,
+        payment: Payment,
+        refs: payment_mapping.PaymentRefs,
+        find: WriteIntent,
+        marker: str,
+    ) -> payment_mapping.PaymentRefs:
+        """Credit applied: the customer's open credit memos, oldest first, counting what this
+        payment already draws from them in QBO (an update, or a create whose answer was lost)."""
+        own: dict[str, Decimal] = {}
+        current = None
+        if run.record.qbo_id:
+            current = (await client.read(PAYMENT, run.record.qbo_id)).data
+        elif run.record.write_intent:
+            found = await self._writer.find(run, client, find, marker=marker)
+            current = found.data if found is not None else None
+        for line in (current or {}).get("Line", []) or []:
+            for linked in line.get("LinkedTxn", []) or []:
+                if linked.get("TxnType") == "CreditMemo":
+                    memo = str(linked["TxnId"])
+                    own[memo] = own.get(memo, Decimal(0)) + Decimal(str(line.get("Amount", 0)))
+        memos = await client.query_all(
+            "CreditMemo", f"CustomerRef = '{refs.customer_id}'", order_by="TxnDate"
+        )
+        open_credits = [
+            (
+                str(memo["Id"]),
+                Decimal(str(memo.get("Balance") or 0)) + own.get(str(memo["Id"]), Decimal(0)),
+            )
+            for memo in memos
+        ]
+        credits = payment_mapping.allocate_credit(
+            payment.amount,
+            [(memo_id, available) for memo_id, available in open_credits if available > 0],
+            customer=refs.customer_id,
+        )
+        return payment_mapping.PaymentRefs(
+            customer_id=refs.customer_id,
+            invoice_id=refs.invoice_id,
+            deposit_account_id=refs.deposit_account_id,
+            method_id=refs.method_id,
+            credits=tuple(credits),
+        )
+
+    async def remove(self, run: Run) -> str:
+        company = await self._engine.qbo.open(run.key.company_id)
+        deleted = await self._writer.delete(
+            run, company.client, PAYMENT, payment_mapping.payment_marker(run.key)
+        )
+        if not deleted:
+            await self._engine.synced(run, "deleted: never in QuickBooks")
+            return "deleted"
+        await self._engine.synced(run, "deleted in QuickBooks", CLEARED)
+        return "deleted"
+
+
+def _follows(key: DocumentKey, body: dict[str, Any]) -> DocumentKey:
+    return order_key(key.company_id, str(body["order_id"]))
+
+
+def _parts(key: DocumentKey, body: dict[str, Any]) -> list[tuple[DocumentKey, dict[str, Any]]]:
+    """A voided payment's refunds are removed from QBO with it; a void is its own part."""
+    from rentsync.sync.kinds.payment_void import void_part
+    from rentsync.sync.kinds.refund import refund_parts
+
+    if body.get("voided"):
+        return [void_part(key, body)]
+    return refund_parts(key, body)
+
+
+KIND = KindSpec(
+    doc_type=DocumentType.PAYMENT,
+    plural="payments",
+    model=Payment,
+    example={
+        "order_id": "R-1001",
+        "kind": "payment",
+        "amount": "200.00",
+        "date": "2026-11-21",
+        "method": "card",
+        "reference_number": "AUTH-55821",
+        "refunds": [
+            {
+                "id": "RF-1",
+                "amount": "50.00",
+                "date": "2026-11-30",
+                "method": "card",
+                "reason": "One table returned unused",
+            }
+        ],
+        "voided": False,
+        "version": 3,
+    },
+    syncs_on_every_change=True,
+    max_attempts=2,
+    handler=PaymentHandler,
+    follows=_follows,
+    parts=_parts,
+    part_types=(DocumentType.REFUND, DocumentType.PAYMENT_VOID),
+)

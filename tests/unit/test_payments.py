@@ -1,0 +1,160 @@
+"""Payments, pure: the policy (R11, R12), the ingest model's validation, the QBO payloads (R4)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from rentsync.domain.connection import Connection
+from rentsync.domain.documents import DocumentType, OrderKind
+from rentsync.domain.ledger import DocumentKey, SkipReason
+from rentsync.domain.payments import Payment, Refund, balance_due
+from rentsync.domain.settings import SyncMode, SyncSettings
+from rentsync.domain.triggers import Trigger
+from rentsync.mapping import payment as mapping
+from rentsync.mapping.errors import MappingError
+from rentsync.policy import Skip, Sync, decide, decide_payment
+from tests.unit.factories import CONNECTED_AT, make_order
+
+CONNECTED = Connection.connected(CONNECTED_AT)
+KEY = DocumentKey(7, DocumentType.PAYMENT, "PAY-1")
+ONLY = SyncSettings(sync_mode=SyncMode.ONLY_WITH_PAYMENT)
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    return {
+        "order_id": "O-1",
+        "amount": "200.00",
+        "date": "2026-11-21",
+        "method": "card",
+        **overrides,
+    }
+
+
+def order_decision(settings: SyncSettings, **fields: Any) -> object:
+    return decide(
+        make_order(**fields),
+        settings,
+        CONNECTED,
+        trigger=Trigger.ARRIVAL,
+        first_seen_at=CONNECTED_AT + timedelta(days=1),
+    )
+
+
+def test_r11_only_with_payment_skips_orders_and_quotes_without_a_payment() -> None:
+    assert order_decision(ONLY) == Skip(reason=SkipReason.ORDER_WITHOUT_PAYMENT)
+    assert order_decision(ONLY, kind=OrderKind.QUOTE) == Skip(
+        reason=SkipReason.ORDER_WITHOUT_PAYMENT
+    )
+    assert order_decision(ONLY, has_payment=True) == Sync()
+    assert order_decision(ONLY, kind=OrderKind.QUOTE, has_payment=True) == Sync()
+
+
+def test_r12_a_payment_of_a_no_quickbooks_order_is_skipped_and_says_what_qbo_keeps() -> None:
+    decision = decide_payment(make_order(no_quickbooks=True), CONNECTED, in_qbo=True)
+    assert isinstance(decision, Skip) and decision.reason is SkipReason.NO_QUICKBOOKS
+    assert "payment already in QuickBooks was left as it is" in decision.message
+    assert decide_payment(make_order(no_quickbooks=True), Connection.none()) == Skip(
+        reason=SkipReason.NO_QUICKBOOKS, copy="payment"
+    )
+
+
+def test_r04_a_payment_waits_for_its_order_and_the_connection() -> None:
+    assert decide_payment(None, CONNECTED) == Skip(reason=SkipReason.INVOICE_NOT_IN_QBO)
+    assert decide_payment(make_order(), Connection.none()) == Skip(reason=SkipReason.NOT_CONNECTED)
+    assert decide_payment(make_order(), CONNECTED) == Sync()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"amount": "0.00"}, "amount"),
+        ({"amount": "1.001"}, "amount"),
+        ({"method": None}, "method"),
+        ({"refunds": [{"id": "R", "amount": "250.00", "date": "2026-11-22", "method": "card"}]},
+         "exceed"),
+        ({"refunds": [{"id": "R", "amount": "5.00", "date": "2026-11-20", "method": "card"}]},
+         "before the payment"),
+        ({"refunds": [{"id": "R", "amount": "5.00", "date": "2026-11-22", "method": "card"}] * 2},
+         "unique"),
+        ({"kind": "credit_applied", "method": None,
+          "refunds": [{"id": "R", "amount": "5.00", "date": "2026-11-22", "method": "card"}]},
+         "cannot be refunded"),
+    ],
+)  # fmt: skip
+def test_r04_an_inconsistent_payment_is_refused(overrides: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        Payment.model_validate(body(**overrides))
+
+
+def test_r04_the_balance_due_counts_payments_not_voided_and_not_refunds() -> None:
+    paid = Payment.model_validate(
+        body(refunds=[{"id": "R", "amount": "50.00", "date": "2026-11-22", "method": "card"}])
+    )
+    voided = Payment.model_validate(body(amount="100.00", voided=True))
+    assert balance_due(Decimal("450.00"), [paid, voided]) == Decimal("250.00")
+    assert paid.refunded == Decimal("50.00")
+
+
+def test_r04_a_collected_payment_links_the_invoice_and_names_account_method_and_marker() -> None:
+    payment = Payment.model_validate(body(reference_number="CHK 1001"))
+    refs = mapping.PaymentRefs(
+        customer_id="58", invoice_id="130", deposit_account_id="35", method_id="2"
+    )
+    assert mapping.payment_create(payment, refs, key=KEY) == {
+        "CustomerRef": {"value": "58"},
+        "TxnDate": "2026-11-21",
+        "TotalAmt": Decimal("200.00"),
+        "Line": [
+            {"Amount": Decimal("200.00"), "LinkedTxn": [{"TxnId": "130", "TxnType": "Invoice"}]}
+        ],
+        "DepositToAccountRef": {"value": "35"},
+        "PaymentMethodRef": {"value": "2"},
+        "PaymentRefNum": "CHK 1001",
+        "PrivateNote": "[rentsync:c7:payment:PAY-1]",
+    }
+
+
+def test_r04_credit_applied_is_a_zero_payment_linking_invoice_and_credit_memos() -> None:
+    payment = Payment.model_validate(body(kind="credit_applied", method=None))
+    credits = mapping.allocate_credit(
+        payment.amount, [("90", Decimal("150.00")), ("91", Decimal("80.00"))], customer="58"
+    )
+    assert credits == [("90", Decimal("150.00")), ("91", Decimal("50.00"))]
+    refs = mapping.PaymentRefs(customer_id="58", invoice_id="130", credits=credits)
+    payload = mapping.payment_create(payment, refs, key=KEY)
+    assert payload["TotalAmt"] == 0 and "DepositToAccountRef" not in payload
+    assert [line["LinkedTxn"][0]["TxnType"] for line in payload["Line"]] == [
+        "Invoice",
+        "CreditMemo",
+        "CreditMemo",
+    ]
+
+
+def test_r04_credit_applied_without_enough_credit_fails_with_a_remedy() -> None:
+    with pytest.raises(MappingError) as raised:
+        mapping.allocate_credit(Decimal("100.00"), [("90", Decimal("30.00"))], customer="58")
+    assert raised.value.code == "rentsync_no_customer_credit"
+    assert "credit memo" in raised.value.remedy
+
+
+def test_r04_a_refund_is_a_refund_receipt_out_of_the_deposit_account() -> None:
+    refund = Refund.model_validate(
+        {"id": "RF-9", "amount": "40.00", "date": "2026-11-25", "method": "cash", "reason": "Rain"}
+    )
+    key = DocumentKey(7, DocumentType.REFUND, "PAY-1/RF-9")
+    refs = mapping.RefundRefs(
+        customer_id="58", item_id="5", deposit_account_id="4", method_id="1", invoice_number="1001"
+    )
+    payload = mapping.refund_receipt_create(refund, refs, key=key, payment_id="PAY-1")
+    assert payload["DepositToAccountRef"] == {"value": "4"}
+    assert payload["DocNumber"] == "RF-RF-9"
+    assert payload["PrivateNote"] == "[rentsync:c7:refund:PAY-1/RF-9]"
+    (line,) = payload["Line"]
+    assert line["Amount"] == Decimal("40.00")
+    assert line["Description"] == "Refund RF-9 of payment PAY-1 (invoice 1001): Rain"
+    assert line["SalesItemLineDetail"]["ItemRef"] == {"value": "5"}
