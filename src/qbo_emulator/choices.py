@@ -88,3 +88,20 @@ DEFAULT_TIMEZONE: Final = "America/Los_Angeles"
 
 # minorversion: anything (or nothing) is accepted and served as 75.
 MINOR_VERSION: Final = 75
+
+# --- issue 9: fidelity -------------------------------------------------------------------------
+
+# Query WHERE on a property QBO cannot filter on -> 400, 4001 "Invalid query",
+# "QueryValidationError: property 'X' is not queryable"; on a property the entity does not have
+# (WHERE, select list, ORDERBY) -> "QueryValidationError: Property X not found for Entity Y".
+# CONFIRMED wording and refusal (never an empty 200) from live errors quoted in public code:
+# "property 'DepartmentRef' is not queryable" (Invoice), "property 'TotalAmt' is not queryable"
+# (Deposit), "Property CustomerRef not found for Entity PurchaseOrder", "Property BillAddr not
+# found for Entity Customer", Intuit's .NET SDK test comment "Property status not found for Entity
+# Customer". The per-entity filterable lists (entities.FILTERABLE) follow Intuit's API reference
+# as mirrored by the CData QuickBooks Online driver tables (Items: Name, Active, Type filterable,
+# FullyQualifiedName and UnitPrice not; Customers: the name parts, DisplayName, Active); UNCONFIRMED
+# entries kept filterable: Item.Sku, Customer PrimaryEmailAddr/Balance/Job/ParentRef, Payment
+# PaymentRefNum/TotalAmt, transactions' TotalAmt/Balance/DueDate, TaxRate.RateValue. Property
+# names match case-sensitively (UNCONFIRMED).
+QUERY_FILTERABLE_SOURCE: Final = "entities.FILTERABLE"

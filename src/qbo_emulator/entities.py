@@ -73,6 +73,25 @@ ACCOUNT: Final = frozenset(
     }
 )  # fmt: skip
 
+TAX_AGENCY: Final = frozenset(
+    {
+        "DisplayName", "TaxRegistrationNumber", "TaxTrackedOnSales", "TaxTrackedOnPurchases",
+        "TaxAgencyConfig", "Active",
+    }
+)  # fmt: skip
+TAX_CODE: Final = frozenset(
+    {
+        "Name", "Description", "Active", "Hidden", "Taxable", "TaxGroup", "SalesTaxRateList",
+        "PurchaseTaxRateList", "AdjustmentTaxRateList", "TaxCodeConfigType",
+    }
+)  # fmt: skip
+TAX_RATE: Final = frozenset(
+    {
+        "Name", "Description", "Active", "RateValue", "AgencyRef", "TaxReturnLineRef",
+        "SpecialTaxType", "DisplayType", "EffectiveTaxRate",
+    }
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -95,9 +114,9 @@ SPECS: Final = {
         Spec("Item", "list", COMMON | ITEM, ("Name",)),
         Spec("Account", "list", COMMON | ACCOUNT, ("Name",)),
         Spec("PaymentMethod", "list", COMMON | frozenset({"Name", "Active", "Type"}), ("Name",)),
-        Spec("TaxAgency", "tax", COMMON | frozenset({"DisplayName"}), writable=False),
-        Spec("TaxCode", "tax", COMMON, writable=False),
-        Spec("TaxRate", "tax", COMMON, writable=False),
+        Spec("TaxAgency", "tax", COMMON | TAX_AGENCY, writable=False),
+        Spec("TaxCode", "tax", COMMON | TAX_CODE, writable=False),
+        Spec("TaxRate", "tax", COMMON | TAX_RATE, writable=False),
         Spec("Invoice", "txn", COMMON | SALES, ("CustomerRef", "Line"), True, "operation"),
         Spec("CreditMemo", "txn", COMMON | SALES, ("CustomerRef", "Line"), True),
         Spec("RefundReceipt", "txn", COMMON | SALES, ("Line", "DepositToAccountRef"), True),
@@ -120,3 +139,39 @@ SPECS: Final = {
 BY_SEGMENT: Final = {name.lower(): name for name in SPECS}
 NAME_LISTS: Final = frozenset({"Customer", "Vendor", "Employee"})
 SALES_TXNS: Final = frozenset({"Invoice", "CreditMemo", "RefundReceipt"})
+
+# Properties a WHERE may name, per entity (choices.py: QUERY_FILTERABLE_SOURCE). Anything else the
+# entity has -> 4001 "property 'X' is not queryable"; a name it does not have -> 4001 "Property X
+# not found for Entity Y".
+_META: Final = frozenset({"Id", "MetaData.CreateTime", "MetaData.LastUpdatedTime"})
+_PERSON_FILTERS: Final = _META | frozenset(
+    {
+        "DisplayName", "GivenName", "MiddleName", "FamilyName", "Suffix", "CompanyName",
+        "FullyQualifiedName", "PrintOnCheckName", "Active", "PrimaryEmailAddr",
+        "PrimaryEmailAddr.Address", "Balance",
+    }
+)  # fmt: skip
+_TXN_FILTERS: Final = _META | frozenset({"DocNumber", "TxnDate"})
+FILTERABLE: Final[dict[str, frozenset[str]]] = {
+    "Customer": _PERSON_FILTERS | frozenset({"Job", "ParentRef", "IsProject"}),
+    "Vendor": _PERSON_FILTERS,
+    "Employee": _PERSON_FILTERS,
+    "Item": _META | frozenset({"Name", "Active", "Type", "Sku"}),
+    "Account": _META | frozenset(
+        {"Name", "Active", "AccountType", "AccountSubType", "Classification", "CurrentBalance",
+         "FullyQualifiedName"}
+    ),
+    "PaymentMethod": _META | frozenset({"Name", "Active", "Type"}),
+    "TaxAgency": _META | frozenset({"DisplayName"}),
+    "TaxCode": _META | frozenset({"Name", "Active", "Hidden", "Taxable"}),
+    "TaxRate": _META | frozenset({"Name", "Active", "RateValue", "AgencyRef"}),
+    "Invoice": _TXN_FILTERS | frozenset({"CustomerRef", "DueDate", "TotalAmt", "Balance"}),
+    "CreditMemo": _TXN_FILTERS | frozenset({"CustomerRef", "TotalAmt", "Balance"}),
+    "RefundReceipt": _TXN_FILTERS | frozenset({"CustomerRef", "TotalAmt"}),
+    "Payment": _META | frozenset({"TxnDate", "CustomerRef", "TotalAmt", "PaymentRefNum"}),
+    "Bill": _TXN_FILTERS | frozenset({"VendorRef", "DueDate", "TotalAmt", "Balance"}),
+    "BillPayment": _TXN_FILTERS | frozenset({"VendorRef", "TotalAmt", "PayType"}),
+    "PurchaseOrder": _TXN_FILTERS | frozenset({"VendorRef", "TotalAmt", "POStatus"}),
+    "CompanyInfo": _META,
+    "Preferences": _META,
+}  # fmt: skip

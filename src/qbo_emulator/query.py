@@ -10,7 +10,7 @@ from typing import Any
 
 from qbo_emulator import choices, faults, index, wire
 from qbo_emulator.books import Company, Entity
-from qbo_emulator.entities import SPECS
+from qbo_emulator.entities import FILTERABLE, SPECS
 
 TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:\\.|[^'\\])*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<op><=|>=|!=|=|<|>|\(|\)|,|\*)"
@@ -169,7 +169,35 @@ class _Parser:
 
 
 def parse(text: str) -> Query:
-    return _Parser(text).parse()
+    query = _Parser(text).parse()
+    _validate(query)
+    return query
+
+
+def _known(entity: str, name: str) -> bool:
+    return name.split(".")[0] in SPECS[entity].fields
+
+
+def _not_found(entity: str, name: str) -> faults.QboFault:
+    return faults.query_validation(f"Property {name} not found for Entity {entity}")
+
+
+def _validate(query: Query) -> None:
+    """QBO refuses a query naming a property the entity lacks, or filtering on one it has but
+    cannot filter on (choices.QUERY_FILTERABLE_SOURCE); it never answers such a query empty."""
+    entity = query.entity
+    for name in query.fields or ():
+        if not _known(entity, name):
+            raise _not_found(entity, name)
+    for name, _, _ in query.where:
+        if name in FILTERABLE[entity]:
+            continue
+        if not _known(entity, name):
+            raise _not_found(entity, name)
+        raise faults.query_validation(f"property '{name}' is not queryable")
+    for name, _ in query.order:
+        if not _known(entity, name):
+            raise _not_found(entity, name)
 
 
 _field = index.field_value

@@ -66,7 +66,7 @@ async def test_query_by_post_with_application_text_and_comparisons(qbo: Qbo) -> 
     await qbo.service_item("Cheap")
     response = await qbo.client.post(
         qbo.url("query"),
-        content=b"select * from Item where UnitPrice >= 0 and Type = 'Service'",
+        content=b"select * from Item where Id >= '1' and Type = 'Service'",
         headers={"Content-Type": "application/text"},
     )
     assert [i["Name"] for i in response.json()["QueryResponse"]["Item"]] == ["Cheap"]
@@ -86,3 +86,54 @@ async def test_tax_code_query_lists_pseudo_codes_and_rates(qbo: Qbo) -> None:
     assert {"TAX", "NON", "CustomSalesTax", "Local 8%"} <= set(names)
     rates = await qbo.query("select * from TaxRate where RateValue = 6")
     assert [r["Name"] for r in rates["QueryResponse"]["TaxRate"]] == ["State"]
+
+
+async def _query_error(qbo: Qbo, text: str) -> dict[str, str]:
+    response = await qbo.client.get(qbo.url("query"), params={"query": text})
+    assert response.status_code == 400, response.text
+    fault = response.json()["Fault"]
+    assert fault["type"] == "ValidationFault"
+    error: dict[str, str] = fault["Error"][0]
+    return error
+
+
+async def test_where_on_a_property_the_entity_lacks_is_4001_not_an_empty_answer(qbo: Qbo) -> None:
+    await qbo.customer("Acme")
+    error = await _query_error(qbo, "select * from Customer where Nickname = 'Acme'")
+    assert error["code"] == "4001" and error["Message"] == "Invalid query"
+    assert error["Detail"] == (
+        "QueryValidationError: Property Nickname not found for Entity Customer"
+    )
+    error = await _query_error(qbo, "select * from PurchaseOrder where CustomerRef = '1'")
+    assert error["Detail"].endswith("Property CustomerRef not found for Entity PurchaseOrder")
+
+
+async def test_where_on_a_non_filterable_property_is_4001(qbo: Qbo) -> None:
+    await qbo.service_item("Tent")
+    for text, name in (
+        ("select * from Item where UnitPrice >= 0", "UnitPrice"),
+        ("select * from Invoice where PrivateNote = 'x'", "PrivateNote"),
+        ("select count(*) from Customer where Notes = 'x'", "Notes"),
+    ):
+        error = await _query_error(qbo, text)
+        assert error["code"] == "4001"
+        assert error["Detail"] == f"QueryValidationError: property '{name}' is not queryable"
+
+
+async def test_unknown_property_in_select_list_or_orderby_is_4001(qbo: Qbo) -> None:
+    error = await _query_error(qbo, "select Id, Bogus from Customer")
+    assert error["Detail"].endswith("Property Bogus not found for Entity Customer")
+    error = await _query_error(qbo, "select * from Customer orderby Bogus")
+    assert error["Detail"].endswith("Property Bogus not found for Entity Customer")
+
+
+async def test_filterable_properties_still_answer(qbo: Qbo) -> None:
+    customer = await qbo.customer("Acme")
+    for text in (
+        f"select * from Invoice where CustomerRef = '{customer['Id']}' and TxnDate > '2020-01-01'",
+        f"select * from Payment where CustomerRef = '{customer['Id']}'",
+        f"select * from CreditMemo where CustomerRef = '{customer['Id']}' orderby TxnDate",
+        "select * from Item where Name = 'x' and Active = true and Type = 'Service'",
+        "select * from Customer where MetaData.LastUpdatedTime > '2000-01-01T00:00:00-07:00'",
+    ):
+        assert "Fault" not in await qbo.query(text)
