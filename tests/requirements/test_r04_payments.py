@@ -13,6 +13,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import psycopg
+
 from rentsync.settings import Settings
 from tests import ingest_fixtures as make
 from tests.sync_rig import Rig, rig_for
@@ -361,3 +363,54 @@ async def bearer(rig: Rig) -> dict[str, str]:
         "Authorization": f"Bearer {issued.json()['access_token']}",
         "Accept": "application/json",
     }
+
+
+async def test_r04_a_payment_the_ledger_forgot_is_adopted_not_posted_twice(
+    settings: Settings,
+) -> None:
+    """B1: a restore from an older backup loses the payment's QBO Id; QBO keeps no unique
+    number on a Payment, so it is found by its customer and rentsync's marker."""
+    async with rig_for(settings) as rig:
+        await order_in_qbo(rig)
+        await rig.put("payments", "PAY-1", payment("O-1", "100.00"))
+        first = await settled_payment(rig, "PAY-1")
+        assert settings.database_url
+        async with await psycopg.AsyncConnection.connect(
+            settings.database_url, autocommit=True
+        ) as db:
+            await db.execute(
+                "UPDATE sync_records SET qbo_id = NULL, sync_token = NULL, synced_hash = NULL "
+                "WHERE doc_type = 'payment' AND source_id = 'PAY-1'"
+            )
+        update = await rig.put("payments", "PAY-1", payment("O-1", "150.00"))
+        done = await settled_payment(rig, "PAY-1", revision=update.json()["revision"])
+        assert done["state"] == "synced", done
+        assert done["qbo"]["id"] == first["qbo"]["id"]
+        (paid,) = await rig.qbo_entities("Payment")
+        assert cents(paid["TotalAmt"]) == Decimal("150.00")
+        got = await figures(rig, rig.accounts["undeposited"])
+        assert got["invoice_balance"] == Decimal("300.00")
+
+
+async def test_r04_a_refund_receipt_the_ledger_forgot_is_adopted_not_posted_twice(
+    settings: Settings,
+) -> None:
+    async with rig_for(settings) as rig:
+        await order_in_qbo(rig)
+        body = payment("O-1", "100.00", refunds=[refund("RF-1", "20.00")])
+        await rig.put("payments", "PAY-1", body)
+        first = await rig.settled("refunds", "PAY-1/RF-1")
+        assert settings.database_url
+        async with await psycopg.AsyncConnection.connect(
+            settings.database_url, autocommit=True
+        ) as db:
+            await db.execute(
+                "UPDATE sync_records SET qbo_id = NULL, sync_token = NULL, synced_hash = NULL "
+                "WHERE doc_type = 'refund'"
+            )
+        await rig.put("payments", "PAY-1", {**body, "refunds": [refund("RF-1", "25.00")]})
+        done = await rig.settled("refunds", "PAY-1/RF-1", attempts_after=1)
+        assert done["state"] == "synced", done
+        assert done["qbo"]["id"] == first["qbo"]["id"]
+        (receipt,) = await rig.qbo_entities("RefundReceipt")
+        assert cents(receipt["TotalAmt"]) == Decimal("25.00")

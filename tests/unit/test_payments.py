@@ -158,3 +158,11 @@ def test_r04_a_refund_is_a_refund_receipt_out_of_the_deposit_account() -> None:
     assert line["Amount"] == Decimal("40.00")
     assert line["Description"] == "Refund RF-9 of payment PAY-1 (invoice 1001): Rain"
     assert line["SalesItemLineDetail"]["ItemRef"] == {"value": "5"}
+
+
+def test_r15_a_void_has_five_attempts_a_payment_and_a_refund_two() -> None:
+    from rentsync.sync.kinds import kind_for
+
+    assert kind_for(DocumentType.PAYMENT_VOID).max_attempts == 5
+    assert kind_for(DocumentType.PAYMENT).max_attempts == 2
+    assert kind_for(DocumentType.REFUND).max_attempts == 2

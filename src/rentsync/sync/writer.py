@@ -40,6 +40,10 @@ class Transaction:
     """rentsync's marker, in `marker_field`: tells our object from another with that key."""
     marker_field: str = "PrivateNote"
     content_hash: str
+    find_before_create: bool = False
+    """Look for our object before every create, not only after an uncertain one: for entities
+    QBO keeps no unique key on (a Payment has no unique number), so a ledger restored from an
+    older backup adopts what QBO holds instead of posting it twice (an invoice has 6140)."""
 
 
 class TransactionWriter:
@@ -56,6 +60,10 @@ class TransactionWriter:
             # An earlier create's outcome is unknown (lost answer, killed worker): find what it
             # wrote by the key it was sent with (the document's number may have changed since).
             adopted = await self.find(run, client, WriteIntent.from_json(record.write_intent), txn)
+            if adopted is not None:
+                return await self._update(run, client, txn, adopted.id, adopted.sync_token)
+        elif txn.find_before_create:
+            adopted = await self.find(run, client, txn.find, txn)
             if adopted is not None:
                 return await self._update(run, client, txn, adopted.id, adopted.sync_token)
         await self._ledger.intend(run.key, txn.find)

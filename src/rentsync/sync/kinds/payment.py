@@ -241,6 +241,7 @@ class PaymentHandler:
                 find=find,
                 marker=marker,
                 content_hash=digest,
+                find_before_create=True,
             ),
         )
         await self._ctx.read_back(
