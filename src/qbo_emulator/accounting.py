@@ -49,7 +49,27 @@ def _line_amount(line: Entity, detail: Entity, element: str) -> Decimal:
     return amount
 
 
-def sales_lines(company: Company, doc: Entity) -> tuple[Decimal, Decimal, Decimal]:
+def line_ids(lines: list[Entity], old: Entity | None) -> None:
+    """Line Ids the way QBO keeps them (choices.LINE_IDS_KEPT_ON_UPDATE): on an update a line
+    sent with the Id of one of the stored lines keeps it; any other line (no Id, Id <= 0, unknown,
+    repeated) gets a new Id above the highest stored one. A create numbers lines 1..n. LineNum is
+    the position."""
+    stored = {str(line["Id"]) for line in (old or {}).get("Line", []) or [] if line.get("Id")}
+    next_id = max((int(i) for i in stored if i.isdigit()), default=0) + 1
+    taken: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        sent = str(line["Id"]) if line.get("Id") is not None else None
+        if sent is not None and sent in stored and sent not in taken:
+            taken.add(sent)
+        else:
+            line["Id"] = str(next_id)
+            next_id += 1
+        line["LineNum"] = number
+
+
+def sales_lines(
+    company: Company, doc: Entity, old: Entity | None = None
+) -> tuple[Decimal, Decimal, Decimal]:
     """Validate and number lines; returns (subtotal, taxable, discount)."""
     lines = doc.get("Line")
     if not isinstance(lines, list) or not lines:
@@ -74,9 +94,8 @@ def sales_lines(company: Company, doc: Entity) -> tuple[Decimal, Decimal, Decima
         raise faults.missing_param("Line")
     subtotal = taxable = ZERO
     out: list[Entity] = []
-    for number, line in enumerate(items, start=1):
-        line["Id"] = str(number)
-        line["LineNum"] = number
+    line_ids(items + discounts, old)
+    for line in items:
         if line["DetailType"] == ITEM_LINE:
             detail = dict(line.get(ITEM_LINE) or {})
             item = active_ref(company, "Item", detail.get("ItemRef"), "ItemRef")
@@ -100,7 +119,7 @@ def sales_lines(company: Company, doc: Entity) -> tuple[Decimal, Decimal, Decima
         out.append(line)
     out.append({"Amount": subtotal, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
     discount_total = ZERO
-    for number, line in enumerate(discounts, start=len(items) + 1):
+    for line in discounts:
         detail = dict(line.get("DiscountLineDetail") or {})
         if detail.get("PercentBased"):
             percent = money(detail.get("DiscountPercent"), "DiscountPercent")
@@ -112,8 +131,6 @@ def sales_lines(company: Company, doc: Entity) -> tuple[Decimal, Decimal, Decima
             raise faults.business("Discount line needs an amount or a percent", code="6090")
         detail.setdefault("DiscountAccountRef", _discount_account(company))
         line["DiscountLineDetail"] = detail
-        line["Id"] = str(number)
-        line["LineNum"] = number
         discount_total += line["Amount"]
         out.append(line)
     doc["Line"] = out
@@ -125,9 +142,11 @@ def _discount_account(company: Company) -> dict[str, str]:
     return ref(account) if account else {"value": ""}
 
 
-def apply_sales_totals(company: Company, doc: Entity, request: Entity) -> None:
+def apply_sales_totals(
+    company: Company, doc: Entity, request: Entity, old: Entity | None = None
+) -> None:
     """Fill SubTotal line, discount, TxnTaxDetail, TotalAmt for Invoice/CreditMemo/RefundReceipt."""
-    subtotal, taxable, discount = sales_lines(company, doc)
+    subtotal, taxable, discount = sales_lines(company, doc, old)
     if doc.get("ApplyTaxAfterDiscount") and discount and subtotal:
         taxable = wire.cents(taxable - discount * taxable / subtotal)
     sent = request.get("TxnTaxDetail") if isinstance(request.get("TxnTaxDetail"), dict) else None
@@ -186,14 +205,14 @@ def _prorate(tax_lines: list[Entity], wanted: Decimal, computed: Decimal) -> Dec
 PURCHASE_DETAILS = {"AccountBasedExpenseLineDetail", "ItemBasedExpenseLineDetail"}
 
 
-def apply_purchase_totals(company: Company, doc: Entity) -> None:
+def apply_purchase_totals(company: Company, doc: Entity, old: Entity | None = None) -> None:
     """Lines of Bill/PurchaseOrder: validate refs, number lines, TotalAmt."""
     lines = doc.get("Line")
     if not isinstance(lines, list) or not lines:
         raise faults.missing_param("Line")
     total = ZERO
     out: list[Entity] = []
-    for number, raw in enumerate(lines, start=1):
+    for raw in lines:
         line = dict(raw)
         kind = line.get("DetailType")
         if kind not in PURCHASE_DETAILS:
@@ -216,10 +235,9 @@ def apply_purchase_totals(company: Company, doc: Entity) -> None:
         detail.setdefault("BillableStatus", "NotBillable")
         detail.setdefault("TaxCodeRef", {"value": "NON"})
         line[kind] = detail
-        line["Id"] = str(number)
-        line["LineNum"] = number
         total += line["Amount"]
         out.append(line)
+    line_ids(out, old)
     doc["Line"] = out
     doc["TotalAmt"] = total
     doc["HomeTotalAmt"] = total

@@ -105,3 +105,11 @@ MINOR_VERSION: Final = 75
 # PaymentRefNum/TotalAmt, transactions' TotalAmt/Balance/DueDate, TaxRate.RateValue. Property
 # names match case-sensitively (UNCONFIRMED).
 QUERY_FILTERABLE_SOURCE: Final = "entities.FILTERABLE"
+
+# Line Ids on update: a line sent with the Id of a stored line keeps it; a line without an Id, with
+# Id <= 0 or an unknown Id is a new line. CONFIRMED by Intuit's Line.Id reference text ("ID > 0
+# and exists: update; no ID / ID <= 0 / ID > 0 but doesn't exist: create", as mirrored in
+# Nytely-Official/quickbooks-api src/types/interfaces/base-line.ts). UNCONFIRMED: a new line's Id
+# continues above the highest stored line Id (Ids of dropped lines are not reused); LineNum is the
+# position.
+LINE_IDS_KEPT_ON_UPDATE: Final = True

@@ -185,10 +185,10 @@ def _normalize(
         vendor = accounting.active_ref(company, "Vendor", doc.get("VendorRef"), "VendorRef")
         doc["VendorRef"] = ref(vendor, "DisplayName")
     if entity in SALES_TXNS:
-        accounting.apply_sales_totals(company, doc, body)
+        accounting.apply_sales_totals(company, doc, body, old)
         _sales_defaults(company, entity, doc)
     elif entity in {"Bill", "PurchaseOrder"}:
-        accounting.apply_purchase_totals(company, doc)
+        accounting.apply_purchase_totals(company, doc, old)
         doc.setdefault("APAccountRef", _preset_ref(company, "ap"))
         if entity == "Bill":
             doc["DueDate"] = _date(doc.get("DueDate"), "DueDate") or doc["TxnDate"]

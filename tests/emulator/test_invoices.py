@@ -200,3 +200,26 @@ async def test_full_update_clears_omitted_fields(qbo: Qbo) -> None:
     body = {**_copy_body(invoice), "Id": invoice["Id"], "SyncToken": "0"}
     updated = (await qbo.post("invoice", body)).json()["Invoice"]
     assert "PrivateNote" not in updated
+
+
+async def test_update_keeps_sent_line_ids_and_gives_new_lines_new_ids(qbo: Qbo) -> None:
+    invoice = await recorded_invoice(qbo)  # lines 1, 2 (items) and 3 (discount)
+    items = [line for line in invoice["Line"] if line["DetailType"] == "SalesItemLineDetail"]
+    assert [line["Id"] for line in items] == ["1", "2"]
+    second, first = items[1], items[0]
+    new_line = {k: v for k, v in first.items() if k not in {"Id", "LineNum"}}
+    response = await qbo.post(
+        "invoice",
+        {"Id": invoice["Id"], "SyncToken": "0", "sparse": True, "Line": [second, new_line]},
+    )
+    updated = response.json()["Invoice"]
+    kept = [line for line in updated["Line"] if line["DetailType"] == "SalesItemLineDetail"]
+    assert [(line["Id"], line["Amount"]) for line in kept] == [("2", 70), ("4", 50)]
+    assert [line["LineNum"] for line in kept] == [1, 2]
+    unknown = {**new_line, "Id": "99"}
+    again = await qbo.post(
+        "invoice",
+        {"Id": invoice["Id"], "SyncToken": "1", "sparse": True, "Line": [kept[1], unknown]},
+    )
+    ids = [line.get("Id") for line in again.json()["Invoice"]["Line"]]
+    assert ids == ["4", "5", None]  # SubTotal has no Id
