@@ -30,6 +30,7 @@ class Journal:
     """What one write changed, so a write that fails partway can be undone (`Company.atomic`)."""
 
     next_id: int
+    next_address_id: int
     tombstones: int
     voided: set[tuple[str, str]]
     tables: frozenset[str]
@@ -57,6 +58,7 @@ class Company:
     store: dict[str, dict[str, Entity]] = field(default_factory=dict)
     tombstones: list[tuple[str, str, str]] = field(default_factory=list)  # entity, Id, time
     next_id: int = 1
+    next_address_id: int = 1  # physical addresses have their own Id sequence
     replays: dict[str, Replay] = field(default_factory=dict)
     preferences: Entity = field(default_factory=dict)
     company_info: Entity = field(default_factory=dict)
@@ -68,6 +70,11 @@ class Company:
     def new_id(self) -> str:
         value = self.next_id
         self.next_id += 1
+        return str(value)
+
+    def new_address_id(self) -> str:
+        value = self.next_address_id
+        self.next_address_id += 1
         return str(value)
 
     def local(self, moment: datetime) -> datetime:
@@ -143,7 +150,11 @@ class Company:
             yield  # already inside a write
             return
         journal = Journal(
-            self.next_id, len(self.tombstones), set(self.voided), frozenset(self.store)
+            self.next_id,
+            self.next_address_id,
+            len(self.tombstones),
+            set(self.voided),
+            frozenset(self.store),
         )
         self.journal = journal
         try:
@@ -170,6 +181,7 @@ class Company:
             if not self.store[entity]:
                 del self.store[entity]
         self.next_id = journal.next_id
+        self.next_address_id = journal.next_address_id
         del self.tombstones[journal.tombstones :]
         self.voided = journal.voided
         self.indexes.clear()  # rebuilt on next use

@@ -113,3 +113,14 @@ QUERY_FILTERABLE_SOURCE: Final = "entities.FILTERABLE"
 # continues above the highest stored line Id (Ids of dropped lines are not reused); LineNum is the
 # position.
 LINE_IDS_KEPT_ON_UPDATE: Final = True
+
+# Addresses (BillAddr, ShipAddr, VendorAddr, ShipFromAddr, OtherAddr) carry a string Id from their
+# own company-wide sequence. CONFIRMED that QBO returns Ids on addresses and that an invoice sent
+# without addresses takes the customer's: Intuit's Invoice reference sample (Invoice 130,
+# customer 24 "Sonnenschein Family Store") answers ShipAddr {"Id": "25", ...} = the customer's
+# address and BillAddr {"Id": "95", ...} = a new address record; client models built from real
+# responses (Recursyve/nestjs-quickbooks physical-address.model.ts, HomesUSA-com/Husa.Extensions
+# BillAddr.cs) have Id on every address. UNCONFIRMED: QBO formats the copied BillAddr into
+# Line1..Line4 (contact, company, street, "City, ST  ZIP"); the emulator copies the customer's
+# fields as they are. A sent address keeps its Id only if it is the Id the object already has.
+ADDRESS_IDS: Final = True

@@ -165,6 +165,7 @@ def _normalize(
         if doc.get(field) in (None, "", []):
             raise faults.missing_param(field)
     own = old["Id"] if old else None
+    _address_ids(company, doc, old)
     if spec.kind == "list":
         names.normalize(company, spec.name, doc, own)
         return
@@ -181,6 +182,8 @@ def _normalize(
     if "CustomerRef" in doc or entity in {"Invoice", "CreditMemo", "Payment"}:
         customer = accounting.active_ref(company, "Customer", doc.get("CustomerRef"), "CustomerRef")
         doc["CustomerRef"] = ref(customer, "DisplayName")
+        if entity in SALES_TXNS:
+            _customer_addresses(company, doc, customer)
     if "VendorRef" in spec.required:
         vendor = accounting.active_ref(company, "Vendor", doc.get("VendorRef"), "VendorRef")
         doc["VendorRef"] = ref(vendor, "DisplayName")
@@ -210,6 +213,37 @@ def _normalize(
     effect = links.stock_effect(company, entity, doc)
     if effect:
         links.check_stock_dates(company, doc, effect)
+
+
+ADDRESS_FIELDS = ("BillAddr", "ShipAddr", "VendorAddr", "ShipFromAddr", "OtherAddr")
+
+
+def _address_ids(company: Company, doc: Entity, old: Entity | None) -> None:
+    """Every stored address has an Id (choices.ADDRESS_IDS): one sent with the Id the object's
+    address already has keeps it; any other sent address is a new address with a new Id."""
+    for field in ADDRESS_FIELDS:
+        address = doc.get(field)
+        if not isinstance(address, dict) or not address:
+            continue
+        address = dict(address)
+        before = ((old or {}).get(field) or {}).get("Id")
+        if address.get("Id") is None or before is None or str(address["Id"]) != str(before):
+            address["Id"] = company.new_address_id()
+        else:
+            address["Id"] = str(address["Id"])
+        doc[field] = address
+
+
+def _customer_addresses(company: Company, doc: Entity, customer: Entity) -> None:
+    """A sales form sent without addresses takes the customer's: the billing address as a new
+    address (new Id), the shipping address as the customer's own (same Id)."""
+    bill = customer.get("BillAddr")
+    if not doc.get("BillAddr") and isinstance(bill, dict) and bill:
+        copied = {k: v for k, v in bill.items() if k != "Id"}
+        doc["BillAddr"] = {**copied, "Id": company.new_address_id()}
+    ship = customer.get("ShipAddr")
+    if not doc.get("ShipAddr") and isinstance(ship, dict) and ship:
+        doc["ShipAddr"] = dict(ship)
 
 
 def _sales_defaults(company: Company, entity: str, doc: Entity) -> None:

@@ -44,6 +44,7 @@ def save(emu: Emulator, path: str) -> None:
                 "ast": c.ast, "tz": c.tz.key, "ast_code_id": c.ast_code_id,
                 "preset_accounts": c.preset_accounts, "voided": sorted(c.voided),
                 "store": c.store, "tombstones": c.tombstones, "next_id": c.next_id,
+                "next_address_id": c.next_address_id,
                 "replays": {
                     k: [r.status, r.body.decode(), r.content_type] for k, r in c.replays.items()
                 },
@@ -72,7 +73,7 @@ def load(emu: Emulator, path: str) -> bool:
             ast=raw["ast"], tz=ZoneInfo(raw["tz"]), ast_code_id=raw["ast_code_id"],
             preset_accounts=raw["preset_accounts"], voided={tuple(v) for v in raw["voided"]},
             store=raw["store"], tombstones=[tuple(t) for t in raw["tombstones"]],
-            next_id=raw["next_id"],
+            next_id=raw["next_id"], next_address_id=raw.get("next_address_id", 1),
             replays={k: Replay(v[0], v[1].encode(), v[2]) for k, v in raw["replays"].items()},
         )  # fmt: skip
         company.preferences = company.store["Preferences"]["1"]

@@ -223,3 +223,60 @@ async def test_update_keeps_sent_line_ids_and_gives_new_lines_new_ids(qbo: Qbo) 
     )
     ids = [line.get("Id") for line in again.json()["Invoice"]["Line"]]
     assert ids == ["4", "5", None]  # SubTotal has no Id
+
+
+async def test_addresses_carry_ids_and_an_invoice_takes_the_customers(qbo: Qbo) -> None:
+    street = {"Line1": "5 Pier Rd", "City": "Oakland", "CountrySubDivisionCode": "CA"}
+    customer = await qbo.create(
+        "Customer",
+        {
+            "DisplayName": "Harbor Events",
+            "BillAddr": street,
+            "ShipAddr": {**street, "Line1": "9 Dock"},
+        },
+    )
+    bill_id, ship_id = customer["BillAddr"]["Id"], customer["ShipAddr"]["Id"]
+    assert bill_id != ship_id and bill_id.isdigit() and ship_id.isdigit()
+    item = await qbo.service_item()
+    line = {
+        "DetailType": "SalesItemLineDetail",
+        "Amount": 10,
+        "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}},
+    }
+    invoice = await qbo.create(
+        "Invoice", {"CustomerRef": {"value": customer["Id"]}, "Line": [line]}
+    )
+    assert {k: v for k, v in invoice["BillAddr"].items() if k != "Id"} == street
+    assert invoice["BillAddr"]["Id"] not in {bill_id, ship_id}
+    assert invoice["ShipAddr"] == customer["ShipAddr"]
+    sent = await qbo.create(
+        "Invoice",
+        {"CustomerRef": {"value": customer["Id"]}, "Line": [line], "BillAddr": {"Line1": "Else"}},
+    )
+    assert sent["BillAddr"]["Line1"] == "Else" and sent["BillAddr"]["Id"].isdigit()
+    again = await qbo.post(
+        "customer",
+        {"Id": customer["Id"], "SyncToken": "0", "sparse": True, "BillAddr": customer["BillAddr"]},
+    )
+    assert again.json()["Customer"]["BillAddr"]["Id"] == bill_id
+
+
+async def test_vendor_address_on_a_purchase_order_gets_an_id(qbo: Qbo) -> None:
+    vendor = await qbo.create("Vendor", {"DisplayName": "Canvas Co"})
+    order = await qbo.create(
+        "PurchaseOrder",
+        {
+            "VendorRef": {"value": vendor["Id"]},
+            "VendorAddr": {"Line1": "1 Mill St"},
+            "Line": [
+                {
+                    "DetailType": "AccountBasedExpenseLineDetail",
+                    "Amount": 5,
+                    "AccountBasedExpenseLineDetail": {
+                        "AccountRef": {"value": qbo.account("expense")}
+                    },
+                }
+            ],
+        },
+    )
+    assert order["VendorAddr"]["Id"].isdigit()
