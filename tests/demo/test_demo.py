@@ -240,10 +240,21 @@ async def test_every_story_comes_out_as_the_issue_says_and_the_report_shows_it(
     # The report: a table per company, the summary, the addresses and the keys.
     buffer = io.StringIO()
     console = Console(file=buffer, width=200, color_system=None, highlight=False)
-    assert report.print_report(demo, console) is True
+    printed = report.print_report(demo, console)
     out = buffer.getvalue()
+    assert printed is True, out
     assert "Summary: 29 synced / 2 skipped / 3 failed of 34 orders and quotes" in out
     assert "every outcome as the demo expects" in out
+    # Payments: deposits, full payments, a partial refund, a void, credit applied, and one on
+    # the No QuickBooks order; every synced order's balance due is the same in QuickBooks.
+    assert (
+        "Sunny Days Party Rentals payments: 7 synced / 1 skipped / 0 failed; balance due in "
+        "QuickBooks equals the rental system's on every synced order." in out
+    )
+    assert sunny.payment_statuses["refunds/PAY-5003/RF-1"]["qbo"]["entity"] == "RefundReceipt"
+    assert sunny.payment_statuses["payment-voids/PAY-5004"]["state"] == "synced"
+    assert sunny.payment_statuses["payments/PAY-5008"]["skip"]["reason"] == "no_quickbooks"
+    assert sunny.qbo_balances["R-24101"] == 0
     for needle in (
         "6140 Duplicate Document Number Error",
         "6270 Transaction date is prior to start date for inventory item",

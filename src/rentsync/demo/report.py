@@ -4,11 +4,14 @@ the API, its docs, the emulator and the API keys are."""
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from rentsync.demo.seed import SeedPayment
 
 if TYPE_CHECKING:
     from rentsync.demo.runner import CompanyRun, DemoRun
@@ -17,6 +20,7 @@ STATE_STYLES = {"synced": "green", "skipped": "yellow", "failed": "red"}
 
 SYNC_MODES = {
     "orders_and_quotes_with_payment": "orders, and quotes with a payment",
+    "only_with_payment": "orders and quotes only once they have a payment",
     "all_orders_and_quotes": "all orders and quotes",
 }
 
@@ -71,6 +75,7 @@ def company_table(run: CompanyRun) -> Table:
     table.add_column("Id", no_wrap=True, style="dim")
     table.add_column("Customer", max_width=24)
     table.add_column("Total", justify="right", no_wrap=True)
+    table.add_column("Balance due\nrental / QBO", justify="right", no_wrap=True)
     table.add_column("QuickBooks", no_wrap=True)
     table.add_column("State", no_wrap=True)
     table.add_column("Reason / code and message, remedy", ratio=1)
@@ -93,12 +98,104 @@ def company_table(run: CompanyRun) -> Table:
             order.source_id,
             escape(customers.get(str(order.body["customer_id"]), "?")),
             f"{order.total:,.2f}",
+            _balances(run, order.source_id, order.total),
             f"{qbo['entity']} {qbo['id']}" if qbo else "-",
             state_text,
             reason,
             end_section=bool(reason),
         )
     return table
+
+
+def balance_due(run: CompanyRun, order_id: str, total: Decimal) -> Decimal:
+    """The rental system's balance due: the total less its payments not voided."""
+    paid = sum((p.applied for p in run.seed.payments if p.order_id == order_id), Decimal(0))
+    return total - paid
+
+
+def balances_agree(run: CompanyRun, order_id: str, total: Decimal) -> bool:
+    """A synced order has the rental system's balance due in QuickBooks too (a failed one may
+    differ: that is its story, e.g. a tax mismatch)."""
+    qbo = run.qbo_balances.get(order_id)
+    synced = run.statuses.get(order_id, {}).get("state") == "synced"
+    return qbo is None or not synced or qbo == balance_due(run, order_id, total)
+
+
+def _balances(run: CompanyRun, order_id: str, total: Decimal) -> str:
+    rental = balance_due(run, order_id, total)
+    qbo = run.qbo_balances.get(order_id)
+    if qbo is None:
+        return f"{rental:,.2f} / -"
+    text = f"{rental:,.2f} / {qbo:,.2f}"
+    return text if qbo == rental else f"[red]{text}[/]"
+
+
+def payment_expected(run: CompanyRun, payment: SeedPayment) -> bool:
+    """The payment and its refunds and void came out as the demo expects."""
+    paths = payment.paths
+    main = run.payment_statuses.get(paths[0], {})
+    if main.get("state") != payment.expected.state:
+        return False
+    if payment.expected.code is not None and outcome_code(main) != payment.expected.code:
+        return False
+    return all(
+        run.payment_statuses.get(path, {}).get("state") == payment.expected.state
+        for path in paths[1:]
+    )
+
+
+def payments_table(run: CompanyRun) -> Table:
+    table = Table(
+        title=f"[bold]{escape(run.seed.name)}[/]: payments", title_justify="left", expand=True
+    )
+    table.add_column("Payment", no_wrap=True)
+    table.add_column("Order", no_wrap=True, style="dim")
+    table.add_column("Kind / method", no_wrap=True)
+    table.add_column("Amount", justify="right", no_wrap=True)
+    table.add_column("QuickBooks", no_wrap=True)
+    table.add_column("State", no_wrap=True)
+    table.add_column("Refunds, void; reason", ratio=1)
+    for payment in run.seed.payments:
+        paths = payment.paths
+        status = run.payment_statuses.get(paths[0], {"state": "unknown"})
+        state = str(status.get("state"))
+        style = STATE_STYLES.get(state, "magenta")
+        state_text = f"[{style}]{escape(state)}[/]"
+        if not payment_expected(run, payment):
+            state_text += f"\n[red]expected {escape(payment.expected.describe())}[/]"
+        notes = []
+        if payment.story:
+            notes.append(f"[italic dim]{escape(payment.story)}[/]")
+        for path in paths[1:]:
+            part = run.payment_statuses.get(path, {})
+            qbo = part.get("qbo")
+            where = f" ({qbo['entity']} {qbo['id']})" if qbo else ""
+            what = "void" if path.startswith("payment-voids/") else path.split("/", 1)[1]
+            notes.append(f"{escape(what)}: {escape(str(part.get('state')))}{where}")
+        reason = _reason(status)
+        if reason:
+            notes.append(reason)
+        final = payment.final
+        kind = "credit applied" if final["kind"] == "credit_applied" else str(final["method"])
+        qbo = status.get("qbo")
+        table.add_row(
+            payment.source_id,
+            payment.order_id,
+            escape(kind) + (" [dim](voided)[/]" if final.get("voided") else ""),
+            f"{Decimal(final['amount']):,.2f}",
+            f"{qbo['entity']} {qbo['id']}" if qbo else "-",
+            state_text,
+            "\n".join(notes),
+            end_section=True,
+        )
+    return table
+
+
+def payment_counts(run: CompanyRun) -> Counter[str]:
+    return Counter(
+        str(run.payment_statuses.get(f"payments/{p.source_id}", {}).get("state"))
+        for p in run.seed.payments
+    )
 
 
 def references_line(run: CompanyRun) -> str:
@@ -144,6 +241,21 @@ def print_report(demo: DemoRun, console: Console) -> bool:
         if run.seed.note:
             console.print(f"[italic]{escape(run.seed.note)}[/]")
         expected_everywhere &= all(as_expected(run, o.source_id) for o in run.seed.orders)
+        if run.seed.payments:
+            console.print()
+            console.print(payments_table(run))
+            agree = all(balances_agree(run, o.source_id, o.total) for o in run.seed.orders)
+            console.print(
+                f"{escape(run.seed.name)} payments: {_summary(payment_counts(run))}; balance due "
+                + (
+                    "in QuickBooks equals the rental system's on every synced order."
+                    if agree
+                    else "[red]differs from the rental system's on some orders (in red)[/]."
+                )
+            )
+            expected_everywhere &= agree and all(
+                payment_expected(run, p) for p in run.seed.payments
+            )
     documents = sum(len(run.seed.orders) for run in demo.companies)
     console.print()
     verdict = (

@@ -80,6 +80,10 @@ class CompanyRun:
     """Order source id -> its sync status (the API's body)."""
     reference_states: dict[str, int] = dataclasses.field(default_factory=dict)
     """Customers and products: how many in each sync state."""
+    payment_statuses: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """Status path (`payments/PAY-1`, `refunds/PAY-1/RF-1`, `payment-voids/PAY-1`) -> status."""
+    qbo_balances: dict[str, Decimal] = dataclasses.field(default_factory=dict)
+    """Order source id -> its invoice's Balance in QuickBooks (orders in QuickBooks only)."""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -336,6 +340,116 @@ async def wait_settled(
         await asyncio.sleep(POLL_SECONDS)
 
 
+async def record_credits(admin: http.AsyncClient, api: http.AsyncClient, run: CompanyRun) -> None:
+    """The bookkeeper's credit memos in QuickBooks (through the emulator's own API, as another
+    app would write them): the credit the demo's credit-applied payment draws on."""
+    if not run.seed.credits:
+        return
+    apps = _check(await admin.get("/admin/apps"), "the emulator's apps")
+    issued = _check(
+        await admin.post(
+            f"/admin/companies/{run.qbo.realm_id}/tokens", json={"client_id": apps[0]["client_id"]}
+        ),
+        "an emulator token",
+    )
+    headers = {"Authorization": f"Bearer {issued['access_token']}", "Accept": "application/json"}
+    item = _check(
+        await api.get(
+            f"/api/v1/products/{run.seed.products[0].source_id}/sync", headers=run.headers
+        ),
+        "a product's status",
+    )["qbo"]["id"]
+    for credit in run.seed.credits:
+        customer = _check(
+            await api.get(f"/api/v1/customers/{credit.customer_id}/sync", headers=run.headers),
+            f"customer {credit.customer_id}",
+        )["qbo"]["id"]
+        line = {
+            "DetailType": "SalesItemLineDetail",
+            "Description": credit.note,
+            "Amount": str(credit.amount),
+            "SalesItemLineDetail": {"ItemRef": {"value": item}, "TaxCodeRef": {"value": "NON"}},
+        }
+        _check(
+            await admin.post(
+                f"/v3/company/{run.qbo.realm_id}/creditmemo",
+                json={"CustomerRef": {"value": customer}, "Line": [line]},
+                headers=headers,
+            ),
+            f"a credit memo for {credit.customer_id}",
+        )
+
+
+async def put_payments(api: http.AsyncClient, run: CompanyRun, *, later: bool) -> list[str]:
+    """PUT every payment's first state (or, `later`, the later states); the paths to wait for."""
+    paths: list[str] = []
+    for payment in run.seed.payments:
+        body = payment.then if later else payment.body
+        if body is None:
+            continue
+        _check(
+            await api.put(
+                f"/api/v1/payments/{payment.source_id}",
+                json={**body, "version": 2 if later else 1},
+                headers=run.headers,
+            ),
+            f"PUT payment {payment.source_id}",
+            200,
+            202,
+        )
+        paths += payment.paths if later or payment.then is None else [payment.paths[0]]
+    return paths
+
+
+async def wait_paths(
+    api: http.AsyncClient, run: CompanyRun, paths: list[str], *, within: float
+) -> bool:
+    """Poll payments and their parts until each has a final state for its newest revision."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    waiting = list(paths)
+    while True:
+        still = []
+        for path in waiting:
+            status = _check(
+                await api.get(f"/api/v1/{path}/sync", headers=run.headers), f"status of {path}"
+            )
+            run.payment_statuses[path] = status
+            history = status.get("history") or []
+            latest = history[0]["revision"] if history else 0
+            if status["state"] not in FINAL_STATES or latest < (status.get("revision") or 0):
+                still.append(path)
+        waiting = still
+        if not waiting:
+            return True
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def read_balances(admin: http.AsyncClient, run: CompanyRun) -> None:
+    """Each synced order's invoice Balance as QuickBooks holds it (the emulator's admin view)."""
+    books = _check(await admin.get(f"/admin/companies/{run.qbo.realm_id}"), "the QBO company")
+    invoices = books.get("entities", {}).get("Invoice", {})
+    for source_id, status in run.statuses.items():
+        qbo = status.get("qbo")
+        if qbo and qbo.get("entity") == "Invoice" and qbo["id"] in invoices:
+            run.qbo_balances[source_id] = Decimal(str(invoices[qbo["id"]].get("Balance", 0)))
+
+
+async def sync_payments(
+    api: http.AsyncClient, admin: http.AsyncClient, run: CompanyRun, *, within: float
+) -> bool:
+    """Step 6: the bookkeeper's credit, then the payments, then their refunds and voids."""
+    if not run.seed.payments:
+        return True
+    await record_credits(admin, api, run)
+    settled = await wait_paths(api, run, await put_payments(api, run, later=False), within=within)
+    later = await put_payments(api, run, later=True)
+    settled &= await wait_paths(api, run, later, within=within)
+    return settled
+
+
 async def count_references(api: http.AsyncClient, run: CompanyRun) -> None:
     counts: dict[str, int] = {}
     for plural, ids in (
@@ -418,6 +532,10 @@ async def set_up_and_sync(
         )
     )
     demo.settled = all(results)
+    for run in demo.companies:
+        remaining = max(1.0, options.sync_timeout - (time.monotonic() - started))
+        demo.settled &= await sync_payments(api, admin, run, within=remaining)
+        await read_balances(admin, run)
     demo.sync_seconds = time.monotonic() - started
     for run in demo.companies:
         await count_references(api, run)

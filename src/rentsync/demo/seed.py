@@ -126,6 +126,50 @@ class SeedOrder:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SeedPayment:
+    """A customer payment as the rental system PUTs it; `then` is its later state (a refund, a
+    void), PUT once the first has settled."""
+
+    source_id: str
+    body: dict[str, Any]
+    then: dict[str, Any] | None = None
+    expected: Expected = SYNCED
+    story: str | None = None
+
+    @property
+    def order_id(self) -> str:
+        return str(self.body["order_id"])
+
+    @property
+    def final(self) -> dict[str, Any]:
+        return self.then if self.then is not None else self.body
+
+    @property
+    def paths(self) -> list[str]:
+        """Its status paths under /api/v1 and those of the parts its final state has."""
+        final = self.final
+        paths = [f"payments/{self.source_id}"]
+        if final.get("voided"):
+            return [*paths, f"payment-voids/{self.source_id}"]
+        return paths + [f"refunds/{self.source_id}/{r['id']}" for r in final.get("refunds", [])]
+
+    @property
+    def applied(self) -> Decimal:
+        """What it takes off the order's balance due (the rental system's figure)."""
+        return ZERO if self.final.get("voided") else Decimal(self.final["amount"])
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeedCredit:
+    """A credit memo the bookkeeper recorded in QuickBooks for a customer (e.g. for gear
+    returned on an earlier event): credit a payment may apply."""
+
+    customer_id: str
+    amount: Decimal
+    note: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SeedCompany:
     key: str
     name: str
@@ -143,6 +187,8 @@ class SeedCompany:
     customers: Sequence[SeedCustomer]
     products: Sequence[SeedProduct]
     orders: Sequence[SeedOrder]
+    payments: Sequence[SeedPayment] = ()
+    credits: Sequence[SeedCredit] = ()
     note: str | None = None
 
     def product(self, source_id: str) -> SeedProduct:
@@ -656,7 +702,103 @@ def _sunny_days(monday: date) -> SeedCompany:
         customers=customers,
         products=products,
         orders=book.orders,
+        payments=_sunny_payments(book.orders),
+        credits=[
+            SeedCredit(
+                customer_id="C-HARBOR",
+                amount=Decimal("150.00"),
+                note="Credit for a tent returned unused last month",
+            )
+        ],
     )
+
+
+def _sunny_payments(orders: Sequence[SeedOrder]) -> list[SeedPayment]:
+    """Deposits, full payments, a partial refund, a void, credit applied, and a payment on the
+    No QuickBooks order (skipped)."""
+    by_id = {order.source_id: order for order in orders}
+
+    def pay(
+        source_id: str,
+        order_id: str,
+        share: str,
+        method: str | None,
+        *,
+        kind: str = "payment",
+        amount: str | None = None,
+        reference: str | None = None,
+        then: dict[str, Any] | None = None,
+        expected: Expected = SYNCED,
+        story: str | None = None,
+    ) -> SeedPayment:
+        order = by_id[order_id]
+        value = Decimal(amount) if amount is not None else round_cents(order.total * Decimal(share))
+        body: dict[str, Any] = {
+            "order_id": order_id,
+            "kind": kind,
+            "amount": str(value),
+            "date": order.body["invoice_date"],
+            "method": method,
+            "reference_number": reference,
+            "refunds": [],
+            "voided": False,
+        }
+        later = None if then is None else {**body, **then}
+        return SeedPayment(
+            source_id=source_id, body=body, then=later, expected=expected, story=story
+        )
+
+    refund_day = by_id["R-24103"].body["rental_period"]["end"]
+    return [
+        pay("PAY-5001", "R-24101", "1", "check", reference="CHK 4411", story="Paid in full."),
+        pay("PAY-5002", "R-24102", "0.5", "card", reference="AUTH 88213", story="A 50 % deposit."),
+        pay(
+            "PAY-5003",
+            "R-24103",
+            "1",
+            "card",
+            reference="AUTH 88257",
+            then={
+                "refunds": [
+                    {
+                        "id": "RF-1",
+                        "amount": "40.00",
+                        "date": refund_day,
+                        "method": "card",
+                        "reason": "Two heaters not used",
+                    }
+                ]
+            },
+            story="Paid in full, then 40.00 refunded: a refund receipt in QuickBooks.",
+        ),
+        pay(
+            "PAY-5004",
+            "R-24104",
+            "0.25",
+            "cash",
+            then={"voided": True},
+            story="Entered twice at the front desk, then voided: voided in QuickBooks too.",
+        ),
+        pay("PAY-5005", "R-24104", "0.25", "cash", story="The deposit, entered once."),
+        pay(
+            "PAY-5006",
+            "R-24105",
+            "0",
+            None,
+            kind="credit_applied",
+            amount="120.00",
+            story="The customer's credit (a credit memo in QuickBooks) applied to the order.",
+        ),
+        pay("PAY-5007", "R-24109", "0.3", "ach", story="The quote's deposit: its invoice syncs."),
+        pay(
+            "PAY-5008",
+            "R-24119",
+            "1",
+            "cash",
+            expected=Expected(state="skipped", code="no_quickbooks"),
+            story="Payment on the No QuickBooks order: never sent.",
+        ),
+    ]
 
 
 def _hillside(monday: date) -> SeedCompany:

@@ -228,7 +228,7 @@ class PaymentHandler:
         find = WriteIntent(entity=PAYMENT, field="CustomerRef", value=customer_id)
         marker = payment_mapping.payment_marker(key)
         if payment.kind is PaymentKind.CREDIT_APPLIED:
-            refs = await self._with_credit(run, client, payment, refs, find, marker)
+            refs = await self._with_credit(run, client, payment, order, refs, find, marker)
         written = await self._writer.write(
             run,
             client,
@@ -260,6 +260,7 @@ class PaymentHandler:
         run: Run,
         client: QboGateway,
         payment: Payment,
+        order: Order,
         refs: payment_mapping.PaymentRefs,
         find: WriteIntent,
         marker: str,
@@ -291,7 +292,7 @@ class PaymentHandler:
         credits = payment_mapping.allocate_credit(
             payment.amount,
             [(memo_id, available) for memo_id, available in open_credits if available > 0],
-            customer=refs.customer_id,
+            customer=order.customer_id,
         )
         return payment_mapping.PaymentRefs(
             customer_id=refs.customer_id,
