@@ -414,3 +414,44 @@ async def test_r04_a_refund_receipt_the_ledger_forgot_is_adopted_not_posted_twic
         assert done["qbo"]["id"] == first["qbo"]["id"]
         (receipt,) = await rig.qbo_entities("RefundReceipt")
         assert cents(receipt["TotalAmt"]) == Decimal("25.00")
+
+
+async def test_r04_a_payment_whose_create_answer_was_lost_is_found_not_posted_twice(
+    settings: Settings,
+) -> None:
+    """B1: QBO committed the payment but the answer was lost; the retry finds it by its
+    customer and marker (the write intent) and never posts a second one."""
+    async with rig_for(settings, settings_overrides={"sync_transient_base_seconds": 0.2}) as rig:
+        await order_in_qbo(rig)
+        # The job's reads (the payment method, the look-up before the create) spend the first
+        # two drops without effect; the third drops the create's answer after it committed.
+        await rig.faults({"next": ["drop", "drop", "drop"]})
+        await rig.put("payments", "PAY-1", payment("O-1", "100.00", method="cash"))
+        status = await settled_payment(rig, "PAY-1")
+        assert status["state"] == "synced", status
+        assert any(h["outcome"].startswith("retrying") for h in status["history"])
+        (paid,) = await rig.qbo_entities("Payment")
+        assert status["qbo"]["id"] == paid["Id"]
+        got = await figures(rig, rig.accounts["undeposited"])
+        assert got["invoice_balance"] == Decimal("350.00")
+
+
+async def test_r04_a_payment_deleted_in_the_rental_system_is_deleted_in_qbo(
+    settings: Settings,
+) -> None:
+    async with rig_for(settings) as rig:
+        await order_in_qbo(rig)
+        await rig.put(
+            "payments", "PAY-1", payment("O-1", "100.00", refunds=[refund("RF-1", "10.00")])
+        )
+        assert (await rig.settled("refunds", "PAY-1/RF-1"))["state"] == "synced"
+        deleted = await rig.api.delete("/api/v1/payments/PAY-1", headers=rig.headers)
+        assert deleted.status_code == 202, deleted.text
+        done = await settled_payment(rig, "PAY-1", revision=deleted.json()["revision"])
+        assert done["state"] == "synced" and done["qbo"] is None, done
+        gone = await rig.settled("refunds", "PAY-1/RF-1", attempts_after=1)
+        assert gone["state"] == "synced" and gone["qbo"] is None, gone
+        assert await rig.qbo_entities("Payment") == []
+        assert await rig.qbo_entities("RefundReceipt") == []
+        got = await figures(rig, rig.accounts["undeposited"])
+        assert got["invoice_balance"] == Decimal("450.00")
