@@ -124,3 +124,12 @@ LINE_IDS_KEPT_ON_UPDATE: Final = True
 # Line1..Line4 (contact, company, street, "City, ST  ZIP"); the emulator copies the customer's
 # fields as they are. A sent address keeps its Id only if it is the Id the object already has.
 ADDRESS_IDS: Final = True
+
+# Making a Customer, Vendor, Employee, Item or Account inactive renames it "<name> (deleted)", so
+# the name is free again (no 6240 for a new object with it). Supported by data shaped on real QBO
+# answers (an inactive Account "Mortgage interest (deleted)", FullyQualifiedName "Home office:
+# Mortgage interest (deleted)", in public test fixtures) and by the outside testing in issue 9.
+# UNCONFIRMED: when "<name> (deleted)" is itself taken the emulator uses "(deleted-1)", "-2", ...;
+# making the object active again (with its name unchanged) takes the original name back, and
+# fails 6240 if that name has been reused meanwhile.
+DEACTIVATION_RENAMES: Final = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from qbo_emulator import choices, faults, presets
@@ -11,6 +12,16 @@ from qbo_emulator.entities import NAME_LISTS
 
 ITEM_TYPES = {"Service", "NonInventory", "Inventory"}
 PERSON_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
+
+
+DELETED = re.compile(r"^(?P<name>.*) \(deleted(?:-\d+)?\)$", re.DOTALL)
+RENAMED_ON_DEACTIVATION = {
+    "Customer": "DisplayName",
+    "Vendor": "DisplayName",
+    "Employee": "DisplayName",
+    "Item": "Name",
+    "Account": "Name",
+}
 
 
 def _key(name: str) -> str:
@@ -27,8 +38,41 @@ def _unique(
                 raise faults.duplicate_name(value, other["Id"])
 
 
-def normalize(company: Company, entity: str, doc: Entity, own: str | None) -> None:
+def _taken(company: Company, entity: str, field: str, value: str, own: str | None) -> bool:
+    entities = tuple(sorted(NAME_LISTS)) if entity in NAME_LISTS else (entity,)
+    return any(
+        other["Id"] != own for kind in entities for other in company.same_name(kind, field, value)
+    )
+
+
+def _deactivation_name(
+    company: Company, entity: str, doc: Entity, old: Entity | None, own: str | None
+) -> None:
+    """Making a name inactive renames it "<name> (deleted)" (then "(deleted-1)", ... if that is
+    taken), which frees the name; making it active again takes the name back
+    (choices.DEACTIVATION_RENAMES)."""
+    field = RENAMED_ON_DEACTIVATION.get(entity)
+    if field is None or old is None or not choices.DEACTIVATION_RENAMES:
+        return
+    was_active = old.get("Active") is not False
+    name = doc.get(field)
+    if was_active and doc.get("Active") is False and name:
+        candidate, n = f"{name} (deleted)", 0
+        while _taken(company, entity, field, candidate, own):
+            n += 1
+            candidate = f"{name} (deleted-{n})"
+        doc[field] = candidate
+    elif not was_active and doc.get("Active") is not False and name == old.get(field):
+        match = DELETED.match(str(name))
+        if match:
+            doc[field] = match.group("name")
+
+
+def normalize(
+    company: Company, entity: str, doc: Entity, own: str | None, old: Entity | None = None
+) -> None:
     doc.setdefault("Active", True)
+    _deactivation_name(company, entity, doc, old, own)
     if entity in NAME_LISTS:
         _person(company, entity, doc, own)
     elif entity == "Item":

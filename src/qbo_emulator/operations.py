@@ -167,7 +167,7 @@ def _normalize(
     own = old["Id"] if old else None
     _address_ids(company, doc, old)
     if spec.kind == "list":
-        names.normalize(company, spec.name, doc, own)
+        names.normalize(company, spec.name, doc, own, old)
         return
     if spec.plus_only and company.plan != "plus":
         raise faults.plan_gated("Purchase Order creation")

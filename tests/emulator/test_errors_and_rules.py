@@ -204,3 +204,41 @@ async def test_token_for_another_realm_gives_403(qbo: Qbo) -> None:
 async def test_company_info_and_preferences_read(qbo: Qbo) -> None:
     info = (await qbo.client.get(qbo.url(f"companyinfo/{qbo.realm}"))).json()
     assert info["CompanyInfo"]["Country"] == "US" and info["CompanyInfo"]["Id"] == "1"
+
+
+async def test_deactivating_a_name_renames_it_deleted_and_frees_the_name(qbo: Qbo) -> None:
+    customer = await qbo.customer("Harbor Events")
+    item = await qbo.service_item("Tent")
+    vendor = await qbo.create("Vendor", {"DisplayName": "Canvas Co"})
+    for entity, obj in (("Customer", customer), ("Item", item), ("Vendor", vendor)):
+        response = await qbo.post(
+            entity.lower(), {"Id": obj["Id"], "SyncToken": "0", "sparse": True, "Active": False}
+        )
+        gone = response.json()[entity]
+        field = "Name" if entity == "Item" else "DisplayName"
+        assert gone[field] == f"{obj[field]} (deleted)"
+        assert gone["FullyQualifiedName"] == f"{obj[field]} (deleted)"
+    again = await qbo.customer("Harbor Events")  # no 6240: the name is free
+    await qbo.service_item("Tent")
+    await qbo.create("Vendor", {"DisplayName": "Canvas Co"})
+    await qbo.post(
+        "customer", {"Id": again["Id"], "SyncToken": "0", "sparse": True, "Active": False}
+    )
+    second = await qbo.query(
+        f"select * from Customer where Id = '{again['Id']}' and Active = false"
+    )
+    assert second["QueryResponse"]["Customer"][0]["DisplayName"] == "Harbor Events (deleted-1)"
+    await qbo.customer("Harbor Events")  # the name is taken again
+    refused = await qbo.post(
+        "customer", {"Id": customer["Id"], "SyncToken": "1", "sparse": True, "Active": True}
+    )
+    assert refused.json()["Fault"]["Error"][0]["code"] == "6240"
+
+
+async def test_reactivating_takes_the_original_name_back(qbo: Qbo) -> None:
+    customer = await qbo.customer("Lakeside")
+    admin = f"/admin/companies/{qbo.realm}/act/Customer/{customer['Id']}"
+    gone = (await qbo.client.post(f"{admin}/deactivate")).json()
+    assert gone["Customer"]["DisplayName"] == "Lakeside (deleted)"
+    back = (await qbo.client.post(f"{admin}/activate")).json()
+    assert back["Customer"]["DisplayName"] == "Lakeside" and back["Customer"]["Active"] is True
