@@ -133,3 +133,9 @@ ADDRESS_IDS: Final = True
 # making the object active again (with its name unchanged) takes the original name back, and
 # fails 6240 if that name has been reused meanwhile.
 DEACTIVATION_RENAMES: Final = True
+
+# `select * from TaxAgency` lists the company's agencies (Intuit's TaxAgency reference: query
+# "select * from TaxAgency"; python-quickbooks objects/taxagency.py: DisplayName,
+# TaxTrackedOnSales, TaxTrackedOnPurchases; CONFIRMED). The implicit "active only" filter of
+# name-list queries (QUERY_DEFAULT_ACTIVE_ONLY) hides only objects with Active false, never objects
+# without an Active field.

@@ -109,7 +109,15 @@ def build_company(preset: Preset, now: datetime) -> Company:
 
 
 def _seed_tax(company: Company, preset: Preset, now: datetime) -> None:
-    agency = company.insert("TaxAgency", {"DisplayName": "Board of Equalization"}, now)
+    agency = company.insert(
+        "TaxAgency",
+        {
+            "DisplayName": "Board of Equalization",
+            "TaxTrackedOnSales": True,
+            "TaxTrackedOnPurchases": False,
+        },
+        now,
+    )
     state = _rate(company, "State", Decimal(6), agency, now)
     city = _rate(company, "City", Decimal(2), agency, now)
     _code(company, "Local 8%", [state, city], now)

@@ -276,16 +276,20 @@ def run(company: Company, text: str) -> dict[str, Any]:
     query = parse(text)
     spec = SPECS[query.entity]
     where = list(query.where)
-    if (
+    active_only = (
         choices.QUERY_DEFAULT_ACTIVE_ONLY
         and spec.kind in LIST_KINDS
         and not any(name == "Active" for name, _, _ in where)
-    ):
-        where.append(("Active", "=", True))
+    )
     rows = _indexed(company, query.entity, where)
     if rows is None:
         rows = _visible(company, query.entity)
-    selected = [r for r in rows if all(_matches(r, n, op, v) for n, op, v in where)]
+    selected = [
+        r
+        for r in rows
+        if all(_matches(r, n, op, v) for n, op, v in where)
+        and not (active_only and r.get("Active") is False)  # no Active field: not inactive
+    ]
     if query.count:
         return {"totalCount": len(selected)}
     for name, descending in reversed(query.order):

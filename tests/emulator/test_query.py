@@ -137,3 +137,12 @@ async def test_filterable_properties_still_answer(qbo: Qbo) -> None:
         "select * from Customer where MetaData.LastUpdatedTime > '2000-01-01T00:00:00-07:00'",
     ):
         assert "Fault" not in await qbo.query(text)
+
+
+async def test_select_all_tax_agencies_lists_the_seeded_agency(qbo: Qbo) -> None:
+    body = await qbo.query("select * from TaxAgency")
+    agencies = body["QueryResponse"]["TaxAgency"]
+    assert [a["DisplayName"] for a in agencies] == ["Board of Equalization"]
+    assert agencies[0]["TaxTrackedOnSales"] is True and agencies[0]["Id"].isdigit()
+    count = await qbo.query("select count(*) from TaxAgency")
+    assert count["QueryResponse"] == {"totalCount": 1}
