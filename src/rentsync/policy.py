@@ -127,6 +127,16 @@ def _waits_for_user_action(
     return last_user_action_at is None or last_user_action_at < connected_at
 
 
+def needs_payment_fact(order: Order, settings: SyncSettings) -> bool:
+    """Whether `decide` turns on the order having a payment that the rental system did not
+    flag (`has_payment`): then the caller looks for the order's payments (R11)."""
+    if order.has_payment:
+        return False
+    if settings.sync_mode is SyncMode.ONLY_WITH_PAYMENT:
+        return True
+    return settings.sync_mode is SyncMode.WITH_PAYMENT and order.kind is OrderKind.QUOTE
+
+
 def decide_payment(
     order: Order | None, connection: Connection, *, in_qbo: bool = False
 ) -> Decision:

@@ -166,3 +166,16 @@ def test_r15_a_void_has_five_attempts_a_payment_and_a_refund_two() -> None:
     assert kind_for(DocumentType.PAYMENT_VOID).max_attempts == 5
     assert kind_for(DocumentType.PAYMENT).max_attempts == 2
     assert kind_for(DocumentType.REFUND).max_attempts == 2
+
+
+def test_r11_the_payments_of_an_order_matter_only_where_the_mode_asks() -> None:
+    from rentsync.policy import needs_payment_fact
+
+    with_payment = SyncSettings(sync_mode=SyncMode.WITH_PAYMENT)
+    assert needs_payment_fact(make_order(kind=OrderKind.QUOTE), with_payment)
+    assert not needs_payment_fact(make_order(), with_payment)
+    assert needs_payment_fact(make_order(), ONLY)
+    assert not needs_payment_fact(make_order(has_payment=True), ONLY)
+    assert not needs_payment_fact(
+        make_order(kind=OrderKind.QUOTE), SyncSettings(sync_mode=SyncMode.ALL)
+    )

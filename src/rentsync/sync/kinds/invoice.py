@@ -35,8 +35,10 @@ class InvoiceKind:
     async def sync(self, run: Run) -> str:
         engine, key = self._engine, run.key
         company = await engine.qbo.open(key.company_id)
-        order = await self._with_payments(key, Order.model_validate(run.document.body))
+        order = Order.model_validate(run.document.body)
         settings = await engine.settings.get(key.company_id)
+        if policy.needs_payment_fact(order, settings):
+            order = await self._with_payments(key, order)
         decision = policy.decide(
             order,
             settings,
