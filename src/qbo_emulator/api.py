@@ -192,6 +192,7 @@ async def read(
             raise faults.unsupported_operation(f"Unsupported entity {segment}")
         if entity == "CompanyInfo":
             return 200, {"CompanyInfo": company.require("CompanyInfo", "1")}
+        operations.check_id(entity, entity_id)
         return 200, {entity: company.require(entity, entity_id)}
 
     return await _guarded(emu, request, realm, work, write=False)

@@ -139,3 +139,16 @@ DEACTIVATION_RENAMES: Final = True
 # TaxTrackedOnSales, TaxTrackedOnPurchases; CONFIRMED). The implicit "active only" filter of
 # name-list queries (QUERY_DEFAULT_ACTIVE_ONLY) hides only objects with Active false, never objects
 # without an Active field.
+
+# An Id that is not a number (read by Id, or Id of an update/delete/void) -> 400, 2030 "Invalid
+# ID", element "Id", Detail "Invalid ID : Id should be a valid number. Supplied value:<v>".
+# The code is QBO's catalogue entry (2030 Invalid ID: reference table, IntuitFaultCodes enum);
+# the Detail wording is UNCONFIRMED.
+INVALID_ID_CODE: Final = "2030"
+# A reference to an object that does not exist -> 2500 "Invalid Reference Id", Detail
+# "Invalid Reference Id : <list> element id <n> not found" (<list>: Names for customers, vendors
+# and employees, Accounts, Items, Klasses), element "". Wording CONFIRMED as quoted from live
+# responses in public code ("Accounts element id 2109 not found", "Names element id 540123582 not
+# found", "TaxAgency element id 999999 not found", "Items element id 41 not found"); the empty
+# element and the Items/PaymentMethods list names are UNCONFIRMED.
+INVALID_REFERENCE_WORDING: Final = "Invalid Reference Id : {list} element id {id} not found"

@@ -100,13 +100,31 @@ def not_found(entity: str, entity_id: str, element: str = "") -> QboFault:
     )
 
 
-def invalid_reference(entity: str, entity_id: str, element: str) -> QboFault:
+# How QBO names an entity in "Invalid Reference Id : <list> element id <n> not found".
+REFERENCE_LISTS = {
+    "Customer": "Names", "Vendor": "Names", "Employee": "Names", "Account": "Accounts",
+    "Item": "Items", "Class": "Klasses", "PaymentMethod": "PaymentMethods",
+}  # fmt: skip
+
+
+def invalid_reference(entity: str, entity_id: str, element: str = "") -> QboFault:
+    """A reference to an object that does not exist (choices.INVALID_REFERENCE_WORDING)."""
+    del element  # QBO leaves `element` empty here
     return QboFault(
         "2500",
         "Invalid Reference Id",
-        f"Invalid Reference Id : {entity} assigned to this transaction has been deleted or is "
-        f"inactive. Id={entity_id}",
-        element=element,
+        f"Invalid Reference Id : {REFERENCE_LISTS.get(entity, entity)} element id {entity_id} "
+        "not found",
+    )
+
+
+def invalid_id(value: str) -> QboFault:
+    """An Id that is not a number (choices.INVALID_ID_CODE)."""
+    return QboFault(
+        "2030",
+        "Invalid ID",
+        f"Invalid ID : Id should be a valid number. Supplied value:{value}",
+        element="Id",
     )
 
 

@@ -135,11 +135,19 @@ def _unlink_payment(company: Company, payment_id: str, invoice_id: str, now: dat
     links.relink(company, "Payment", payment_id, old, payment, now)
 
 
+def check_id(entity: str, entity_id: str) -> None:
+    """An Id that is not a number is refused before any lookup (2030); the pseudo tax codes
+    (TAX, NON, CustomSalesTax) are the only non-numeric Ids."""
+    if not entity_id.strip().isdigit() and entity != "TaxCode":
+        raise faults.invalid_id(entity_id)
+
+
 def _current(company: Company, entity: str, body: Entity) -> Entity:
     if not body.get("Id"):
         raise faults.missing_param("Id")
     if body.get("SyncToken") is None:
         raise faults.missing_param("SyncToken")
+    check_id(entity, str(body["Id"]))
     stored = company.require(entity, str(body["Id"]))
     if str(body["SyncToken"]) != stored["SyncToken"]:
         raise faults.stale(entity, stored["Id"])
