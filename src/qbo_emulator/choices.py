@@ -152,3 +152,10 @@ INVALID_ID_CODE: Final = "2030"
 # found", "TaxAgency element id 999999 not found", "Items element id 41 not found"); the empty
 # element and the Items/PaymentMethods list names are UNCONFIRMED.
 INVALID_REFERENCE_WORDING: Final = "Invalid Reference Id : {list} element id {id} not found"
+
+# Query projections (`select Id, DisplayName from Customer`) answer objects holding only the
+# selected properties plus "sparse": true, without "domain"; count(*) answers only "totalCount".
+# CONFIRMED by recorded sandbox traffic (hotgluexyz/target-quickbooks-v2 @973cf633, e.g.
+# bill_create_invalid_vendor_test: {"sparse":true,"Id":"59","SyncToken":"7","DisplayName":
+# "Accenture"} with "startPosition":1,"maxResults":1) and frappe/erpnext#29161 for totalCount.
+PROJECTION_SHAPE: Final = ("selected properties", "sparse")

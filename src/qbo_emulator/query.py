@@ -318,11 +318,10 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 
 def _project(obj: Entity, fields: list[str]) -> Entity:
-    out: Entity = {}
+    """Only the selected properties and `sparse: true`, no `domain` (choices.PROJECTION_SHAPE)."""
+    out: Entity = {"sparse": True}
     for name in fields:
         top = name.split(".")[0]
         if top in obj:
             out[top] = obj[top]
-    out["domain"] = "QBO"
-    out["sparse"] = True
     return out

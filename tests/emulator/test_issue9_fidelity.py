@@ -56,3 +56,16 @@ async def test_a_reference_to_a_missing_object_is_2500_in_qbos_words(qbo: Qbo) -
     detail = bad_item.json()["Fault"]["Error"][0]["Detail"]
     assert detail == "Invalid Reference Id : Items element id 999 not found"
 
+
+async def test_projection_carries_only_the_selected_fields_and_sparse(qbo: Qbo) -> None:
+    customer = await qbo.customer("Accenture")
+    body = await qbo.query(
+        "select Id, DisplayName, SyncToken from Customer where DisplayName in ('Accenture')"
+    )
+    response = body["QueryResponse"]
+    assert response["Customer"] == [
+        {"sparse": True, "Id": customer["Id"], "SyncToken": "0", "DisplayName": "Accenture"}
+    ]
+    assert (response["startPosition"], response["maxResults"]) == (1, 1)
+    count = await qbo.query("select count(*) from Customer where DisplayName = 'Accenture'")
+    assert count["QueryResponse"] == {"totalCount": 1}
