@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +25,16 @@ def active_ref(company: Company, entity: str, value: Any, element: str) -> Entit
     if found.get("Active") is False:
         raise faults.not_found(entity, str(ref_id), element)
     return found
+
+
+def as_date(value: Any, element: str) -> str | None:
+    """A date or date-time as QBO stores a date: YYYY-MM-DD (choices.DATES_STORED_AS_DATES)."""
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10]).isoformat()
+    except ValueError:
+        raise faults.invalid_value(element, f"Invalid date {value}", "2070") from None
 
 
 def money(value: Any, element: str) -> Decimal:
@@ -107,6 +118,10 @@ def sales_lines(
             if code not in {"TAX", "NON"}:
                 raise faults.invalid_value("TaxCodeRef", f"Invalid line TaxCode {code}", "6100")
             detail["TaxCodeRef"] = {"value": code}
+            if "ServiceDate" in detail:
+                service_date = as_date(detail.pop("ServiceDate"), "ServiceDate")
+                if service_date:
+                    detail["ServiceDate"] = service_date
             if item.get("IncomeAccountRef"):
                 detail["ItemAccountRef"] = item["IncomeAccountRef"]
             line[ITEM_LINE] = detail

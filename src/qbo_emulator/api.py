@@ -45,7 +45,9 @@ async def _guarded(
     if grant is None:
         detail = "Token expired or invalid" if token else "Authorization header missing"
         body = wire.dumps(faults.gateway_body(401, detail, epoch_ms))
-        return _response(emu, 401, body, JSON, tid)
+        response = _response(emu, 401, body, JSON, tid)
+        response.headers["WWW-Authenticate"] = choices.WWW_AUTHENTICATE
+        return response
     company = emu.companies.get(realm)
     if company is None or grant.realm_id != realm:
         detail = "The access token is not authorized for this company (realmId)"
@@ -231,7 +233,10 @@ async def batch(emu: Emulator, request: Request, realm: str) -> Response:
                 f"Batch size {len(items)} exceeds the allowed limit of "
                 f"{emu.limiters[realm].config.batch_max_items}",
             )
-        return 200, {"BatchItemResponse": [_batch_item(emu, company, item) for item in items]}
+        try:
+            return 200, {"BatchItemResponse": [_batch_item(emu, company, i) for i in items]}
+        finally:
+            company.hidden.clear()
 
     return await _guarded(emu, request, realm, work, write=True, batch=True)
 
@@ -257,6 +262,9 @@ def _batch_item(emu: Emulator, company: Company, item: Any) -> dict[str, Any]:
             allow_dup="allowduplicatedocnum" in options,
             locked=False,
         )
+        created = obj.get("Id") is not None and item[entity].get("Id") is None
+        if created and not choices.BATCH_ITEMS_SEE_EARLIER_CREATES:
+            company.hidden.add((entity, str(obj["Id"])))
         return {entity: obj, "bId": bid}
     except faults.QboFault as fault:
         return {"Fault": {"type": fault.fault_type, "Error": [fault.error()]}, "bId": bid}
@@ -268,7 +276,7 @@ async def cdc(emu: Emulator, request: Request, realm: str) -> Response:
     def work(company: Company, locked: bool) -> tuple[int, dict[str, Any]]:
         return 200, {
             "CDCResponse": [
-                changes(company, params.get("entities", ""), params.get("changedSince"))
+                changes(company, params.get("entities", ""), params.get("changedSince"), emu.now())
             ]
         }
 

@@ -64,6 +64,8 @@ class Company:
     company_info: Entity = field(default_factory=dict)
     indexes: Indexes = field(default_factory=Indexes, repr=False, compare=False)
     journal: Journal | None = field(default=None, init=False, repr=False, compare=False)
+    # objects created by earlier items of the batch being run: invisible to later items
+    hidden: set[tuple[str, str]] = field(default_factory=set, init=False, repr=False, compare=False)
 
     # --- ids and metadata ---------------------------------------------------------------------
 
@@ -87,6 +89,8 @@ class Company:
         return self.store.setdefault(entity, {})
 
     def get(self, entity: str, entity_id: str) -> Entity | None:
+        if self.hidden and (entity, str(entity_id)) in self.hidden:
+            return None
         found = self.store.get(entity, {}).get(str(entity_id))
         if found is not None and self.journal is not None:
             self.journal.keep(entity, found)  # every object a write changes in place is got here

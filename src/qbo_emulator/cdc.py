@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from qbo_emulator import faults, wire
+from qbo_emulator import choices, faults, wire
 from qbo_emulator.books import Company
 from qbo_emulator.entities import SPECS
 
 MAX_OBJECTS = 1000
+LOOK_BACK = timedelta(days=30)
 
 
-def changes(company: Company, entities: str, changed_since: str | None) -> dict[str, Any]:
+def changes(
+    company: Company, entities: str, changed_since: str | None, now: datetime | None = None
+) -> dict[str, Any]:
     if not changed_since:
         raise faults.missing_param("changedSince")
     since = wire.parse_moment(changed_since)
     if since is None or since.tzinfo is None:
         raise faults.invalid_value("changedSince", f"Invalid date-time {changed_since}", "2070")
+    if now is not None and since < now - LOOK_BACK:
+        raise faults.QboFault(
+            choices.CDC_TOO_OLD_CODE,
+            "Invalid query",
+            f"Operation cdc with changedSince date {changed_since} which is older than fixed days "
+            "is not supported.",
+            element="changedSince",
+        )
     names = [name.strip() for name in entities.split(",") if name.strip()]
     if not names:
         raise faults.missing_param("entities")

@@ -75,8 +75,11 @@ OVERPAY_CODE: Final = "6000"
 # and their amount becomes the payment's UnappliedAmt (the payment's SyncToken increments).
 VOID_INVOICE_UNLINKS_PAYMENTS: Final = True
 
-# Batch: items run serially and later items DO see entities created by earlier items.
-BATCH_ITEMS_SEE_EARLIER_CREATES: Final = True
+# Batch: items run serially but are independent: an item does not see objects created by earlier
+# items of the same batch (a reference to one is 2500, a read/update 610, queries leave it out).
+# CONFIRMED by Intuit's batch guidance (B-BATCH: "an item cannot see entities created earlier in
+# the same batch"). UNCONFIRMED: name (6240) and DocNumber (6140) uniqueness still see them.
+BATCH_ITEMS_SEE_EARLIER_CREATES: Final = False
 BATCH_MAX_ITEMS: Final = 30
 
 # 5xx fault injection: status and code of the injected error.
@@ -159,3 +162,18 @@ INVALID_REFERENCE_WORDING: Final = "Invalid Reference Id : {list} element id {id
 # bill_create_invalid_vendor_test: {"sparse":true,"Id":"59","SyncToken":"7","DisplayName":
 # "Accenture"} with "startPosition":1,"maxResults":1) and frappe/erpnext#29161 for totalCount.
 PROJECTION_SHAPE: Final = ("selected properties", "sparse")
+
+# CDC refuses a changedSince more than 30 days back. CONFIRMED: the 30-day look-back (D-CDC) and
+# the Detail, as reported from live QBO in Wish-Org/QuickBooksSharp#19 ("Operation cdc with
+# changedSince date {date} which is older than fixed days is not supported."). UNCONFIRMED: the
+# code and Message (4001 "Invalid query" chosen).
+CDC_TOO_OLD_CODE: Final = "4001"
+
+# Date fields (TxnDate, DueDate, line ServiceDate, ShipDate) sent as date-times are stored and
+# answered as dates (HG: "2025-05-27T00:00:00" accepted and stored as a date; CONFIRMED for
+# TxnDate/InvStartDate, applied alike to ServiceDate and ShipDate).
+DATES_STORED_AS_DATES: Final = True
+
+# A 401 carries `WWW-Authenticate: Bearer realm="Intuit", error="invalid_token"` (CONFIRMED from a
+# live sandbox 401 quoted in public notes).
+WWW_AUTHENTICATE: Final = 'Bearer realm="Intuit", error="invalid_token"'

@@ -265,6 +265,8 @@ def _sales_defaults(company: Company, entity: str, doc: Entity) -> None:
         doc["Balance"] = doc["TotalAmt"]
     if entity == "Invoice":
         doc["DueDate"] = _date(doc.get("DueDate"), "DueDate") or doc["TxnDate"]
+    if doc.get("ShipDate"):
+        doc["ShipDate"] = _date(doc["ShipDate"], "ShipDate")
     if entity == "CreditMemo":
         doc["RemainingCredit"] = doc["TotalAmt"]
     doc.setdefault("PrintStatus", "NeedToPrint")

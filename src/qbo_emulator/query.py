@@ -289,6 +289,7 @@ def run(company: Company, text: str) -> dict[str, Any]:
         for r in rows
         if all(_matches(r, n, op, v) for n, op, v in where)
         and not (active_only and r.get("Active") is False)  # no Active field: not inactive
+        and not (company.hidden and (query.entity, r.get("Id")) in company.hidden)
     ]
     if query.count:
         return {"totalCount": len(selected)}

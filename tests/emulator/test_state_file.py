@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,11 @@ from tests.emulator.conftest import Qbo
 
 from qbo_emulator.app import create_app
 from qbo_emulator.testing import emulator_transport, fast_config
+
+
+def _recent() -> str:
+    """A changedSince within CDC's 30-day look-back."""
+    return (datetime.now(UTC) - timedelta(days=1)).isoformat()
 
 
 async def _invoice(qbo: Qbo, customer: str, item: str, amount: str) -> dict[str, Any]:
@@ -99,7 +105,7 @@ async def test_save_and_load_keep_objects_ids_tokens_replays_and_grants(
         taken = await client.post(f"{url}/customer", json={"DisplayName": "saved customer"})
         assert taken.json()["Fault"]["Error"][0]["code"] == "6240"
         cdc = await client.get(
-            f"{url}/cdc", params={"entities": "Invoice", "changedSince": "2000-01-01T00:00:00Z"}
+            f"{url}/cdc", params={"entities": "Invoice", "changedSince": _recent()}
         )
         invoices = cdc.json()["CDCResponse"][0]["QueryResponse"][0]["Invoice"]
         assert {"Id": doomed["Id"], "status": "Deleted"}.items() <= next(
