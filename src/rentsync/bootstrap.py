@@ -207,8 +207,16 @@ async def running_services(
         # atomic says so with `conn.transaction()`. Set by `configure`, not `kwargs`:
         # procrastinate opens its LISTEN connection with the pool's kwargs plus autocommit=True.
         configure=_autocommit,
+        # A connection checked out is checked first (one empty query): after the database
+        # restarted, the pool's dead connections are replaced instead of failing a request each.
+        check=AsyncConnectionPool.check_connection,
+        # After failed connection attempts the pool waits 1, 2, 4, ... s before the next one and
+        # only gives up (and starts afresh on demand) after this long: bounded, so the pool is
+        # back within seconds of the database however long the database was away.
+        reconnect_timeout=10.0,
     )
     qbo: QboService | None = None
+    keeper = asyncio.create_task(_keep_embedded_server_up(db), name="embedded PostgreSQL keeper")
     try:
         await pool.open(wait=True, timeout=30)
         job_app = jobs.create_job_app()
@@ -244,13 +252,47 @@ async def running_services(
             ),
         )
     finally:
+        # First, so that the server being stopped below (last holder) is not started again.
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
         if qbo is not None:
             await qbo.aclose()
         await pool.close()
         stack.close()
 
 
-async def run_worker(services: Services, *, concurrency: int, in_process: bool = False) -> None:
-    """Run a worker until cancelled (in-process) or until SIGTERM/SIGINT (standalone)."""
-    options = jobs.worker_options(services, concurrency=concurrency, in_process=in_process)
-    await services.job_app.run_worker_async(**options)
+async def _keep_embedded_server_up(db: database.Database, *, every: float = 2.0) -> None:
+    """An embedded server that died (killed, OOM) is started again on its data directory by
+    whichever process using it notices first; an external server is its operator's to restart."""
+    if db.restart is None:
+        return
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(db.ensure_running)
+        except Exception:
+            log.exception(
+                "could not start the embedded PostgreSQL again",
+                extra={"action": "database.embedded.restart_failed"},
+            )
+
+
+async def database_answers(services: Services) -> None:
+    """Raise unless the database answers (through the pool, which the worker will use)."""
+    async with services.pool.connection(timeout=5) as conn:
+        await conn.execute("SELECT 1")
+
+
+def worker_runner(services: Services, *, concurrency: int) -> jobs.WorkerRunner:
+    """A worker that starts again by itself after the database went away and came back."""
+    return jobs.WorkerRunner(
+        services.job_app,
+        jobs.worker_options(services, concurrency=concurrency),
+        probe=lambda: database_answers(services),
+    )
+
+
+async def run_worker(services: Services, *, concurrency: int) -> None:
+    """Run a standalone worker until SIGTERM/SIGINT (in-process: `worker_runner`, cancelled)."""
+    await worker_runner(services, concurrency=concurrency).run(handle_signals=True)

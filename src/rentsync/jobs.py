@@ -7,13 +7,19 @@ crash between "stored" and "done" loses nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import procrastinate
+from procrastinate import worker as procrastinate_worker
+from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool
 
 from rentsync.domain.documents import DocumentType
@@ -102,18 +108,29 @@ async def sync_document(
 async def reap_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
     threshold = services_of(context).settings.stalled_after_seconds
     await requeue_stalled_jobs(context.app, seconds_since_heartbeat=threshold)
+    # procrastinate prunes dead workers' rows only when a worker starts; a row left by a
+    # process that died (SIGKILL, or the database went away under it) goes now.
+    await context.app.job_manager.prune_stalled_workers(threshold)
 
 
 async def requeue_stalled_jobs(app: procrastinate.App, *, seconds_since_heartbeat: float) -> int:
     manager = app.job_manager
     stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=seconds_since_heartbeat))
+    requeued = 0
     for job in stalled:
         log.warning(
             "requeueing a job whose worker stopped sending heartbeats",
             extra={"action": "jobs.requeue_stalled", "job_id": job.id, "task": job.task_name},
         )
-        await manager.retry_job(job)
-    return len(stalled)
+        try:
+            await manager.retry_job(job)
+        except procrastinate.exceptions.ConnectorException as exc:
+            if not isinstance(exc.__cause__, pg_errors.RaiseException):
+                raise
+            # procrastinate refuses a job no longer "doing": another process requeued it first.
+            continue
+        requeued += 1
+    return requeued
 
 
 # Daily: the QuickBooks request log is kept RENTSYNC_QBO_LOG_RETENTION_DAYS days (R16); the
@@ -141,13 +158,14 @@ async def open_job_app(app: procrastinate.App, pool: AsyncConnectionPool) -> Non
     await app.open_async(pool)
 
 
-def worker_options(services: Services, *, concurrency: int, in_process: bool) -> dict[str, Any]:
+def worker_options(services: Services, *, concurrency: int) -> dict[str, Any]:
     settings = services.settings
     return {
         "name": f"{socket.gethostname()}:{os.getpid()}",
         "concurrency": concurrency,
         "additional_context": {SERVICES_KEY: services},
-        "install_signal_handlers": not in_process,
+        # `WorkerRunner` handles SIGTERM/SIGINT itself: they must stop it between two runs too.
+        "install_signal_handlers": False,
         # New jobs arrive by LISTEN/NOTIFY at once; a retry scheduled for later is only seen by
         # polling, so poll often enough for R15's "again in about 10 s" to hold.
         "fetch_job_polling_interval": 1.0,
@@ -156,3 +174,199 @@ def worker_options(services: Services, *, concurrency: int, in_process: bool) ->
         "update_heartbeat_interval": max(1.0, settings.stalled_after_seconds / 3),
         "stalled_worker_timeout": float(settings.stalled_after_seconds),
     }
+
+
+class WorkerState(StrEnum):
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    RECONNECTING = "reconnecting"
+    STOPPED = "stopped"
+
+
+class _Worker(procrastinate_worker.Worker):
+    """procrastinate's worker, noting when it begins to stop: on request, or on its own because
+    a side task (heartbeat, LISTEN, periodic deferrer) failed."""
+
+    stopping = False
+
+    def stop(self) -> None:
+        self.stopping = True
+        super().stop()  # type: ignore[no-untyped-call]  # procrastinate leaves it unannotated
+
+
+class WorkerRunner:
+    """Runs a procrastinate worker until asked to stop, and again whenever it stops on its own.
+
+    procrastinate's worker ends when the database goes away: its heartbeat or its LISTEN
+    connection fails and it stops, or fetching a job raises. The runner then waits (backing off
+    from `first_delay` to `max_delay`) until `probe` reaches the database, removes the rows the
+    dead run left (its worker row; its unfinished jobs are handed back to the queue), and starts
+    a new run: the process goes on without a restart.
+    """
+
+    def __init__(
+        self,
+        app: procrastinate.App,
+        options: dict[str, Any],
+        *,
+        probe: Callable[[], Awaitable[None]],
+        first_delay: float = 0.5,
+        max_delay: float = 10.0,
+    ) -> None:
+        self._app = app
+        self._options = options
+        self._probe = probe
+        self._first_delay = first_delay
+        self._max_delay = max_delay
+        self._worker: _Worker | None = None
+        self._stale_worker_ids: set[int] = set()
+        self._stop_requested = False
+        self._wake = asyncio.Event()
+        self._reconnecting = False
+        self._finished = False
+        self.restarts = 0
+        """Runs started again after the worker stopped on its own."""
+        self.last_error: str | None = None
+
+    @property
+    def state(self) -> WorkerState:
+        worker = self._worker
+        if self._finished:
+            return WorkerState.STOPPED
+        if self._reconnecting:
+            return WorkerState.RECONNECTING
+        if worker is None or worker.worker_id is None:
+            return WorkerState.STARTING
+        if worker.stopping or self._stop_requested:
+            return WorkerState.STOPPING
+        return WorkerState.RUNNING
+
+    @property
+    def worker_id(self) -> int | None:
+        """The current run's row in procrastinate_workers (None while not registered)."""
+        return self._worker.worker_id if self._worker is not None else None
+
+    def _stopping(self) -> bool:
+        return self._stop_requested
+
+    def stop(self) -> None:
+        """Stop gracefully: no new jobs, running ones finish (up to the graceful timeout)."""
+        self._stop_requested = True
+        self._wake.set()
+        if self._worker is not None:
+            self._worker.stop()
+
+    async def run(self, *, handle_signals: bool) -> None:
+        """Until `stop()`, cancellation (in-process: a graceful stop too) or, with
+        `handle_signals`, SIGTERM/SIGINT."""
+        loop = asyncio.get_running_loop()
+        if handle_signals:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self._on_signal, signum)
+        try:
+            await self._supervise()
+        except asyncio.CancelledError:
+            self._stop_requested = True
+            raise
+        finally:
+            if handle_signals:
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(signum)
+            self._finished = True
+
+    def _on_signal(self, signum: int) -> None:
+        # A second signal gets the default behaviour (stop at once), as with procrastinate's own.
+        loop = asyncio.get_running_loop()
+        for handled in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(handled)
+        log.info(
+            "stop requested",
+            extra={"action": "jobs.worker.stop_requested", "signal": signal.Signals(signum).name},
+        )
+        self.stop()
+
+    async def _supervise(self) -> None:
+        loop = asyncio.get_running_loop()
+        delay = self._first_delay
+        while not self._stopping():
+            worker = _Worker(app=self._app, **self._options)
+            self._worker = worker
+            started = loop.time()
+            error: Exception | None = None
+            try:
+                await worker.run()  # type: ignore[no-untyped-call]  # unannotated upstream
+            except Exception as exc:  # the database went away (or a fault of ours): start again
+                error = exc
+            if worker.worker_id is not None:
+                # It could not unregister (the database was away): remove its row once back.
+                self._stale_worker_ids.add(worker.worker_id)
+            if self._stopping():
+                if error is not None:
+                    log.warning(
+                        "the worker did not stop cleanly",
+                        extra={"action": "jobs.worker.unclean_stop", "error": _describe(error)},
+                    )
+                return
+            self.restarts += 1
+            self.last_error = _describe(error) if error else "the worker stopped on its own"
+            log.warning(
+                "the worker stopped (the database went away?); reconnecting",
+                extra={
+                    "action": "jobs.worker.stopped",
+                    "error": self.last_error,
+                    "restarts": self.restarts,
+                },
+            )
+            if loop.time() - started > 60:
+                delay = self._first_delay  # it ran well for a while: not one long outage
+            self._reconnecting = True
+            try:
+                delay = await self._reconnect(delay)
+            finally:
+                self._reconnecting = False
+            if not self._stopping():
+                log.info(
+                    "database reachable again; starting the worker",
+                    extra={"action": "jobs.worker.reconnected", "restarts": self.restarts},
+                )
+
+    async def _reconnect(self, delay: float) -> float:
+        """Wait until the database answers and the dead runs' rows are cleaned up; returns the
+        next back-off delay."""
+        while not self._stopping():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            delay = min(delay * 2, self._max_delay)
+            if self._stopping():
+                break
+            try:
+                await self._probe()
+                await self._forget_stale_workers()
+            except Exception as exc:  # still away: try again later
+                log.info(
+                    "database still unavailable",
+                    extra={"action": "jobs.worker.waiting_for_database", "error": _describe(exc)},
+                )
+                continue
+            break
+        return delay
+
+    async def _forget_stale_workers(self) -> None:
+        manager = self._app.job_manager
+        for worker_id in sorted(self._stale_worker_ids):
+            await manager.unregister_worker(worker_id)
+            self._stale_worker_ids.discard(worker_id)
+        # Their unfinished jobs now have no worker; none of them runs in this process any more
+        # (a run ends only after its jobs ended), so hand them back now, not at the next reap.
+        await requeue_stalled_jobs(
+            self._app, seconds_since_heartbeat=float(self._options["stalled_worker_timeout"])
+        )
+
+
+def _describe(error: BaseException) -> str:
+    cause = error.__cause__ or error.__context__
+    text = f"{type(error).__name__}: {str(error).strip()}"
+    if cause is not None:
+        text += f" ({type(cause).__name__}: {str(cause).strip()})"
+    return text[:500]

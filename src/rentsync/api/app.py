@@ -49,6 +49,17 @@ async def _qbo_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _report_worker_end(task: asyncio.Task[None]) -> None:
+    """The in-process worker ends only when the app stops; anything else is a fault of ours
+    (/health then answers 503)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error(
+            "the in-process worker ended",
+            exc_info=task.exception(),
+            extra={"action": "jobs.worker.ended"},
+        )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -65,13 +76,15 @@ def create_app(
         ) as services:
             app.state.services = services
             worker_task: asyncio.Task[None] | None = None
+            runner = None
             if with_worker:
+                # Starts the worker again after the database went away (see jobs.WorkerRunner).
+                runner = bootstrap.worker_runner(services, concurrency=settings.worker_concurrency)
                 worker_task = asyncio.create_task(
-                    bootstrap.run_worker(
-                        services, concurrency=settings.worker_concurrency, in_process=True
-                    ),
-                    name="rentsync in-process worker",
+                    runner.run(handle_signals=False), name="rentsync in-process worker"
                 )
+                worker_task.add_done_callback(_report_worker_end)
+            app.state.worker = runner
             app.state.worker_task = worker_task
             try:
                 yield

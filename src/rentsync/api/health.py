@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from rentsync.api.deps import ServicesDep
+from rentsync.jobs import WorkerRunner, WorkerState
 
 router = APIRouter(tags=["health"])
 
@@ -19,8 +20,14 @@ class DatabaseHealth(BaseModel):
 class WorkerHealth(BaseModel):
     in_process: bool
     in_process_running: bool
+    """The in-process worker is registered, working and its heartbeat is recent."""
+    in_process_state: str | None = None
+    """starting, running, stopping, reconnecting (the database went away) or stopped."""
+    in_process_restarts: int = 0
+    """Times the in-process worker started again after the database went away."""
     live_workers: int
-    """Workers of any process whose heartbeat is recent."""
+    """Workers of any process whose heartbeat is recent (newer than
+    RENTSYNC_STALLED_AFTER_SECONDS, after which their jobs are handed to another worker)."""
 
 
 class Health(BaseModel):
@@ -31,27 +38,36 @@ class Health(BaseModel):
 
 @router.get("/health", response_model=Health)
 async def health(request: Request, response: Response, services: ServicesDep) -> Health:
-    in_process_task = getattr(request.app.state, "worker_task", None)
+    runner: WorkerRunner | None = getattr(request.app.state, "worker", None)
+    task = getattr(request.app.state, "worker_task", None)
     db = DatabaseHealth(ok=True, mode=services.database.mode)
-    live = 0
+    live: set[int] = set()
     try:
         async with services.pool.connection(timeout=5) as conn:
             cursor = await conn.execute(
-                "SELECT count(*) FROM procrastinate_workers "
+                "SELECT id FROM procrastinate_workers "
                 "WHERE last_heartbeat > now() - make_interval(secs => %s)",
                 (services.settings.stalled_after_seconds,),
             )
-            row = await cursor.fetchone()
-            live = int(row[0]) if row else 0
+            live = {int(row[0]) for row in await cursor.fetchall()}
     except Exception as exc:  # any failure to reach the database is what /health reports
         db = DatabaseHealth(ok=False, mode=services.database.mode, error=type(exc).__name__)
+    in_process_running = (
+        runner is not None
+        and task is not None
+        and not task.done()
+        and runner.state is WorkerState.RUNNING
+        and runner.worker_id in live
+    )
     worker = WorkerHealth(
-        in_process=in_process_task is not None,
-        in_process_running=in_process_task is not None and not in_process_task.done(),
-        live_workers=live,
+        in_process=runner is not None,
+        in_process_running=in_process_running,
+        in_process_state=runner.state.value if runner is not None else None,
+        in_process_restarts=runner.restarts if runner is not None else 0,
+        live_workers=len(live),
     )
     healthy = db.ok and (worker.in_process_running or not worker.in_process)
-    status = "ok" if healthy and live > 0 else ("degraded" if healthy else "unavailable")
+    status = "ok" if healthy and live else ("degraded" if healthy else "unavailable")
     if not healthy:
         response.status_code = 503
     return Health(status=status, database=db, worker=worker)

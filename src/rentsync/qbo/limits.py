@@ -4,7 +4,10 @@ batches a minute (reference §1).
 - In flight: a per-process `asyncio.Semaphore(10)` per realm keeps one process from asking the
   database for more than it could use; the cross-process cap is a table of 10 leased slots per
   realm (`InFlightSlots`): a request holds one slot while it runs. A slot whose holder died is
-  reclaimed when its lease (request timeout + margin) ends.
+  reclaimed when its lease (request timeout + margin) ends. A request that gets no slot for a
+  little longer than a lease (every slot taken before it began waiting has been released or
+  has expired by then, so the table is broken or the realm overloaded) fails as `Unreachable`,
+  nothing sent, which the sync retries: nothing waits for a slot forever.
 - Per minute: a fixed-window counter per (realm, kind, minute) in the database (`RateWindow`).
   A request that finds its minute full waits for the next one, holding its slot.
 
@@ -22,6 +25,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from rentsync.qbo import errors
 from rentsync.qbo.ports import InFlightSlots, RateWindow
 
 ALL = "all"
@@ -37,6 +41,8 @@ class LimitSettings:
     """How long a slot stays taken if its holder dies; above the request timeout."""
     poll_seconds: float = 0.01
     """First wait between attempts to get a slot (doubles up to 0.2 s, with jitter)."""
+    slot_wait_seconds: float = 65.0
+    """Longest wait for a slot before the request fails as `Unreachable` (nothing sent)."""
 
 
 class Limiter:
@@ -96,6 +102,8 @@ class Limiter:
         if self._slots is None:
             return None
         wait = self._settings.poll_seconds
+        # Counted in time slept (not the wall clock) so an injected `sleep` bounds it too.
+        waited = 0.0
         while True:
             slot = await self._slots.acquire(
                 realm_id,
@@ -105,7 +113,16 @@ class Limiter:
             )
             if slot is not None:
                 return slot
-            await self._sleep(wait * (0.5 + random.random()))  # noqa: S311 - jitter only
+            if waited >= self._settings.slot_wait_seconds:
+                raise errors.Unreachable(
+                    f"no free request slot for QuickBooks company {realm_id} after "
+                    f"{waited:.0f} s; nothing was sent",
+                    remedy="rentsync's request slots for this QuickBooks company stayed taken; "
+                    "nothing was sent and the sync retries on its own.",
+                )
+            pause = wait * (0.5 + random.random())  # noqa: S311 - jitter only
+            await self._sleep(pause)
+            waited += pause
             wait = min(wait * 2, 0.2)
 
     async def _count(self, realm_id: str, kind: str, limit: int) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -39,6 +39,14 @@ class Database:
     """A libpq connection URI for psycopg."""
     mode: str
     """"embedded" or "external"; shown by /health and the CLI."""
+    restart: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    """Embedded: start the server again if it is not running (blocking)."""
+
+    def ensure_running(self) -> None:
+        """Embedded: start the server again on its data directory (PostgreSQL's crash
+        recovery) if it died; logs when it did. External: nothing."""
+        if self.restart is not None:
+            self.restart()
 
     def describe(self) -> str:
         """The URL with any password removed, for logs and the CLI."""
@@ -48,7 +56,7 @@ class Database:
 
 
 @contextlib.contextmanager
-def _embedded_server(data_dir: Path) -> Iterator[str]:
+def _embedded_server(data_dir: Path) -> Iterator[tuple[str, Callable[[], None]]]:
     """Start or join the embedded server; leave it (stopping it if we were last) on exit."""
     with warnings.catch_warnings():
         # It reads XDG_RUNTIME_DIR at import and warns when unset; it then uses /tmp, which is fine.
@@ -67,9 +75,22 @@ def _embedded_server(data_dir: Path) -> Iterator[str]:
             f"could not start the embedded PostgreSQL under {pgdata}: {exc}; "
             "set DATABASE_URL to use another PostgreSQL server"
         ) from exc
+
+    def restart() -> None:
+        # Under the library's lock, as every process sharing the server may try at once. The
+        # socket directory is derived from pgdata, so the URL stays the same.
+        with postgres_server.PostgresServer._lock:
+            before = server.get_pid()
+            server.ensure_postgres_running()
+            if server.get_pid() != before:
+                log.warning(
+                    "the embedded PostgreSQL had stopped; started it again",
+                    extra={"action": "database.embedded.restarted", "pid": server.get_pid()},
+                )
+
     try:
         _create_database_if_missing(admin_url, EMBEDDED_DATABASE_NAME)
-        yield str(server.get_uri(EMBEDDED_DATABASE_NAME))
+        yield str(server.get_uri(EMBEDDED_DATABASE_NAME)), restart
     finally:
         # Release our handle now rather than at interpreter exit: a process ended by a signal
         # (uvicorn re-raises SIGTERM after shutdown) never runs its atexit hooks.
@@ -115,6 +136,6 @@ def open_database(settings: Settings) -> Iterator[Database]:
         check_reachable(settings.database_url)
         yield Database(url=settings.database_url, mode="external")
         return
-    with _embedded_server(settings.data_dir) as url:
+    with _embedded_server(settings.data_dir) as (url, restart):
         log.info("embedded PostgreSQL ready", extra={"action": "database.embedded.ready"})
-        yield Database(url=url, mode="embedded")
+        yield Database(url=url, mode="embedded", restart=restart)
