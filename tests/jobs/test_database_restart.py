@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -99,9 +101,18 @@ async def test_b1_a_request_waits_for_a_slot_a_bounded_time_then_fails_as_transi
 
 
 @pytest.fixture
-def own_pg(tmp_path: Path) -> Iterator[PgServer]:
-    pg = PgServer(tmp_path / "own-pg")
-    (tmp_path / "own-pg").mkdir()
+def pg_root() -> Iterator[Path]:
+    """Under /tmp, readable: run as root, the PostgreSQL user must reach the data directory
+    (pytest's tmp_path is private to root)."""
+    root = Path(tempfile.mkdtemp(prefix="rentsync-b1-restart-", dir="/tmp"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def own_pg(pg_root: Path) -> Iterator[PgServer]:
+    pg = PgServer(pg_root)
     pg.first_start()
     try:
         yield pg
@@ -234,9 +245,9 @@ def test_b1_a_worker_process_survives_postgres_killed_and_restarted(
 
 
 def test_b1_a_worker_on_the_embedded_database_starts_it_again_after_a_kill(
-    tmp_path: Path,
+    pg_root: Path, tmp_path: Path
 ) -> None:
-    data_dir = tmp_path / "data"
+    data_dir = pg_root / "data"
     env = {
         **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
         "RENTSYNC_DATA_DIR": str(data_dir),
