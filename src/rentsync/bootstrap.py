@@ -89,6 +89,7 @@ class CompanyQboAccess:
             connection=Connection.connected(stored.connected_at),
             inventory_allowed=stored.facts.inventory_enabled,
             automated_sales_tax=stored.facts.ast_enabled,
+            plan=stored.facts.plan,
             client=await self._service.client_for(company_id, connection=stored),
         )
 

@@ -156,3 +156,15 @@ def decide_payment(
     if order is None:
         return Skip(reason=SkipReason.INVOICE_NOT_IN_QBO)
     return Sync()
+
+
+def decide_purchase(connection: Connection) -> Decision:
+    """Should a vendor bill, vendor payment or purchase order reach QuickBooks now? They carry
+    no flag of their own (No QuickBooks and the sync mode are about orders); only the
+    connection decides. Whether their vendor, bills or purchase order are in QuickBooks is a
+    dependency, checked by the kind."""
+    if connection.state is ConnectionState.NOT_CONNECTED:
+        return Skip(reason=SkipReason.NOT_CONNECTED)
+    if connection.state is ConnectionState.LOST:
+        return Skip(reason=SkipReason.CONNECTION_LOST)
+    return Sync()

@@ -37,6 +37,10 @@ class DocumentType(enum.StrEnum):
     """A refund of a payment: part of the payment's document (`<payment id>/<refund id>`)."""
     PAYMENT_VOID = "payment_void"
     """The void of a payment: part of the payment's document (same id), retried on its own."""
+    VENDOR = "vendor"
+    VENDOR_BILL = "vendor_bill"
+    VENDOR_PAYMENT = "vendor_payment"
+    PURCHASE_ORDER = "purchase_order"
 
 
 class Document(BaseModel):

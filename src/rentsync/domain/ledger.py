@@ -29,6 +29,8 @@ class SkipReason(enum.StrEnum):
     BEFORE_CONNECTION = "created_before_connection"
     ORDER_WITHOUT_PAYMENT = "order_without_payment"
     INVOICE_NOT_IN_QBO = "invoice_not_in_qbo"
+    WAITING_FOR_DOCUMENT = "waiting_for_document"
+    DRAFT = "draft"
 
     @property
     def message(self) -> str:
@@ -55,6 +57,11 @@ _SKIP_MESSAGES = {
     SkipReason.INVOICE_NOT_IN_QBO: (
         "Waiting for the order's invoice: a payment reaches QuickBooks only after its invoice."
     ),
+    SkipReason.WAITING_FOR_DOCUMENT: (
+        "Waiting for a document it refers to: a vendor payment reaches QuickBooks only after "
+        "its bills, a bill only after the purchase order it bills."
+    ),
+    SkipReason.DRAFT: "A draft purchase order is not sent to QuickBooks.",
 }
 
 
@@ -79,6 +86,11 @@ _SKIP_REMEDIES = {
         "Nothing to do when the order syncs: its payments follow. If the order is skipped or "
         "failed, see its status and fix that; the payment is sent once the invoice is synced."
     ),
+    SkipReason.WAITING_FOR_DOCUMENT: (
+        "Nothing to do when that document syncs: this one follows. If it is skipped or failed, "
+        "see its status and fix that."
+    ),
+    SkipReason.DRAFT: "Nothing to do: it is sent once approved.",
 }
 
 

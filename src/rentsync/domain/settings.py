@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,6 +38,11 @@ ALLOWED_ACCOUNT_TYPES: dict[AccountRole, frozenset[str]] = {
 """QBO AccountType values each role accepts (reference/qbo-api.md §4 Account; Undeposited Funds
 is an Other Current Asset)."""
 
+EXPENSE_CATEGORY_TYPES: frozenset[str] = frozenset(
+    {"Expense", "Other Expense", "Cost of Goods Sold"}
+)
+"""A vendor bill line's expense category maps to an account of one of these types."""
+
 
 class AccountMapping(BaseModel):
     """QBO Account Ids per role; None until the user maps it."""
@@ -50,6 +56,13 @@ class AccountMapping(BaseModel):
     vendor_payment: str | None = Field(default=None, max_length=32)
     deposit: str | None = Field(
         default=None, max_length=32, description="Customer payments; default Undeposited Funds."
+    )
+    expense_categories: dict[Annotated[str, Field(min_length=1, max_length=100)], str] = Field(
+        default_factory=dict,
+        max_length=200,
+        description=(
+            "Vendor bill expense categories -> a QBO Expense, Other Expense or COGS account Id."
+        ),
     )
 
     def for_role(self, role: AccountRole) -> str | None:

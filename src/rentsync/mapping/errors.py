@@ -15,6 +15,9 @@ class MappingProblem(enum.StrEnum):
     TAX_WITHOUT_RATE = "rentsync_tax_without_rate"
     NO_CUSTOMER_CREDIT = "rentsync_no_customer_credit"
     PAYMENT_VOIDED = "rentsync_payment_voided"
+    ACCOUNT_UNUSABLE = "rentsync_account_unusable"
+    PURCHASE_ORDERS_NEED_PLUS = "rentsync_purchase_orders_need_plus"
+    BILL_OF_ANOTHER_VENDOR = "rentsync_bill_of_another_vendor"
 
 
 class MappingError(Exception):

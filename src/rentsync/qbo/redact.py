@@ -20,9 +20,18 @@ MAX_BODY_CHARS = 64_000
 FORM_SECRET_KEYS = frozenset(
     {"access_token", "refresh_token", "id_token", "client_secret", "code", "token", "password"}
 )
-# In JSON, `code` is a fault code and stays.
+# In JSON, `code` is a fault code and stays. A vendor's TaxIdentifier (SSN or EIN) is personal
+# data the log has no use for.
 JSON_SECRET_KEYS = frozenset(
-    {"access_token", "refresh_token", "id_token", "client_secret", "token", "password"}
+    {
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "client_secret",
+        "token",
+        "password",
+        "taxidentifier",
+    }
 )
 _BEARER = re.compile(r"(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 

@@ -36,7 +36,8 @@ CREATE TABLE documents (
     company_id    bigint NOT NULL REFERENCES companies (id) ON DELETE CASCADE,
     doc_type      text NOT NULL
                   CHECK (doc_type IN ('customer', 'product', 'order', 'payment', 'refund',
-                                      'payment_void')),
+                                      'payment_void', 'vendor', 'vendor_bill',
+                                      'vendor_payment', 'purchase_order')),
     source_id     text NOT NULL,
     version       bigint,
     revision      bigint NOT NULL DEFAULT 1,

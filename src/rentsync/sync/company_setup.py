@@ -8,7 +8,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from rentsync.domain.settings import ALLOWED_ACCOUNT_TYPES, AccountMapping, AccountRole
+from rentsync.domain.settings import (
+    ALLOWED_ACCOUNT_TYPES,
+    EXPENSE_CATEGORY_TYPES,
+    AccountMapping,
+    AccountRole,
+)
 
 
 class Catalogue(Protocol):
@@ -83,19 +88,33 @@ def mapping_problems(mapping: AccountMapping, accounts: list[Account]) -> dict[s
     """Per role, why the mapped account cannot be used (missing, inactive, wrong type)."""
     by_id = {a.id: a for a in accounts}
     problems: dict[str, str] = {}
-    for role in AccountRole:
-        account_id = mapping.for_role(role)
-        if account_id is None:
-            continue
-        account = by_id.get(account_id)
-        allowed = ALLOWED_ACCOUNT_TYPES[role]
-        if account is None:
-            problems[role.value] = f"QuickBooks has no account with Id {account_id}"
-        elif not account.active:
-            problems[role.value] = f"{account.name!r} is inactive in QuickBooks"
-        elif account.account_type not in allowed:
-            problems[role.value] = (
-                f"{account.name!r} is a {account.account_type} account; the {role.value} "
-                f"account must be {' or '.join(sorted(allowed))}"
-            )
+    wanted: list[tuple[str, str, frozenset[str]]] = [
+        (role.value, account_id, ALLOWED_ACCOUNT_TYPES[role])
+        for role in AccountRole
+        if (account_id := mapping.for_role(role)) is not None
+    ]
+    wanted += [
+        (f"expense_categories.{category}", account_id, EXPENSE_CATEGORY_TYPES)
+        for category, account_id in mapping.expense_categories.items()
+    ]
+    for role, account_id, allowed in wanted:
+        problem = account_problem(by_id.get(account_id), account_id, role, allowed)
+        if problem is not None:
+            problems[role] = problem
     return problems
+
+
+def account_problem(
+    account: Account | None, account_id: str, role: str, allowed: frozenset[str]
+) -> str | None:
+    """Why `account` cannot serve `role` (missing, inactive, a type the role does not allow)."""
+    if account is None:
+        return f"QuickBooks has no account with Id {account_id}"
+    if not account.active:
+        return f"{account.name!r} is inactive in QuickBooks"
+    if account.account_type not in allowed:
+        return (
+            f"{account.name!r} is a {account.account_type} account; the {role} "
+            f"account must be {' or '.join(sorted(allowed))}"
+        )
+    return None

@@ -72,6 +72,8 @@ class CompanyQbo:
     inventory_allowed: bool = False
     """The plan tracks inventory (Plus or higher) and quantity tracking is on."""
     automated_sales_tax: bool = False
+    plan: str = ""
+    """CompanyInfo's OfferingSku, e.g. "QuickBooks Online Plus" (empty: not known)."""
     client: QboGateway | None = None
     """None unless connected."""
 

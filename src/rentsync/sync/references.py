@@ -66,6 +66,10 @@ class NameListRecord:
     same_record: Callable[[dict[str, Any]], bool]
     update: Callable[[str, str], Payload]
     clash_remedy: str
+    alternative: NameListRecord | None = None
+    """The record under the stable suffixed name (`mapping.names`), used when QBO refuses the
+    name because a record of another kind holds it (6240: customers, vendors and employees
+    share one namespace)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,8 +183,8 @@ class References:
                 if not create and record is not None and record.state != SyncState.SYNCED:
                     await self._settle(key, revision, started, SyncState.SYNCED, "unchanged")
                 return qbo_id
-            written = await self._update(ctx, key, spec, qbo_id, sync_token, digest)
-            await self._remember(key, revision, started, written, digest)
+            written, used = await self._update_named(ctx, key, spec, qbo_id, sync_token, digest)
+            await self._remember(key, revision, started, written, digest, outcome=_named(used))
             return written.id
         if not create:
             if record is not None and record.state != SyncState.NOT_SYNCED:
@@ -192,6 +196,17 @@ class References:
                     "not in QuickBooks: created with the first order that needs it",
                 )
             return None
+        written, used = await self._find_or_create(ctx, key, spec, digest)
+        await self._remember(key, revision, started, written, digest, outcome=_named(used))
+        return written.id
+
+    async def _find_or_create(
+        self, ctx: ReferenceContext, key: DocumentKey, spec: NameListRecord, digest: str
+    ) -> tuple[Written, NameListRecord | None]:
+        """Find the record by name or create it; a name held by a record of another kind (QBO
+        answers 6240) falls back to the suffixed name, where an earlier create may have put
+        it. Returns what QBO holds and the alternative record when that name is the one used."""
+        alternative = spec.alternative
         existing = await ctx.client.find_by(spec.entity, spec.find.field, spec.find.value)
         if existing and not spec.same_record(existing[0]):
             raise errors.DuplicateName(
@@ -205,11 +220,65 @@ class References:
             # Ours (an earlier create whose answer was lost) or the bookkeeper's: adopted and
             # brought to this revision, so the ledger never claims content QBO does not hold.
             adopted = await ctx.client.read(spec.entity, str(existing[0]["Id"]))
-            written = await self._update(ctx, key, spec, adopted.id, adopted.sync_token, digest)
-        else:
-            written = await self._create(ctx, key, spec, digest)
-        await self._remember(key, revision, started, written, digest)
-        return written.id
+            return await self._update_named(ctx, key, spec, adopted.id, adopted.sync_token, digest)
+        try:
+            return await self._create(ctx, key, spec, digest), None
+        except errors.DuplicateName:
+            if alternative is None:
+                raise
+        # The name is held by a record of another kind (not found among this kind's above):
+        # the suffixed name, ours already when an earlier create's answer was lost.
+        taken = await ctx.client.find_by(
+            alternative.entity, alternative.find.field, alternative.find.value
+        )
+        if taken and alternative.same_record(taken[0]):
+            adopted = await ctx.client.read(alternative.entity, str(taken[0]["Id"]))
+            written = await self._update(
+                ctx,
+                key,
+                alternative,
+                adopted.id,
+                adopted.sync_token,
+                fingerprint(alternative.payload),
+            )
+            return written, alternative
+        if taken:
+            raise errors.DuplicateName(
+                f"Duplicate name: {alternative.find.value!r} is already used in QuickBooks",
+                code="6240",
+                detail=f"{alternative.entity} Id {taken[0].get('Id')} has "
+                f"{alternative.find.field} {alternative.find.value!r}",
+                remedy=spec.clash_remedy,
+            )
+        # Its own requestid: QBO replays the refusal to a reused one.
+        return await self._create(
+            ctx, key, alternative, fingerprint(alternative.payload)
+        ), alternative
+
+    async def _update_named(
+        self,
+        ctx: ReferenceContext,
+        key: DocumentKey,
+        spec: NameListRecord,
+        qbo_id: str,
+        sync_token: str,
+        digest: str,
+    ) -> tuple[Written, NameListRecord | None]:
+        """An update under the record's name, or under the suffixed name when QBO says a record
+        of another kind holds that name (6240)."""
+        try:
+            return await self._update(ctx, key, spec, qbo_id, sync_token, digest), None
+        except errors.DuplicateName:
+            if spec.alternative is None:
+                raise
+        current = await ctx.client.read(spec.entity, qbo_id)
+        alternative = spec.alternative
+        return (
+            await self._update(
+                ctx, key, alternative, qbo_id, current.sync_token, fingerprint(alternative.payload)
+            ),
+            alternative,
+        )
 
     def _record(
         self, ctx: ReferenceContext, key: DocumentKey, document: StoredDocumentView
@@ -314,3 +383,14 @@ class References:
             },
             follow_newer_revision=True,
         )
+
+
+def _named(used: NameListRecord | None) -> str:
+    """The ledger's outcome: which name QBO holds the record under, when it is the suffixed
+    one (the rental system's name is taken in QBO by a record of another kind)."""
+    if used is None:
+        return "synced"
+    return (
+        f"synced as {used.find.value!r}: the name is taken in QuickBooks by a customer, vendor "
+        "or employee of another kind"
+    )

@@ -155,3 +155,49 @@ def verify_balance_range(qbo_invoice: Mapping[str, Any]) -> Mismatch | None:
     """What holds whatever payments are applied: 0 <= Balance <= TotalAmt."""
     total = _amount(qbo_invoice.get("TotalAmt"), "TotalAmt")
     return _check_balance(qbo_invoice, total, None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FigureMismatch:
+    """A purchase-side document's figure that differs in QBO (B2): a bill's TotalAmt or
+    Balance, a bill payment's TotalAmt, a purchase order's TotalAmt or POStatus."""
+
+    document: str
+    """e.g. "bill"; the code is `<document>_<figure>_mismatch`."""
+    figure: str
+    expected: Decimal | str
+    actual: Decimal | str
+
+    @property
+    def code(self) -> str:
+        return f"{self.document}_{self.figure.lower()}_mismatch"
+
+    @property
+    def message(self) -> str:
+        return f"{self.document.replace('_', ' ')} {self.figure} mismatch"
+
+    @property
+    def detail(self) -> str:
+        return f"QuickBooks has {self.figure} {self.actual}, the rental system {self.expected}."
+
+
+def compare_figures(
+    document: str, expected: Mapping[str, Decimal | str], qbo_entity: Mapping[str, Any]
+) -> FigureMismatch | None:
+    """The first of `expected`'s QBO fields (amounts as Decimal, others as text) that QBO's
+    entity holds differently."""
+    for figure, wanted in expected.items():
+        got: Decimal | str = (
+            _amount(qbo_entity.get(figure), figure)
+            if isinstance(wanted, Decimal)
+            else str(qbo_entity.get(figure) or "")
+        )
+        if got != wanted:
+            return FigureMismatch(document=document, figure=figure, expected=wanted, actual=got)
+    return None
+
+
+def within_total(qbo_entity: Mapping[str, Any]) -> bool:
+    """What holds whatever payments are applied: 0 <= Balance <= TotalAmt."""
+    total = _amount(qbo_entity.get("TotalAmt"), "TotalAmt")
+    return _check_balance(qbo_entity, total, None) is None

@@ -4,7 +4,17 @@ status API read it; a kind's module declares everything that differs (see `base.
 from __future__ import annotations
 
 from rentsync.domain.documents import DocumentType
-from rentsync.sync.kinds import customer, invoice, item, payment, payment_void, refund
+from rentsync.sync.kinds import (
+    customer,
+    invoice,
+    item,
+    payment,
+    payment_void,
+    refund,
+    vendor,
+    vendor_bill,
+    vendor_payment,
+)
 from rentsync.sync.kinds.base import KindSpec
 
 KINDS: tuple[KindSpec, ...] = (
@@ -14,6 +24,9 @@ KINDS: tuple[KindSpec, ...] = (
     payment.KIND,
     refund.KIND,
     payment_void.KIND,
+    vendor.KIND,
+    vendor_bill.KIND,
+    vendor_payment.KIND,
 )
 
 

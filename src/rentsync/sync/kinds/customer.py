@@ -1,8 +1,9 @@
 """Customers -> QBO Customer: a name-list record, created by the first document that needs it
 (an order's invoice) and kept up to date from then on (R2).
 
-DisplayName is shared by QBO's customers, vendors and employees (6240); the customer's marker
-in `Notes` tells the one rentsync created from a same-named record someone else made.
+DisplayName is shared by QBO's customers, vendors and employees (6240): a name a vendor or
+employee holds gets the stable suffix of `mapping.names`; the customer's marker in `Notes` tells
+the one rentsync created from a same-named customer someone else made (never taken over).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from rentsync.domain.documents import Customer, DocumentType
 from rentsync.domain.ledger import DocumentKey, WriteIntent
 from rentsync.mapping import customer as customer_mapping
 from rentsync.mapping.common import has_marker
+from rentsync.mapping.names import suffixed_display_name
 from rentsync.sync.kinds.base import KindSpec
 from rentsync.sync.kinds.name_list import NameListHandler
 from rentsync.sync.references import NameListKind, NameListRecord, ReferenceContext
@@ -21,22 +23,30 @@ from rentsync.sync.references import NameListKind, NameListRecord, ReferenceCont
 def _record(ctx: ReferenceContext, key: DocumentKey, body: dict[str, Any]) -> NameListRecord:
     customer = Customer.model_validate(body)
     marker = customer_mapping.customer_marker(ctx.company_id, key.source_id)
-    return NameListRecord(
-        entity="Customer",
-        payload=customer_mapping.customer_create(
-            customer, company_id=ctx.company_id, customer_id=key.source_id
-        ),
-        find=WriteIntent(entity="Customer", field="DisplayName", value=customer.name),
-        same_record=lambda found: has_marker(found.get("Notes"), marker),
-        update=lambda qbo_id, token: customer_mapping.customer_update(
-            customer, qbo_id=qbo_id, sync_token=token
-        ),
-        clash_remedy=(
-            "QuickBooks already has a customer, vendor or employee named "
-            f"{customer.name!r} that rentsync did not create. Rename the customer in "
-            "the rental system (or the existing record in QuickBooks), then press Resync."
-        ),
-    )
+
+    def named(display_name: str, alternative: NameListRecord | None) -> NameListRecord:
+        return NameListRecord(
+            entity="Customer",
+            payload=customer_mapping.customer_create(
+                customer,
+                company_id=ctx.company_id,
+                customer_id=key.source_id,
+                display_name=display_name,
+            ),
+            find=WriteIntent(entity="Customer", field="DisplayName", value=display_name),
+            same_record=lambda found: has_marker(found.get("Notes"), marker),
+            update=lambda qbo_id, token: customer_mapping.customer_update(
+                customer, qbo_id=qbo_id, sync_token=token, display_name=display_name
+            ),
+            clash_remedy=(
+                f"QuickBooks already has a customer named {display_name!r} that rentsync did not "
+                "create. Rename the customer in the rental system (or the existing record in "
+                "QuickBooks), then press Resync."
+            ),
+            alternative=alternative,
+        )
+
+    return named(customer.name, named(suffixed_display_name(customer.name, "customer"), None))
 
 
 def _ours(ctx: ReferenceContext, key: DocumentKey, found: dict[str, Any]) -> bool:
