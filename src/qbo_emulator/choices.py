@@ -177,3 +177,18 @@ DATES_STORED_AS_DATES: Final = True
 # A 401 carries `WWW-Authenticate: Bearer realm="Intuit", error="invalid_token"` (CONFIRMED from a
 # live sandbox 401 quoted in public notes).
 WWW_AUTHENTICATE: Final = 'Bearer realm="Intuit", error="invalid_token"'
+
+# Purchase orders close when billed in full. CONFIRMED: "QuickBooks Online automatically closes a
+# PO when all quantities and/or amounts on the PO are accounted for across all of its linked
+# transactions" and "you can manually close the PO by changing its status" (Intuit, "How do I
+# receive or pay part of a purchase order", quickbooks.intuit.com/in/resources/quickbooks-reports/
+# how-do-i-receive-or-pay-part-of-a-purchase-order-to-a-supplier-in-quickbooks-online). Modelled
+# on amounts only: the bills linking the PO (LinkedTxn at the bill's top level) add up to its
+# TotalAmt; line-level links (TxnLineId) and quantities are not modelled. UNCONFIRMED: that a
+# write sending POStatus Closed sets ManuallyClosed (and Open clears it), and that a closed-by-hand
+# PO stays closed when a bill is unlinked.
+PO_CLOSES_WHEN_BILLED: Final = True
+# Purchase orders exist only on Plus (and Advanced). CONFIRMED: "Purchase orders are available in
+# QuickBooks Online Plus ... Purchase orders aren't available in QuickBooks Online Essentials or
+# Simple Start" (Intuit community article "Purchase orders", community.intuit.com/articles/
+# 1145567). The refusal's code and wording (5020, above) remain UNCONFIRMED.

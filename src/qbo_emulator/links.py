@@ -126,8 +126,26 @@ def relink_purchase_orders(
         if po_id in orders(new):
             links.append({"TxnId": bill_id, "TxnType": "Bill"})
         order["LinkedTxn"] = links
-        order["POStatus"] = "Closed" if links or order.get("ManuallyClosed") else "Open"
+        set_po_status(company, order)
         company.touch(order, now)
+
+
+def set_po_status(company: Company, order: Entity, sent: object = None) -> None:
+    """POStatus: Closed when closed by hand (a write sending POStatus Closed; Open reopens) or
+    when the linked bills account for the whole amount (choices.PO_CLOSES_WHEN_BILLED)."""
+    if sent is not None:
+        if sent not in {"Open", "Closed"}:
+            raise faults.invalid_value("POStatus", f"Invalid Enumeration : {sent}", "2120")
+        order["ManuallyClosed"] = sent == "Closed"
+    order.setdefault("ManuallyClosed", False)
+    total = wire.to_decimal(order.get("TotalAmt")) or ZERO
+    billed = ZERO
+    for link in order.get("LinkedTxn", []) or []:
+        if link.get("TxnType") == "Bill":
+            bill = company.get("Bill", str(link.get("TxnId")))
+            billed += wire.to_decimal((bill or {}).get("TotalAmt")) or ZERO
+    in_full = choices.PO_CLOSES_WHEN_BILLED and billed > ZERO and billed >= total
+    order["POStatus"] = "Closed" if order["ManuallyClosed"] or in_full else "Open"
 
 
 def stock_effect(company: Company, entity: str, doc: Entity | None) -> dict[str, Decimal]:

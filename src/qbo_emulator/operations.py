@@ -205,7 +205,7 @@ def _normalize(
             doc["DueDate"] = _date(doc.get("DueDate"), "DueDate") or doc["TxnDate"]
             doc["Balance"] = doc["TotalAmt"]
         else:
-            doc.setdefault("POStatus", "Open")
+            links.set_po_status(company, doc, body.get("POStatus"))
             doc.setdefault("EmailStatus", "NotSet")
     elif entity == "Payment":
         doc["TotalAmt"] = accounting.money(doc.get("TotalAmt"), "TotalAmt")

@@ -110,3 +110,33 @@ def test_r05_the_request_log_never_holds_a_vendors_tax_id() -> None:
     logged = redact.body('{"Vendor": {"DisplayName": "Ace", "TaxIdentifier": "12-3456789"}}')
     assert "12-3456789" not in logged
     assert "Ace" in logged
+
+
+def test_r07_a_subrental_is_told_apart_by_its_memo_and_a_received_po_is_closed() -> None:
+    from rentsync.domain.vendors import PurchaseOrder
+    from rentsync.mapping import purchase_order as po_mapping
+    from rentsync.sync.kinds.purchase_order import purchase_orders_allowed
+    from tests.vendor_fixtures import purchase_order
+
+    key = DocumentKey(7, DocumentType.PURCHASE_ORDER, "PO-1")
+    refs = po_mapping.PurchaseOrderRefs(vendor_id="56", expense_account_id="80")
+    subrental = PurchaseOrder.model_validate(purchase_order(kind="subrental", status="received"))
+    payload = po_mapping.purchase_order_create(subrental, refs, key=key)
+    assert payload["Memo"] == "Subrental: pick-up 2026-11-25, return 2026-11-30, order O-1"
+    assert payload["POStatus"] == "Closed"
+    plain = PurchaseOrder.model_validate(purchase_order())
+    assert po_mapping.purchase_order_create(plain, refs, key=key)["POStatus"] == "Open"
+    assert "Subrental" not in po_mapping.purchase_order_create(plain, refs, key=key)["PrivateNote"]
+    assert purchase_orders_allowed("QuickBooks Online Plus")
+    assert purchase_orders_allowed("QuickBooks Online Advanced")
+    assert not purchase_orders_allowed("QuickBooks Online Essentials")
+    assert not purchase_orders_allowed("QuickBooks Online Simple Start")
+
+
+def test_r07_a_subrental_needs_its_pick_up_and_return_dates() -> None:
+    from rentsync.domain.vendors import PurchaseOrder
+    from tests.vendor_fixtures import purchase_order
+
+    body = purchase_order(kind="subrental")
+    del body["pick_up"]
+    assert "pick_up" in invalid(PurchaseOrder, body)

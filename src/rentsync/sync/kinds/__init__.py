@@ -10,6 +10,7 @@ from rentsync.sync.kinds import (
     item,
     payment,
     payment_void,
+    purchase_order,
     refund,
     vendor,
     vendor_bill,
@@ -27,6 +28,7 @@ KINDS: tuple[KindSpec, ...] = (
     vendor.KIND,
     vendor_bill.KIND,
     vendor_payment.KIND,
+    purchase_order.KIND,
 )
 
 
