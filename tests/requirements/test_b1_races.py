@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 from rentsync.settings import Settings
@@ -264,3 +265,92 @@ async def test_b1_a_customer_whose_create_answer_was_lost_is_known_after_the_ord
         (customer_b,) = await with_marker(rig, "Customer", ":customer:C-B]", "Notes")
         (invoice,) = await with_marker(rig, "Invoice", ":order:O-8]", "PrivateNote")
         assert invoice["CustomerRef"]["value"] == customer_b["Id"]
+
+
+async def test_b1_a_customer_update_whose_answer_was_lost_then_changed_again_reaches_qbo(
+    settings: Settings,
+) -> None:
+    # Chaos run (seed 2): the ledger keeps the SyncToken from before the lost update, so the
+    # next revision's update is refused as stale (5010) and must be written over the current one.
+    async with rig_for(settings, settings_overrides=RETRY_AFTER_DROP) as rig:
+        await synced_first_order(rig)
+        await rig.faults({"next": ["drop"]})  # the customer's update: committed, answer lost
+        await rig.put("customers", "C-1", make.customer(email="first@maplestreet.example"))
+        await eventually(lambda: retrying(rig, "customers", "C-1"), what="the lost update")
+        changed = await rig.put(
+            "customers", "C-1", make.customer(email="second@maplestreet.example")
+        )
+        status = await settled_reference(
+            rig, "customers", "C-1", revision=changed.json()["revision"]
+        )
+        (customer,) = await with_marker(rig, "Customer", ":customer:C-1]", "Notes")
+        assert customer["PrimaryEmailAddr"]["Address"] == "second@maplestreet.example"
+        assert status["qbo"]["id"] == customer["Id"]
+
+
+async def test_b1_an_order_update_whose_answer_was_lost_then_changed_again_reaches_qbo(
+    settings: Settings,
+) -> None:
+    async with rig_for(settings, settings_overrides=RETRY_AFTER_DROP) as rig:
+        await synced_first_order(rig)
+        await rig.put("orders", "O-U", make.order("8010"))
+        await rig.settled("orders", "O-U")
+        await rig.faults({"next": ["drop"]})  # the invoice update: committed, answer lost
+        await rig.put("orders", "O-U", make.order("8010", lines=[("P-TENT", "2", "450.00")]))
+        await eventually(lambda: retrying(rig, "orders", "O-U"), what="the lost update")
+        changed = await rig.put(
+            "orders", "O-U", make.order("8010", lines=[("P-TENT", "3", "450.00")])
+        )
+        done = await rig.settled("orders", "O-U", revision=changed.json()["revision"])
+        assert done["state"] == "synced", done
+        (invoice,) = await with_marker(rig, "Invoice", ":order:O-U]", "PrivateNote")
+        assert Decimal(str(invoice["TotalAmt"])) == Decimal("1350.00")
+        assert done["qbo"]["id"] == invoice["Id"]
+
+
+async def test_b1_an_order_restored_after_its_delete_answer_was_lost_gets_a_new_invoice(
+    settings: Settings,
+) -> None:
+    # Chaos run (seed 3): the delete went through but its answer was lost; the ledger still
+    # holds the deleted invoice's Id when the order comes back, unchanged.
+    async with rig_for(settings, settings_overrides=RETRY_AFTER_DROP) as rig:
+        await synced_first_order(rig)
+        body = make.order("8011", version=1)
+        await rig.put("orders", "O-R", body)
+        first = await rig.settled("orders", "O-R")
+        await rig.faults({"next": ["drop"]})  # the delete: committed, answer lost
+        await delete(rig, "orders", "O-R")
+        await eventually(lambda: retrying(rig, "orders", "O-R"), what="the lost delete")
+        restored = await rig.put("orders", "O-R", make.order("8011", version=2))
+        assert restored.json()["accepted"] is True, restored.text
+        done = await rig.settled("orders", "O-R", revision=restored.json()["revision"])
+        assert done["state"] == "synced", done
+        (invoice,) = await with_marker(rig, "Invoice", ":order:O-R]", "PrivateNote")
+        assert done["qbo"]["id"] == invoice["Id"] != first["qbo"]["id"]
+
+
+async def test_b1_an_invoice_deleted_in_qbo_by_someone_is_shown_and_recreated_on_resync(
+    settings: Settings,
+) -> None:
+    # B3: rentsync does not silently undo a bookkeeper's delete; Resync puts the invoice back.
+    async with rig_for(settings) as rig:
+        await synced_first_order(rig)
+        await rig.put("orders", "O-D", make.order("8012"))
+        first = await rig.settled("orders", "O-D")
+        await rig.act("Invoice", first["qbo"]["id"], "delete", {})
+        changed = await rig.put(
+            "orders", "O-D", make.order("8012", lines=[("P-TENT", "2", "450.00")])
+        )
+        failed = await rig.settled("orders", "O-D", revision=changed.json()["revision"])
+        assert failed["state"] == "failed", failed
+        assert failed["error"]["code"] == "610"
+        assert "deleted in QuickBooks" in failed["error"]["message"]
+        assert "Resync" in failed["error"]["remedy"]
+        assert await with_marker(rig, "Invoice", ":order:O-D]", "PrivateNote") == []
+        attempts = len(failed["history"])
+        resync = await rig.api.post("/api/v1/orders/O-D/resync", headers=rig.headers)
+        assert resync.status_code == 202, resync.text
+        done = await rig.settled("orders", "O-D", attempts_after=attempts)
+        assert done["state"] == "synced", done
+        (invoice,) = await with_marker(rig, "Invoice", ":order:O-D]", "PrivateNote")
+        assert done["qbo"]["id"] == invoice["Id"] != first["qbo"]["id"]

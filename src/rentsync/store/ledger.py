@@ -304,9 +304,18 @@ class LedgerRepository:
                 await conn.execute(statement, arguments)
 
     async def intend(
-        self, key: DocumentKey, intent: WriteIntent | None, *, follow_up: bool = False
+        self,
+        key: DocumentKey,
+        intent: WriteIntent | None,
+        *,
+        follow_up: bool = False,
+        clear_synced_hash: bool = False,
     ) -> None:
-        """Remember a create about to be sent (None: forget it, nothing was written).
+        """Remember a create (or a delete) about to be sent (None: forget it, nothing was
+        written).
+
+        `clear_synced_hash`: what QBO holds may no longer be what was synced (a delete in
+        flight), so no later write may be skipped as unchanged.
 
         `follow_up`: the create is made by another document's job (an order creating its
         customer); the document's own job is deferred in the same statement, so whatever
@@ -317,9 +326,11 @@ class LedgerRepository:
             "INSERT INTO sync_records AS r (company_id, doc_type, source_id, state, trigger, "
             "write_intent) VALUES (%(company)s, %(type)s, %(id)s, 'pending', 'automatic', "
             "%(intent)s) ON CONFLICT (company_id, doc_type, source_id) DO UPDATE SET "
-            "write_intent = EXCLUDED.write_intent"
+            "write_intent = EXCLUDED.write_intent, synced_hash = CASE WHEN %(clear)s THEN NULL "
+            "ELSE r.synced_hash END"
         )
         values: dict[str, object] = {
+            "clear": clear_synced_hash,
             "company": key.company_id,
             "type": key.doc_type.value,
             "id": key.source_id,

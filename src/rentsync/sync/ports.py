@@ -198,7 +198,12 @@ class Ledger(Protocol):
     ) -> None: ...
 
     async def intend(
-        self, key: DocumentKey, intent: WriteIntent | None, *, follow_up: bool = False
+        self,
+        key: DocumentKey,
+        intent: WriteIntent | None,
+        *,
+        follow_up: bool = False,
+        clear_synced_hash: bool = False,
     ) -> None: ...
 
 

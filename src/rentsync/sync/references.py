@@ -39,6 +39,7 @@ from rentsync.sync.ports import (
     StoredDocumentView,
     Written,
 )
+from rentsync.sync.updates import update_current
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -347,14 +348,17 @@ class References:
         sync_token: str,
         digest: str,
     ) -> Written:
-        return await ctx.client.sparse_update(
+        return await update_current(
+            ctx.client,
             spec.entity,
-            spec.update(qbo_id, sync_token),
-            requestid=write_request_id(
+            qbo_id,
+            sync_token,
+            payload=spec.update,
+            requestid=lambda token: write_request_id(
                 key,
                 Operation.UPDATE,
                 content_hash=digest,
-                base_sync_token=sync_token,
+                base_sync_token=token,
                 generation=ctx.generation,
             ),
         )

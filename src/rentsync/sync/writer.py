@@ -7,8 +7,10 @@ here; what differs between kinds comes in a `Transaction`.
 - Before a create is sent, the ledger notes how to find what it may write (`WriteIntent`);
   until the outcome is known, a retry or a deletion first looks it up (the natural key and
   rentsync's marker), adopts it and brings it to the current version.
-- A stale SyncToken (5010) is re-read and written again; "in use by another user" (6000) is
-  raised, and the retry table runs the document again later with a new requestid.
+- A stale SyncToken (5010) is re-read and written again (`sync.updates`); "in use by another
+  user" (6000) is raised, and the retry table runs the document again later with a new requestid.
+- A delete is noted in the ledger before it is sent; an update that finds the object gone
+  (610) creates it anew only when our own delete removed it or a user pressed Resync.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rentsync.domain.ledger import WriteIntent
+from rentsync.domain.ledger import SyncState, WriteIntent
+from rentsync.domain.triggers import Trigger
 from rentsync.mapping.common import Payload, has_marker
 from rentsync.mapping.idempotency import Operation, write_request_id
 from rentsync.qbo import errors
 from rentsync.sync import retry
 from rentsync.sync.kinds.base import Run
 from rentsync.sync.ports import Ledger, QboGateway, Written
+from rentsync.sync.updates import update_current
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,8 +59,13 @@ class TransactionWriter:
         record = run.record
         generation = record.write_generation
         if record.qbo_id and record.sync_token:
-            return await self._update(run, client, txn, record.qbo_id, record.sync_token)
-        if record.write_intent:
+            try:
+                return await self._update(run, client, txn, record.qbo_id, record.sync_token)
+            except errors.BadReference:
+                if not await _gone(client, txn.entity, record.qbo_id):
+                    raise  # something the payload refers to is missing or inactive
+                generation = await self._recreating(run, txn.entity, record.qbo_id)
+        elif record.write_intent:
             # An earlier create's outcome is unknown (lost answer, killed worker): find what it
             # wrote by the key it was sent with (the document's number may have changed since).
             adopted = await self.find(run, client, WriteIntent.from_json(record.write_intent), txn)
@@ -88,6 +97,35 @@ class TransactionWriter:
                 await self._ledger.intend(run.key, None)  # refused: nothing was written
             raise
 
+    async def _recreating(self, run: Run, entity: str, qbo_id: str) -> int:
+        """QBO no longer holds the document's object. When our own delete removed it (its
+        answer was lost, then the document came back) or a user asked for a Resync, the ledger
+        forgets it and the document is created anew; returns the new write generation. When
+        someone deleted it in QuickBooks, that is shown, not silently undone (B3)."""
+        record = run.record
+        ours = record.write_intent == deleting(entity, qbo_id).as_json()
+        if not ours and record.trigger != Trigger.RESYNC:
+            raise errors.BadReference(
+                f"QuickBooks {entity} {qbo_id} was deleted in QuickBooks",
+                code="610",
+                detail=f"{entity} Id {qbo_id} is no longer in QuickBooks; rentsync did not "
+                "delete it",
+                remedy=f"Someone deleted the {entity.lower()} in QuickBooks. Press Resync to "
+                "create it again from the rental system, or mark the document No QuickBooks to "
+                "leave it out.",
+            )
+        await self._ledger.record(
+            run.key,
+            state=SyncState.PENDING,
+            revision=run.document.revision,
+            started_at=run.started,
+            outcome=f"QuickBooks no longer holds {entity} {qbo_id}: creating it again",
+            qbo=CLEARED,
+        )
+        fresh = await self._ledger.get(run.key)
+        assert fresh is not None
+        return fresh.write_generation
+
     async def delete(self, run: Run, client: QboGateway | None, entity: str, marker: str) -> bool:
         """Delete the document's QBO object, if it has one (or an unsettled create made one).
         Returns whether there was one; `client` may be None only when the ledger knows of
@@ -107,6 +145,10 @@ class TransactionWriter:
             return False
         client = _required(client)
         generation = record.write_generation
+        # Until its outcome is known the ledger says a delete is under way: if the answer is
+        # lost and the document comes back, its next write finds the object gone and creates
+        # it anew instead of taking "unchanged" or a 610 for an answer.
+        await self._ledger.intend(run.key, deleting(entity, qbo_id), clear_synced_hash=True)
         try:
             await client.delete(
                 entity, qbo_id, sync_token, requestid=_delete_id(run, sync_token, generation)
@@ -115,6 +157,7 @@ class TransactionWriter:
             pass  # already gone from QBO (610): the goal is reached
         except errors.Locked as stale:
             if stale.code != "5010":
+                await self._ledger.intend(run.key, None)  # refused: nothing was deleted
                 raise  # in use by another user: retried later, with a new requestid
             # Someone edited it in QBO since: delete the current version.
             current = await client.read(entity, qbo_id)
@@ -124,6 +167,10 @@ class TransactionWriter:
                 current.sync_token,
                 requestid=_delete_id(run, current.sync_token, generation),
             )
+        except errors.QboError as error:
+            if retry.kind_of(error) is not retry.Kind.TRANSIENT:
+                await self._ledger.intend(run.key, None)  # refused: nothing was deleted
+            raise
         return True
 
     async def find(
@@ -150,24 +197,28 @@ class TransactionWriter:
         run: Run, client: QboGateway, txn: Transaction, qbo_id: str, sync_token: str
     ) -> Written:
         generation = run.record.write_generation
-        update = txn.update(qbo_id, sync_token)
-        try:
-            return await client.sparse_update(
-                txn.entity,
-                update,
-                requestid=_update_id(run, txn.content_hash, sync_token, generation),
-            )
-        except errors.Locked as stale:
-            if stale.code != "5010":
-                raise
-            # Someone edited it in QBO: take the current SyncToken and write our version.
-            current = await client.read(txn.entity, qbo_id)
-            update["SyncToken"] = current.sync_token
-            return await client.sparse_update(
-                txn.entity,
-                update,
-                requestid=_update_id(run, txn.content_hash, current.sync_token, generation),
-            )
+        return await update_current(
+            client,
+            txn.entity,
+            qbo_id,
+            sync_token,
+            payload=txn.update,
+            requestid=lambda token: _update_id(run, txn.content_hash, token, generation),
+        )
+
+
+def deleting(entity: str, qbo_id: str) -> WriteIntent:
+    """The ledger's note of a delete whose outcome is not known yet (the object's Id)."""
+    return WriteIntent(entity=entity, field="Id", value=qbo_id)
+
+
+async def _gone(client: QboGateway, entity: str, qbo_id: str) -> bool:
+    """Whether QBO no longer holds the object (a read answers 610, or a deleted status)."""
+    try:
+        current = await client.read(entity, qbo_id)
+    except errors.BadReference:
+        return True
+    return str(current.data.get("status", "")).lower() == "deleted"
 
 
 def _required(client: QboGateway | None) -> QboGateway:
