@@ -16,6 +16,7 @@ from rentsync import bootstrap
 from rentsync.api import (
     companies,
     diagnostics,
+    docs,
     documents,
     health,
     qbo_log,
@@ -100,7 +101,10 @@ def create_app(
         version=rentsync.__version__,
         summary="Keeps QuickBooks Online in step with a rental system.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package below, not from a CDN
+        redoc_url=None,
     )
+    docs.add_offline_docs(app)
     app.add_exception_handler(errors.QboError, _qbo_error)
     app.include_router(health.router)
     app.include_router(diagnostics.router)
