@@ -152,7 +152,10 @@ def demo(
     port: PortOption = None,
     emulator_port: Annotated[
         int | None,
-        typer.Option(help="Port of the QuickBooks emulator on 127.0.0.1. [default: a free one]"),
+        typer.Option(
+            help="Port of the QuickBooks emulator on 127.0.0.1. [default: a free one]",
+            envvar="RENTSYNC_DEMO_EMULATOR_PORT",
+        ),
     ] = None,
     keep_data: Annotated[
         bool,

@@ -280,10 +280,13 @@ def demo_data_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _demo_process(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
+def _demo_process(
+    data_dir: Path, *extra: str, env_extra: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     env = {
         **os.environ,
+        **(env_extra or {}),
         "RENTSYNC_DATA_DIR": str(data_dir),
         "COLUMNS": "220",
         "RENTSYNC_SECRET_KEY": "demo-test-secret-key-0123456789abcdef",
@@ -314,9 +317,15 @@ def _gone(pid: int) -> bool:
 @pytest.mark.e2e
 def test_rentsync_demo_runs_end_to_end_and_leaves_nothing_running(demo_data_dir: Path) -> None:
     started = time.monotonic()
-    process, _ = _demo_process(demo_data_dir, "--exit-after-sync")
+    emulator_port = free_port()  # chosen through the environment, as `make demo` can
+    process, _ = _demo_process(
+        demo_data_dir,
+        "--exit-after-sync",
+        env_extra={"RENTSYNC_DEMO_EMULATOR_PORT": str(emulator_port)},
+    )
     output, _ = process.communicate(timeout=90)
     assert process.returncode == 0, output
+    assert f"QuickBooks emulator on http://127.0.0.1:{emulator_port} " in output
     assert time.monotonic() - started < 60, output
     assert "Summary: 29 synced / 2 skipped / 3 failed of 34 orders and quotes" in output
     assert "every outcome as the demo expects" in output
@@ -358,3 +367,36 @@ def test_sigterm_while_serving_stops_the_service_and_the_emulator(demo_data_dir:
     assert process.returncode == 0, output + rest
     assert "QuickBooks emulator stopped (exit code 0)" in rest
     assert _gone(emulator_pid)
+
+
+_PARENT = """
+import sys, time
+from pathlib import Path
+from rentsync.demo.emulator import EmulatorProcess
+emulator = EmulatorProcess(port=int(sys.argv[1]), log_path=Path(sys.argv[2]))
+emulator.start()
+print(emulator.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_i9_the_emulator_dies_with_a_demo_killed_by_sigkill(tmp_path: Path) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, str(free_port()), str(tmp_path / "emulator.log")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    emulator_pid = int(parent.stdout.readline())
+    try:
+        assert not _gone(emulator_pid)
+        parent.kill()
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while not _gone(emulator_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _gone(emulator_pid), "the emulator outlived its demo"
+    finally:
+        parent.stdout.close()
+        if not _gone(emulator_pid):
+            os.kill(emulator_pid, signal.SIGKILL)

@@ -3,7 +3,9 @@
 rentsync never imports `qbo_emulator` (it stands for a system we do not own): the demo starts
 its console script next to the running Python, waits until it answers, and stops it with
 SIGTERM (then SIGKILL if it does not exit in time). The emulator runs in its own session so a
-Ctrl-C in the terminal reaches rentsync only, which then stops the emulator itself.
+Ctrl-C in the terminal reaches rentsync only, which then stops the emulator itself. If rentsync
+dies without stopping it (SIGKILL), the kernel sends the emulator SIGTERM (Linux's
+PR_SET_PDEATHSIG), so no emulator outlives its demo.
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import ctypes
+import os
+import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -44,6 +50,25 @@ def port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that makes the child receive SIGTERM when this process dies, however it
+    dies (Linux only; elsewhere None). Prepared before the fork: the child only calls it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return arm
 
 
 def emulator_executable() -> Path:
@@ -88,6 +113,8 @@ class EmulatorProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # A prctl call between fork and exec; started before rentsync opens its threads.
+            preexec_fn=die_with_parent(),
         )
         atexit.register(self.stop)
 
