@@ -78,6 +78,24 @@ async def test_r10_unknown_account_is_refused(rig: Rig) -> None:
     assert "no account with Id 99999" in response.text
 
 
+async def test_r10_i9_an_inactive_account_is_reported_inactive_with_the_remedy(rig: Rig) -> None:
+    await rig.act("Account", rig.accounts["undeposited"], "deactivate")
+    response = await rig.api.put(
+        "/api/v1/settings",
+        json={"accounts": {"deposit": rig.accounts["undeposited"]}},
+        headers=rig.headers,
+    )
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["body", "accounts", "deposit"]
+    assert "is inactive in QuickBooks" in problem["msg"]
+    assert "make it active again" in problem["msg"]
+    assert "no account with Id" not in problem["msg"]
+    accounts = (await rig.api.get("/api/v1/qbo/accounts", headers=rig.headers)).json()
+    (listed,) = [a for a in accounts if a["id"] == rig.accounts["undeposited"]]
+    assert listed["active"] is False
+
+
 async def test_r10_chart_of_accounts_is_readable_for_the_mapping(rig: Rig) -> None:
     accounts = (await rig.api.get("/api/v1/qbo/accounts", headers=rig.headers)).json()
     by_id = {a["id"]: a for a in accounts}

@@ -72,6 +72,10 @@ class Account:
 
 
 async def chart_of_accounts(client: Catalogue) -> list[Account]:
+    """Every account, inactive ones included: QBO answers a query on a name list with its active
+    objects only unless the query names Active (Intuit's query docs: "SELECT * FROM Customer"
+    retrieves all active customers), and a mapped account made inactive must be reported as
+    inactive, not as missing."""
     return [
         Account(
             id=str(a["Id"]),
@@ -80,7 +84,7 @@ async def chart_of_accounts(client: Catalogue) -> list[Account]:
             account_sub_type=str(a.get("AccountSubType", "")),
             active=bool(a.get("Active", True)),
         )
-        for a in await client.query_all("Account", order_by="Name")
+        for a in await client.query_all("Account", "Active IN (true, false)", order_by="Name")
     ]
 
 
@@ -109,9 +113,16 @@ def account_problem(
 ) -> str | None:
     """Why `account` cannot serve `role` (missing, inactive, a type the role does not allow)."""
     if account is None:
-        return f"QuickBooks has no account with Id {account_id}"
+        return (
+            f"QuickBooks has no account with Id {account_id}: pick one from "
+            "GET /api/v1/qbo/accounts"
+        )
     if not account.active:
-        return f"{account.name!r} is inactive in QuickBooks"
+        return (
+            f"{account.name!r} (Id {account_id}) is inactive in QuickBooks: make it active "
+            "again there (Chart of accounts, include inactive, Make active) or map another "
+            f"{role} account"
+        )
     if account.account_type not in allowed:
         return (
             f"{account.name!r} is a {account.account_type} account; the {role} "
