@@ -210,3 +210,15 @@ async def company(api: httpx2.AsyncClient) -> CompanyKey:
         "Test Party Rentals", permissions=frozenset({Permission.VIEW_QBO_LOGS})
     )
     return CompanyKey(company_id=created.id, key=key.key)
+
+
+@pytest.fixture
+async def operator(api: httpx2.AsyncClient) -> CompanyKey:
+    """An operator's key: it may run diagnostics (`--permission run_diagnostics`)."""
+    from rentsync.domain.access import Permission
+
+    services: bootstrap.Services = api.app.state.services
+    created, key = await services.companies.create(
+        "Operator", permissions=frozenset({Permission.RUN_DIAGNOSTICS})
+    )
+    return CompanyKey(company_id=created.id, key=key.key)

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DIAGNOSTICS_QUEUE = "diagnostics"
+DIAGNOSTICS_LOCK = "diagnostics"
+"""Every ping the API queues takes this lock: pings run one at a time, so they hold at most one
+worker slot however many are queued, and sync jobs keep the others."""
+DIAGNOSTICS_PRIORITY = -10
+"""Below sync jobs (0): a worker with a free slot takes waiting sync jobs first."""
 MAINTENANCE_QUEUE = "maintenance"
 SERVICES_KEY = "services"
 

@@ -4,6 +4,8 @@ import asyncio
 
 import httpx2
 
+from tests.conftest import CompanyKey
+
 
 async def test_health_reports_database_and_in_process_worker(api: httpx2.AsyncClient) -> None:
     for _ in range(50):
@@ -16,12 +18,14 @@ async def test_health_reports_database_and_in_process_worker(api: httpx2.AsyncCl
     assert body["worker"]["in_process_running"] is True
 
 
-async def test_trivial_job_travels_api_database_worker_and_back(api: httpx2.AsyncClient) -> None:
-    created = await api.post("/api/v1/diagnostics/pings")
+async def test_trivial_job_travels_api_database_worker_and_back(
+    api: httpx2.AsyncClient, operator: CompanyKey
+) -> None:
+    created = await api.post("/api/v1/diagnostics/pings", headers=operator.headers)
     assert created.status_code == 202
     location = created.headers["Location"]
     for _ in range(100):
-        ping = (await api.get(location)).json()
+        ping = (await api.get(location, headers=operator.headers)).json()
         if ping["state"] == "done":
             break
         await asyncio.sleep(0.05)

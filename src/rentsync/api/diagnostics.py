@@ -1,4 +1,8 @@
-"""A diagnostic ping through the whole pipeline: API -> database -> worker -> database -> API."""
+"""A diagnostic ping through the whole pipeline: API -> database -> worker -> database -> API.
+
+An operator's tool: it needs an API key with the `run_diagnostics` permission, a ping holds its
+job for at most a few seconds, and pings run one at a time behind sync jobs (see
+`jobs.diagnostic_ping`), so no number of them can keep a company's sync waiting."""
 
 from __future__ import annotations
 
@@ -9,9 +13,17 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel
 
 from rentsync import jobs
+from rentsync.api.auth import require
 from rentsync.api.deps import ServicesDep
+from rentsync.domain.access import Permission
 
-router = APIRouter(prefix="/api/v1/diagnostics", tags=["diagnostics"])
+MAX_HOLD_SECONDS = 5
+
+router = APIRouter(
+    prefix="/api/v1/diagnostics",
+    tags=["diagnostics"],
+    dependencies=[require(Permission.RUN_DIAGNOSTICS)],
+)
 
 
 class PingOut(BaseModel):
@@ -29,12 +41,20 @@ async def request_ping(
     response: Response,
     hold_seconds: Annotated[
         float,
-        Query(ge=0, le=60, description="Keep the job running this long before it completes."),
+        Query(
+            ge=0,
+            le=MAX_HOLD_SECONDS,
+            description="Keep the job running this long (seconds) before it completes.",
+        ),
     ] = 0,
 ) -> PingOut:
     """Queue a job that a worker completes: proves the API, database and workers work together."""
     ping_id = await services.diagnostics.request(
-        task_name=jobs.diagnostic_ping.name, queue=jobs.DIAGNOSTICS_QUEUE, hold_seconds=hold_seconds
+        task_name=jobs.diagnostic_ping.name,
+        queue=jobs.DIAGNOSTICS_QUEUE,
+        lock=jobs.DIAGNOSTICS_LOCK,
+        priority=jobs.DIAGNOSTICS_PRIORITY,
+        hold_seconds=hold_seconds,
     )
     response.headers["Location"] = f"/api/v1/diagnostics/pings/{ping_id}"
     return await read_ping(ping_id, services)

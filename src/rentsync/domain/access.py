@@ -11,6 +11,8 @@ class Permission(enum.StrEnum):
 
     VIEW_QBO_LOGS = "view_qbo_logs"
     """Read the QuickBooks request log (request and response bodies, secrets removed)."""
+    RUN_DIAGNOSTICS = "run_diagnostics"
+    """An operator's key: queue and read diagnostic pings (only the CLI can grant it)."""
 
 
 @dataclass(frozen=True, kw_only=True)

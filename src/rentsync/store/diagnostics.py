@@ -27,7 +27,15 @@ class DiagnosticsRepository:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
 
-    async def request(self, *, task_name: str, queue: str, hold_seconds: float = 0) -> int:
+    async def request(
+        self,
+        *,
+        task_name: str,
+        queue: str,
+        hold_seconds: float = 0,
+        lock: str | None = None,
+        priority: int = 0,
+    ) -> int:
         """Store a ping and schedule the job that completes it, in one transaction."""
         async with self._pool.connection() as conn, conn.transaction():
             cursor = await conn.execute("INSERT INTO diagnostic_pings DEFAULT VALUES RETURNING id")
@@ -39,6 +47,8 @@ class DiagnosticsRepository:
                 task_name=task_name,
                 queue=queue,
                 args={"ping_id": ping_id, "hold_seconds": hold_seconds},
+                lock=lock,
+                priority=priority,
             )
         return ping_id
 
