@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import rentsync
@@ -20,6 +21,7 @@ from rentsync.api import (
     documents,
     health,
     qbo_log,
+    request_guard,
     sync_messages,
     sync_settings,
 )
@@ -105,6 +107,8 @@ def create_app(
         redoc_url=None,
     )
     docs.add_offline_docs(app)
+    app.add_middleware(request_guard.RequestGuard)
+    app.add_exception_handler(RequestValidationError, request_guard.validation_error)
     app.add_exception_handler(errors.QboError, _qbo_error)
     app.include_router(health.router)
     app.include_router(diagnostics.router)

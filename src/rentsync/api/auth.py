@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -39,7 +39,7 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require(permission: Permission) -> object:
+def require(permission: Permission) -> Any:
     """A dependency that refuses callers whose key lacks `permission` (403)."""
 
     async def check(principal: CurrentPrincipal) -> Principal:

@@ -18,19 +18,12 @@ from rentsync.bootstrap import Services
 from rentsync.domain.documents import ChangeReason, Document, DocumentType
 from rentsync.domain.ledger import DocumentKey
 from rentsync.domain.triggers import Trigger
+from rentsync.domain.values import MAX_VERSION, SourceId
 from rentsync.store.documents import Part
 from rentsync.sync.kinds import KINDS, kind_for
 from rentsync.sync.kinds.base import KindSpec
 
-SourceIdPath = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9._:-]+$",
-        description="The rental system's id of the document.",
-    ),
-]
+SourceIdPath = Annotated[SourceId, Path(description="The rental system's id of the document.")]
 
 PLURAL = {kind.doc_type: kind.plural for kind in KINDS}
 
@@ -177,6 +170,7 @@ def _add_routes(router: APIRouter, kind: KindSpec) -> None:
             int | None,
             Query(
                 ge=0,
+                le=MAX_VERSION,
                 description=(
                     "The version deleted (optional): a DELETE older than the stored version is "
                     "ignored; without it the deletion keeps the stored version, so a late PUT "

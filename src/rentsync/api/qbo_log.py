@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from rentsync.api.auth import require
 from rentsync.api.deps import ServicesDep
 from rentsync.domain.access import Permission, Principal
+from rentsync.domain.values import MAX_VERSION, IsoDateTime
 
 router = APIRouter(prefix="/api/v1", tags=["quickbooks log"])
 
@@ -42,12 +43,12 @@ async def read_log(
     principal: MayViewLogs,
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_id: int | None = None,
-    status: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+    status: Annotated[int | None, Query(ge=100, le=599)] = None,
     failed: bool = False,
-    intuit_tid: str | None = None,
-    requestid: str | None = None,
-    since: datetime | None = None,
+    intuit_tid: Annotated[str | None, Query(max_length=100)] = None,
+    requestid: Annotated[str | None, Query(max_length=100)] = None,
+    since: IsoDateTime | None = None,
 ) -> LogPageOut:
     rows = await services.qbo_log.page(
         principal.company_id,

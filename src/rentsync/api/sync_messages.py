@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from rentsync.api.auth import CurrentPrincipal
@@ -35,7 +36,16 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str, str]:
         stamp, doc_type, source_id = cursor.split("|", 2)
         return datetime.fromisoformat(stamp), doc_type, source_id
     except ValueError:
-        raise HTTPException(422, detail="cursor: not a cursor from a previous page") from None
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "cursor"),
+                    "msg": "not a cursor from a previous page (pass next_cursor as it came)",
+                    "input": cursor,
+                }
+            ]
+        ) from None
 
 
 @router.get("/messages", response_model=Messages)

@@ -7,21 +7,15 @@ their validation is the API's validation: a bad field is a 422 naming it, and no
 from __future__ import annotations
 
 import enum
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from rentsync.domain.money import Money, NonNegativeMoney, Percent, Quantity
+from rentsync.domain.values import MAX_VERSION, IsoDate, SourceId
 
-SourceId = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"
-    ),
-]
-"""The rental system's id of a document; unique per company and document type."""
+__all__ = ["SourceId"]  # re-exported: the kinds' models import it from here
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
@@ -49,6 +43,7 @@ class Document(BaseModel):
     version: int | None = Field(
         default=None,
         ge=0,
+        le=MAX_VERSION,
         description="Optional monotonic version; a PUT older than the stored one is ignored.",
     )
 
@@ -93,7 +88,7 @@ class Product(Document):
         default=None, ge=0, description="Sale products: units in stock when tracking starts."
     )
     cost: NonNegativeMoney | None = Field(default=None, description="Sale products: unit cost.")
-    tracking_start: date | None = Field(
+    tracking_start: IsoDate | None = Field(
         default=None, description="Sale products: the date inventory tracking starts."
     )
 
@@ -126,8 +121,8 @@ class ChangeReason(enum.StrEnum):
 class RentalPeriod(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    start: date
-    end: date
+    start: IsoDate
+    end: IsoDate
 
     @model_validator(mode="after")
     def ends_after_start(self) -> Self:
@@ -188,8 +183,8 @@ class Order(Document):
     invoice_number: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=21)
     ] = Field(description="Becomes the QBO invoice's DocNumber (at most 21 characters).")
-    invoice_date: date
-    due_date: date | None = None
+    invoice_date: IsoDate
+    due_date: IsoDate | None = None
     rental_period: RentalPeriod | None = None
     lines: list[OrderLine] = Field(min_length=1, max_length=500)
     discounts: list[Discount] = Field(default_factory=list, max_length=20)

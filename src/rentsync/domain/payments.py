@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Self
 
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from rentsync.domain.documents import Document, SourceId
 from rentsync.domain.money import Money
+from rentsync.domain.values import IsoDate
 
 PositiveMoney = Annotated[Money, Field(gt=0)]
 
@@ -49,7 +49,7 @@ class Refund(BaseModel):
 
     id: SourceId
     amount: PositiveMoney
-    date: date
+    date: IsoDate
     method: PaymentMethod
     reason: str | None = Field(default=None, max_length=1000)
 
@@ -58,7 +58,7 @@ class Payment(Document):
     order_id: SourceId = Field(description="The order (or quote) this payment is for.")
     kind: PaymentKind = PaymentKind.PAYMENT
     amount: PositiveMoney
-    date: date
+    date: IsoDate
     method: PaymentMethod | None = Field(
         default=None, description="How it was paid (required for a collected payment)."
     )

@@ -10,7 +10,6 @@ sum of its lines.
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 from collections.abc import Iterable
 from decimal import Decimal
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from rentsync.domain.documents import Address, Document, SourceId
 from rentsync.domain.money import Money, NonNegativeMoney, Quantity
+from rentsync.domain.values import IsoDate
 
 PositiveMoney = Annotated[Money, Field(gt=0)]
 DocNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=21)]
@@ -74,8 +74,8 @@ class VendorBill(Document):
         default=None, description="The rental order that created this bill (e.g. a subrental)."
     )
     number: DocNumber = Field(description="The vendor's bill number (QBO DocNumber).")
-    date: dt.date
-    due_date: dt.date | None = None
+    date: IsoDate
+    due_date: IsoDate | None = None
     lines: list[BillLine] = Field(min_length=1, max_length=500)
     purchase_order_id: SourceId | None = Field(
         default=None, description="The purchase order this bill bills (linked in QBO)."
@@ -112,7 +112,7 @@ class BillApplication(BaseModel):
 class VendorPayment(Document):
     vendor_id: SourceId
     bills: list[BillApplication] = Field(min_length=1, max_length=100)
-    date: dt.date
+    date: IsoDate
     method: VendorPaymentMethod
     reference_number: DocNumber | None = Field(
         default=None, description="Check number or transfer reference (QBO DocNumber)."
@@ -188,13 +188,13 @@ class PurchaseOrder(Document):
     kind: PurchaseOrderKind = PurchaseOrderKind.PURCHASE
     vendor_id: SourceId
     status: PurchaseOrderStatus
-    date: dt.date
+    date: IsoDate
     lines: list[PurchaseOrderLine] = Field(min_length=1, max_length=500)
     order_id: SourceId | None = Field(
         default=None, description="The rental order a subrental serves."
     )
-    pick_up: dt.date | None = Field(default=None, description="A subrental: when it is picked up.")
-    return_date: dt.date | None = Field(
+    pick_up: IsoDate | None = Field(default=None, description="A subrental: when it is picked up.")
+    return_date: IsoDate | None = Field(
         default=None, description="A subrental: when it goes back to the vendor."
     )
     ship_to: Address | None = None
