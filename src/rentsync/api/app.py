@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -50,6 +50,45 @@ async def _qbo_error(request: Request, exc: Exception) -> JSONResponse:
             "intuit_tid": exc.intuit_tid,
         },
     )
+
+
+_VALIDATION = "HTTPValidationError"
+
+
+def _json_ref(name: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+
+
+def _declare_common_errors(app: FastAPI) -> None:
+    """The OpenAPI document declares what every route can answer: 422 (the request guard
+    checks every request) and, where a key is required, 401."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        for path_item in schema["paths"].values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                responses.setdefault(
+                    "422",
+                    {
+                        "description": "Validation Error",
+                        "content": _json_ref("HTTPValidationError"),
+                    },
+                )
+                if operation.get("security"):
+                    responses.setdefault(
+                        "401",
+                        {
+                            "description": "No API key, or an unknown, revoked or expired one.",
+                            "content": _json_ref("ErrorOut"),
+                        },
+                    )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _report_worker_end(task: asyncio.Task[None]) -> None:
@@ -118,4 +157,5 @@ def create_app(
     app.include_router(sync_settings.router)
     app.include_router(qbo_connection.router)
     app.include_router(qbo_log.router)
+    _declare_common_errors(app)
     return app

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from rentsync.api.auth import CurrentPrincipal
 from rentsync.api.deps import ServicesDep
+from rentsync.api.schemas import error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["company"])
 
@@ -20,7 +21,7 @@ class CompanyOut(BaseModel):
     permissions: list[str]
 
 
-@router.get("/company", response_model=CompanyOut)
+@router.get("/company", response_model=CompanyOut, responses=error_responses(404))
 async def read_company(principal: CurrentPrincipal, services: ServicesDep) -> CompanyOut:
     company = await services.companies.get(principal.company_id)
     if company is None:  # deleted while the key was in flight

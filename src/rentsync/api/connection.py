@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from rentsync.api.auth import CurrentPrincipal
 from rentsync.api.deps import ServicesDep
+from rentsync.api.schemas import error_responses
 from rentsync.qbo import errors
 from rentsync.qbo.connector import ConnectionStatus, InvalidState, NotConfigured
 
@@ -28,7 +29,7 @@ class ConnectOut(BaseModel):
     authorize_url: str
 
 
-@router.post("/api/v1/qbo/connect", response_model=ConnectOut)
+@router.post("/api/v1/qbo/connect", response_model=ConnectOut, responses=error_responses(409, 502))
 async def connect(principal: CurrentPrincipal, services: ServicesDep) -> ConnectOut:
     try:
         url = await services.qbo.start_connect(principal.company_id)
@@ -45,7 +46,9 @@ async def connection_status(principal: CurrentPrincipal, services: ServicesDep) 
     return await services.qbo.status(principal.company_id)
 
 
-@router.delete("/api/v1/qbo/connection", response_model=ConnectionStatus)
+@router.delete(
+    "/api/v1/qbo/connection", response_model=ConnectionStatus, responses=error_responses(502)
+)
 async def disconnect(principal: CurrentPrincipal, services: ServicesDep) -> ConnectionStatus:
     return await services.qbo.disconnect(principal.company_id)
 

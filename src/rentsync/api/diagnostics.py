@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from rentsync import jobs
 from rentsync.api.auth import require
 from rentsync.api.deps import ServicesDep
+from rentsync.api.schemas import error_responses
 from rentsync.domain.access import Permission
 
 MAX_HOLD_SECONDS = 5
@@ -23,6 +24,7 @@ router = APIRouter(
     prefix="/api/v1/diagnostics",
     tags=["diagnostics"],
     dependencies=[require(Permission.RUN_DIAGNOSTICS)],
+    responses=error_responses(403),
 )
 
 
@@ -60,7 +62,7 @@ async def request_ping(
     return await read_ping(ping_id, services)
 
 
-@router.get("/pings/{ping_id}", response_model=PingOut)
+@router.get("/pings/{ping_id}", response_model=PingOut, responses=error_responses(404))
 async def read_ping(ping_id: int, services: ServicesDep) -> PingOut:
     ping = await services.diagnostics.get(ping_id)
     if ping is None:

@@ -6,14 +6,14 @@ and schedules its sync in one transaction, and answers 202 with the sync-status 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
 from rentsync.api.auth import CurrentPrincipal
 from rentsync.api.deps import ServicesDep
-from rentsync.api.schemas import SyncStatus, status_of
+from rentsync.api.schemas import SyncStatus, error_responses, status_of
 from rentsync.bootstrap import Services
 from rentsync.domain.documents import ChangeReason, Document, DocumentType
 from rentsync.domain.ledger import DocumentKey
@@ -33,6 +33,11 @@ class Accepted(BaseModel):
     detail: str
     revision: int
     status_url: str
+
+
+_IGNORED: dict[int | str, dict[str, Any]] = {
+    200: {"model": Accepted, "description": "An older version than the stored one: ignored."}
+}
 
 
 def status_url(doc_type: DocumentType, source_id: str) -> str:
@@ -125,6 +130,7 @@ def _add_part_routes(router: APIRouter, kind: KindSpec) -> None:
         read_status,
         methods=["GET"],
         response_model=SyncStatus,
+        responses=error_responses(404),
         summary=f"A {noun}'s sync status, error and remedy, and its history of attempts",
         name=f"{noun}_sync_status",
     )
@@ -134,6 +140,7 @@ def _add_part_routes(router: APIRouter, kind: KindSpec) -> None:
         methods=["POST"],
         status_code=status.HTTP_202_ACCEPTED,
         response_model=SyncStatus,
+        responses=error_responses(404),
         summary=f"Resync a {noun} (after fixing the cause of a failure)",
         name=f"resync_{noun}",
     )
@@ -210,6 +217,7 @@ def _add_routes(router: APIRouter, kind: KindSpec) -> None:
         methods=["PUT"],
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
+        responses=_IGNORED,
         summary=f"Store the current state of a {noun} and schedule its sync",
         name=f"put_{noun}",
     )
@@ -219,6 +227,7 @@ def _add_routes(router: APIRouter, kind: KindSpec) -> None:
         methods=["DELETE"],
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
+        responses={**_IGNORED, **error_responses(404)},
         summary=f"Record that a {noun} was deleted (and delete its QBO counterpart if any)",
         name=f"delete_{noun}",
     )
@@ -227,6 +236,7 @@ def _add_routes(router: APIRouter, kind: KindSpec) -> None:
         read_status,
         methods=["GET"],
         response_model=SyncStatus,
+        responses=error_responses(404),
         summary=f"A {noun}'s sync status, error and remedy, and its history of attempts",
         name=f"{noun}_sync_status",
     )
@@ -236,6 +246,7 @@ def _add_routes(router: APIRouter, kind: KindSpec) -> None:
         methods=["POST"],
         status_code=status.HTTP_202_ACCEPTED,
         response_model=SyncStatus,
+        responses=error_responses(404),
         summary=f"Resync a {noun} (after fixing the cause of a failure)",
         name=f"resync_{noun}",
     )

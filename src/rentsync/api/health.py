@@ -36,7 +36,11 @@ class Health(BaseModel):
     worker: WorkerHealth
 
 
-@router.get("/health", response_model=Health)
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "The database or the worker is down."}},
+)
 async def health(request: Request, response: Response, services: ServicesDep) -> Health:
     runner: WorkerRunner | None = getattr(request.app.state, "worker", None)
     task = getattr(request.app.state, "worker_task", None)

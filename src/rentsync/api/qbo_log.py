@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from rentsync.api.auth import require
 from rentsync.api.deps import ServicesDep
+from rentsync.api.schemas import error_responses
 from rentsync.domain.access import Permission, Principal
 from rentsync.domain.values import MAX_VERSION, IsoDateTime
 
@@ -38,7 +39,7 @@ class LogPageOut(BaseModel):
     """Pass as `before_id` for the next (older) page; null at the end."""
 
 
-@router.get("/qbo/log", response_model=LogPageOut)
+@router.get("/qbo/log", response_model=LogPageOut, responses=error_responses(403))
 async def read_log(
     principal: MayViewLogs,
     services: ServicesDep,

@@ -1,4 +1,4 @@
-"""Response bodies shared by the document and sync-status routes."""
+"""Response bodies shared by the routes: sync status, and the one shape of an error."""
 
 from __future__ import annotations
 
@@ -10,6 +10,30 @@ from pydantic import BaseModel, Field
 from rentsync.domain.ledger import SkipReason
 from rentsync.store.documents import StoredDocument
 from rentsync.store.ledger import Attempt, SyncRecord
+
+
+class ErrorOut(BaseModel):
+    """Every error but a 422 (whose `detail` is FastAPI's list of {type, loc, msg})."""
+
+    detail: str
+    code: str | None = Field(default=None, description="QuickBooks' code, when it answered.")
+    remedy: str | None = Field(default=None, description="What to do about it.")
+    intuit_tid: str | None = None
+
+
+_ERROR_MEANINGS = {
+    401: "No API key, or an unknown, revoked or expired one.",
+    403: "The API key lacks the permission this needs.",
+    404: "No such document (or object) for this company.",
+    409: "QuickBooks is not connected (or the connection was lost): connect it first.",
+    502: "QuickBooks refused or failed: its code, message and the remedy.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the errors a route answers (401 and 422 are declared for every
+    route that can answer them, in `api.app`)."""
+    return {code: {"model": ErrorOut, "description": _ERROR_MEANINGS[code]} for code in codes}
 
 
 class QboRef(BaseModel):

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from rentsync.api.auth import CurrentPrincipal
 from rentsync.api.deps import ServicesDep
+from rentsync.api.schemas import error_responses
 from rentsync.bootstrap import Services
 from rentsync.domain.settings import SyncSettings
 from rentsync.store.sync_settings import TaxRateLike
@@ -18,6 +19,7 @@ from rentsync.sync import company_setup
 from rentsync.sync.ports import QboGateway
 
 router = APIRouter(prefix="/api/v1", tags=["settings"])
+_QBO_ERRORS = error_responses(409, 502)
 
 
 async def _connected_client(services: Services, company_id: int) -> QboGateway:
@@ -35,7 +37,7 @@ async def read_settings(principal: CurrentPrincipal, services: ServicesDep) -> S
     return await services.sync_settings.get(principal.company_id)
 
 
-@router.put("/settings", response_model=SyncSettings)
+@router.put("/settings", response_model=SyncSettings, responses=_QBO_ERRORS)
 async def save_settings(
     body: SyncSettings, principal: CurrentPrincipal, services: ServicesDep
 ) -> SyncSettings:
@@ -66,7 +68,7 @@ class AccountOut(BaseModel):
     active: bool
 
 
-@router.get("/qbo/accounts", response_model=list[AccountOut])
+@router.get("/qbo/accounts", response_model=list[AccountOut], responses=_QBO_ERRORS)
 async def chart_of_accounts(principal: CurrentPrincipal, services: ServicesDep) -> list[AccountOut]:
     """The connected company's chart of accounts (for the account-mapping dropdowns)."""
     client = await _connected_client(services, principal.company_id)
@@ -102,7 +104,7 @@ async def tax_rates(principal: CurrentPrincipal, services: ServicesDep) -> list[
     return _tax_rates_out(await services.sync_settings.tax_rates(principal.company_id))
 
 
-@router.post("/tax-rates/sync", response_model=list[TaxRateOut])
+@router.post("/tax-rates/sync", response_model=list[TaxRateOut], responses=_QBO_ERRORS)
 async def sync_tax_rates(principal: CurrentPrincipal, services: ServicesDep) -> list[TaxRateOut]:
     """Sync with QuickBooks: replace the stored tax rates with QuickBooks' current ones, and
     re-read the company's tax and inventory settings (automated sales tax may have been
