@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from qbo_emulator import faults, wire
+from qbo_emulator import choices, faults, wire
 from qbo_emulator.books import Company, Entity, ref
 
 ZERO = Decimal(0)
@@ -200,6 +200,8 @@ def apply_sales_totals(
     detail["TotalTax"] = total_tax
     detail["TaxLine"] = tax_lines
     doc["TxnTaxDetail"] = detail
+    if subtotal - discount + total_tax < ZERO:
+        raise faults.business(choices.NEGATIVE_TOTAL_DETAIL, code=choices.NEGATIVE_TOTAL_CODE)
     doc["TotalAmt"] = subtotal - discount + total_tax
     doc["HomeTotalAmt"] = doc["TotalAmt"]
 

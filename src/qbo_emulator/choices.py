@@ -68,6 +68,15 @@ QUERY_DEFAULT_ACTIVE_ONLY: Final = True
 AST_DEFAULT_RATE: Final = Decimal("8.25")
 # AST mismatch with a sent TxnTaxCodeRef: no error, the code is silently replaced.
 
+# A sales form (Invoice, CreditMemo, RefundReceipt) whose TotalAmt would be below zero (e.g. a
+# discount larger than its lines) is refused: 400, 6000 with the detail "Transaction amount must
+# be positive". UNCONFIRMED in Intuit's reference (no recording): third-party support articles
+# report QuickBooks' message "Transaction amount must be positive" for an invoice with a negative
+# total and that QuickBooks does not support invoices below zero (OnTime 360 KB a231); QuickBooks'
+# own UI asks for a credit memo instead. 6000 is QBO's generic business-validation code.
+NEGATIVE_TOTAL_CODE: Final = "6000"
+NEGATIVE_TOTAL_DETAIL: Final = "Transaction amount must be positive"
+
 # Applying more to an invoice/bill than its Balance: rejected with 6000.
 OVERPAY_CODE: Final = "6000"
 

@@ -211,6 +211,12 @@ class Order(Document):
                 f"totals.subtotal {self.totals.subtotal} is not the sum of the lines and fees "
                 f"({subtotal})"
             )
+        if self.totals.discount > self.totals.subtotal:
+            raise ValueError(
+                f"totals.discount {self.totals.discount} is larger than the order (subtotal "
+                f"{self.totals.subtotal}): QuickBooks cannot hold an invoice below zero; give "
+                "the excess to the customer as a credit instead"
+            )
         expected_total = self.totals.subtotal - self.totals.discount + self.totals.tax
         if expected_total != self.totals.total:
             raise ValueError(

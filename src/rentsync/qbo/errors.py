@@ -333,6 +333,15 @@ MESSAGE_RULES: tuple[Rule, ...] = (
     ),
     _rule(Tax, pattern=r"calculating tax"),
     _rule(
+        BusinessRule,
+        pattern=r"amount must be positive|total (must not|cannot|can't) be negative",
+        remedy=(
+            "QuickBooks cannot hold a document whose total is below zero: the discounts are "
+            "larger than the lines. Correct the discounts in the rental system (give the excess "
+            "to the customer as a credit), then Update."
+        ),
+    ),
+    _rule(
         PlanDoesNotAllow,
         pattern=r"Track quantity on hand is turned off|cannot be of type Inventory",
         remedy=_INVENTORY_OFF,

@@ -31,6 +31,7 @@ class Figure(enum.StrEnum):
     TAX = "invoice_tax_mismatch"
     TOTAL = "invoice_total_mismatch"
     BALANCE = "invoice_balance_mismatch"
+    NEGATIVE_TOTAL = "invoice_total_negative"
 
     @property
     def message(self) -> str:
@@ -45,6 +46,7 @@ _MESSAGES = {
     Figure.TAX: "invoice tax amount mismatch",
     Figure.TOTAL: "invoice total mismatch",
     Figure.BALANCE: "invoice balance mismatch",
+    Figure.NEGATIVE_TOTAL: "negative invoice total",
 }
 _REMEDIES = {
     Figure.TAX: (
@@ -62,6 +64,11 @@ _REMEDIES = {
         "The invoice's open balance in QuickBooks does not match the payments sent from the "
         "rental system: a payment may have been applied to it or removed from it in "
         "QuickBooks. Correct the payments in QuickBooks, then Resync."
+    ),
+    Figure.NEGATIVE_TOTAL: (
+        "The invoice's total in QuickBooks is below zero: the order's discounts are larger than "
+        "its lines. An invoice cannot be negative; correct the discounts in the rental system "
+        "(give the excess to the customer as a credit), then Update."
     ),
 }
 
@@ -104,6 +111,10 @@ def verify_invoice(
         found.append(Mismatch(figure=Figure.TAX, expected=order.totals.tax, actual=tax))
     if total != order.totals.total:
         found.append(Mismatch(figure=Figure.TOTAL, expected=order.totals.total, actual=total))
+    if total < ZERO:
+        # Its balance is negative too: the cause is the total, not a payment.
+        found.append(Mismatch(figure=Figure.NEGATIVE_TOTAL, expected=ZERO, actual=total))
+        return found
     balance_mismatch = _check_balance(qbo_invoice, total, applied_payments)
     if balance_mismatch is not None:
         found.append(balance_mismatch)
