@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -224,6 +225,21 @@ PermissionOption = Annotated[
 ]
 
 
+ExpiresOption = Annotated[
+    int | None,
+    typer.Option(
+        "--expires-in-days",
+        min=1,
+        max=3650,
+        help="The key stops working after this many days. [default: it does not expire]",
+    ),
+]
+
+
+def _expiry(days: int | None) -> datetime | None:
+    return None if days is None else datetime.now(UTC) + timedelta(days=days)
+
+
 def _with_services(
     settings: Settings, work: Callable[[bootstrap.Services], Awaitable[None]]
 ) -> None:
@@ -241,6 +257,7 @@ def _with_services(
 def company_create(
     name: Annotated[str, typer.Argument(help="The rental business's name.")],
     permission: PermissionOption = None,
+    expires_in_days: ExpiresOption = None,
 ) -> None:
     """Create a company and print its first API key (shown once; only a hash is kept)."""
     if not name.strip():
@@ -249,7 +266,7 @@ def company_create(
 
     async def work(services: bootstrap.Services) -> None:
         company, key = await services.companies.create(
-            name, permissions=frozenset(permission or [])
+            name, permissions=frozenset(permission or []), expires_at=_expiry(expires_in_days)
         )
         typer.echo(f"Created company {company.id} ({company.name}).")
         typer.echo(f"API key (store it now; it is not shown again): {key.key}")
@@ -273,6 +290,7 @@ def company_list() -> None:
 def company_issue_key(
     company_id: Annotated[int, typer.Argument(help="The company's id (see `company list`).")],
     permission: PermissionOption = None,
+    expires_in_days: ExpiresOption = None,
 ) -> None:
     """Issue another API key for a company."""
     settings = _settings()
@@ -281,9 +299,54 @@ def company_issue_key(
         if await services.companies.get(company_id) is None:
             raise _fail(f"No company {company_id}; see `rentsync company list`.")
         key = await services.companies.issue_key(
-            company_id, permissions=frozenset(permission or [])
+            company_id,
+            permissions=frozenset(permission or []),
+            expires_at=_expiry(expires_in_days),
         )
-        typer.echo(f"API key (store it now; it is not shown again): {key.key}")
+        typer.echo(f"API key {key.id} (store it now; it is not shown again): {key.key}")
+
+    _with_services(settings, work)
+
+
+def _when(moment: datetime | None, never: str) -> str:
+    return never if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+@company_app.command("keys")
+def company_keys(
+    company_id: Annotated[int, typer.Argument(help="The company's id (see `company list`).")],
+) -> None:
+    """List a company's API keys: id, prefix, state, permissions, last use, expiry."""
+    settings = _settings()
+
+    async def work(services: bootstrap.Services) -> None:
+        if await services.companies.get(company_id) is None:
+            raise _fail(f"No company {company_id}; see `rentsync company list`.")
+        now = datetime.now(UTC)
+        typer.echo("id\tprefix\tstate\tpermissions\tlast used\texpires")
+        for info in await services.companies.keys(company_id):
+            typer.echo(
+                f"{info.id}\trsk_{info.prefix}\t{info.state(now)}\t"
+                f"{','.join(info.permissions) or '-'}\t{_when(info.last_used_at, 'never')}\t"
+                f"{_when(info.expires_at, 'never')}"
+            )
+
+    _with_services(settings, work)
+
+
+@company_app.command("revoke-key")
+def company_revoke_key(
+    company_id: Annotated[int, typer.Argument(help="The company's id (see `company list`).")],
+    key_id: Annotated[int, typer.Argument(help="The key's id (see `company keys`).")],
+) -> None:
+    """Revoke an API key: requests with it are refused from now on."""
+    settings = _settings()
+
+    async def work(services: bootstrap.Services) -> None:
+        info = await services.companies.revoke_key(company_id, key_id)
+        if info is None:
+            raise _fail(f"Company {company_id} has no API key {key_id}; see `company keys`.")
+        typer.echo(f"Revoked API key {key_id} (rsk_{info.prefix}_...) of company {company_id}.")
 
     _with_services(settings, work)
 

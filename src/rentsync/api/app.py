@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 import rentsync
 from rentsync import bootstrap
 from rentsync.api import (
+    api_keys,
     companies,
     diagnostics,
     docs,
@@ -152,6 +153,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(diagnostics.router)
     app.include_router(companies.router)
+    app.include_router(api_keys.router)
     app.include_router(documents.build_router())
     app.include_router(sync_messages.router)
     app.include_router(sync_settings.router)

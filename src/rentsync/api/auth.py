@@ -30,7 +30,7 @@ async def current_principal(
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            detail="unknown or revoked API key",
+            detail="unknown, revoked or expired API key",
             headers={"WWW-Authenticate": "Bearer"},
         )
     return principal

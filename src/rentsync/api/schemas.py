@@ -25,7 +25,8 @@ _ERROR_MEANINGS = {
     401: "No API key, or an unknown, revoked or expired one.",
     403: "The API key lacks the permission this needs.",
     404: "No such document (or object) for this company.",
-    409: "QuickBooks is not connected (or the connection was lost): connect it first.",
+    409: "Not now: QuickBooks is not connected (or the connection was lost), or the request "
+    "would undo itself (revoking the calling key).",
     502: "QuickBooks refused or failed: its code, message and the remedy.",
 }
 

@@ -33,6 +33,31 @@ class IssuedKey:
     """Shown once; only its hash is stored."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class ApiKeyInfo:
+    """What is known of a key after it was shown once: never the secret."""
+
+    id: int
+    company_id: int
+    prefix: str
+    permissions: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+
+LAST_USE_RESOLUTION_SECONDS = 60
+"""`last_used_at` is written at most this often per key: a read-mostly hot path stays cheap."""
+
+
 def _hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
@@ -49,7 +74,11 @@ class CompanyRepository:
         self._pool = pool
 
     async def create(
-        self, name: str, *, permissions: frozenset[Permission] = frozenset()
+        self,
+        name: str,
+        *,
+        permissions: frozenset[Permission] = frozenset(),
+        expires_at: datetime | None = None,
     ) -> tuple[Company, IssuedKey]:
         """Create a company and its first API key, in one transaction."""
         if not name.strip():
@@ -62,24 +91,32 @@ class CompanyRepository:
                 )
                 company = await cur.fetchone()
             assert company is not None
-            key = await self._issue_key(conn, company.id, permissions)
+            key = await self._issue_key(conn, company.id, permissions, expires_at)
         return company, key
 
     async def issue_key(
-        self, company_id: int, *, permissions: frozenset[Permission] = frozenset()
+        self,
+        company_id: int,
+        *,
+        permissions: frozenset[Permission] = frozenset(),
+        expires_at: datetime | None = None,
     ) -> IssuedKey:
         async with self._pool.connection() as conn, conn.transaction():
-            return await self._issue_key(conn, company_id, permissions)
+            return await self._issue_key(conn, company_id, permissions, expires_at)
 
     async def _issue_key(
-        self, conn: AsyncConnection[Any], company_id: int, permissions: frozenset[Permission]
+        self,
+        conn: AsyncConnection[Any],
+        company_id: int,
+        permissions: frozenset[Permission],
+        expires_at: datetime | None = None,
     ) -> IssuedKey:
         prefix = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         cursor = await conn.execute(
-            "INSERT INTO api_keys (company_id, prefix, secret_hash, permissions) "
-            "VALUES (%s, %s, %s, %s) RETURNING id",
-            (company_id, prefix, _hash(secret), sorted(p.value for p in permissions)),
+            "INSERT INTO api_keys (company_id, prefix, secret_hash, permissions, expires_at) "
+            "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            (company_id, prefix, _hash(secret), sorted(p.value for p in permissions), expires_at),
         )
         row = await cursor.fetchone()
         assert row is not None
@@ -96,18 +133,48 @@ class CompanyRepository:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
                 "SELECT id, company_id, secret_hash, permissions FROM api_keys "
-                "WHERE prefix = %s AND revoked_at IS NULL",
+                "WHERE prefix = %s AND revoked_at IS NULL "
+                "AND (expires_at IS NULL OR expires_at > now())",
                 (prefix,),
             )
             row = await cursor.fetchone()
-        if row is None or not hmac.compare_digest(bytes(row[2]), _hash(secret)):
-            return None
+            if row is None or not hmac.compare_digest(bytes(row[2]), _hash(secret)):
+                return None
+            await conn.execute(
+                "UPDATE api_keys SET last_used_at = now() WHERE id = %s AND (last_used_at IS "
+                "NULL OR last_used_at < now() - make_interval(secs => %s))",
+                (row[0], LAST_USE_RESOLUTION_SECONDS),
+            )
         known = {p.value for p in Permission}
         return Principal(
             company_id=int(row[1]),
             api_key_id=int(row[0]),
             permissions=frozenset(Permission(p) for p in row[3] if p in known),
         )
+
+    async def keys(self, company_id: int) -> list[ApiKeyInfo]:
+        """A company's keys, newest first, revoked and expired ones included."""
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(ApiKeyInfo)) as cur,
+        ):
+            await cur.execute(
+                "SELECT id, company_id, prefix, permissions, created_at, last_used_at, "
+                "expires_at, revoked_at FROM api_keys WHERE company_id = %s ORDER BY id DESC",
+                (company_id,),
+            )
+            return await cur.fetchall()
+
+    async def revoke_key(self, company_id: int, key_id: int) -> ApiKeyInfo | None:
+        """Revoke one of the company's keys (at once: the next request with it is refused);
+        None when the company has no such key. Revoking twice keeps the first time."""
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) "
+                "WHERE id = %s AND company_id = %s",
+                (key_id, company_id),
+            )
+        return next((k for k in await self.keys(company_id) if k.id == key_id), None)
 
     async def get(self, company_id: int) -> Company | None:
         async with (

@@ -26,7 +26,9 @@ CREATE TABLE api_keys (
     secret_hash bytea NOT NULL,
     permissions text[] NOT NULL DEFAULT '{}',
     created_at  timestamptz NOT NULL DEFAULT now(),
-    revoked_at  timestamptz
+    revoked_at  timestamptz,
+    last_used_at timestamptz,
+    expires_at  timestamptz
 );
 CREATE INDEX api_keys_company_id_idx ON api_keys (company_id);
 
