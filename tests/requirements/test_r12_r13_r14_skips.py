@@ -87,3 +87,32 @@ async def test_r14_resync_releases_an_order_created_before_connection(rig: Rig) 
     assert resynced.status_code == 202
     status = await rig.settled("orders", "O-2", attempts_after=1)
     assert status["state"] == "synced"
+
+
+async def test_r13_r14_i9_skip_messages_follow_the_current_facts_when_shown(rig: Rig) -> None:
+    """A skip recorded while QuickBooks was not connected stops saying so once it is; no message
+    offers a command that does not exist; the one bulk way it names works."""
+    await catalogue(rig)
+    await rig.put("orders", "O-1", make.order("3006"))
+    await rig.put("orders", "O-2", make.order("3007"))
+    before = await rig.settled("orders", "O-1")
+    assert before["skip"]["message"] == "QuickBooks not connected."
+    await rig.connect()
+    await rig.map_accounts()
+    after = (await rig.status("orders", "O-1"))["skip"]
+    assert after["reason"] == "not_connected"  # what happened then ...
+    assert "connected now" in after["message"]  # ... told with today's facts
+    assert "Connect QuickBooks" not in after["remedy"]
+    listed = (await rig.api.get("/api/v1/sync/messages", headers=rig.headers)).json()["items"]
+    assert all("connected now" in item["skip"]["message"] for item in listed)
+    auto = await rig.put("orders", "O-2", make.order("3007", reason="auto_extended"))
+    waiting = await rig.settled("orders", "O-2", revision=auto.json()["revision"])
+    skip = waiting["skip"]
+    assert skip["reason"] == "created_before_connection"
+    assert "bulk-sync" not in skip["message"] + skip["remedy"]
+    assert "POST /api/v1/sync/resync" in skip["remedy"]
+    bulk = await rig.api.post(
+        "/api/v1/sync/resync", json={"code": "created_before_connection"}, headers=rig.headers
+    )
+    assert bulk.status_code == 202 and bulk.json()["documents"] == ["order:O-2"]
+    assert (await rig.settled("orders", "O-2", attempts_after=1))["state"] == "synced"

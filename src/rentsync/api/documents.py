@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from rentsync.api.auth import CurrentPrincipal
 from rentsync.api.deps import ServicesDep
-from rentsync.api.schemas import SyncStatus, error_responses, status_of
+from rentsync.api.schemas import SyncStatus, connected_now, error_responses, status_of
 from rentsync.bootstrap import Services
 from rentsync.domain.documents import ChangeReason, Document, DocumentType
 from rentsync.domain.ledger import DocumentKey
@@ -97,7 +97,10 @@ async def _status(services: Services, key: DocumentKey, *, history: bool) -> Syn
         raise HTTPException(404, detail=f"no {key.doc_type.value} {key.source_id!r}")
     record = await services.ledger.get(key)
     attempts = await services.ledger.attempts(key) if history and record else None
-    return status_of(key.doc_type.value, key.source_id, record, document, attempts)
+    connected = await connected_now(services, key.company_id) if record else False
+    return status_of(
+        key.doc_type.value, key.source_id, record, document, attempts, connected_now=connected
+    )
 
 
 def _add_part_routes(router: APIRouter, kind: KindSpec) -> None:

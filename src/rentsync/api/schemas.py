@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from rentsync.domain.ledger import SkipReason
+from rentsync.bootstrap import Services
+from rentsync.domain.ledger import SkipReason, skip_notice
 from rentsync.store.documents import StoredDocument
 from rentsync.store.ledger import Attempt, SyncRecord
 
@@ -88,14 +89,19 @@ class SyncStatus(BaseModel):
     history: list[AttemptOut] | None = None
 
 
-def skip_of(code: str | None) -> Skip | None:
+async def connected_now(services: Services, company_id: int) -> bool:
+    return (await services.qbo.status(company_id)).state == "connected"
+
+
+def skip_of(code: str | None, *, connected_now: bool) -> Skip | None:
     if code is None:
         return None
     try:
         reason = SkipReason(code)
     except ValueError:
         return Skip(reason=code, message=code, remedy="")
-    return Skip(reason=code, message=reason.message, remedy=reason.remedy)
+    notice = skip_notice(reason, connected_now=connected_now)
+    return Skip(reason=code, message=notice.message, remedy=notice.remedy)
 
 
 def status_of(
@@ -104,7 +110,11 @@ def status_of(
     record: SyncRecord | None,
     document: StoredDocument | None,
     history: list[Attempt] | None = None,
+    *,
+    connected_now: bool = False,
 ) -> SyncStatus:
+    """`connected_now`: whether the company is connected to QuickBooks as this is shown (a skip's
+    message depends on it)."""
     if record is None:
         return SyncStatus(
             doc_type=doc_type,
@@ -123,7 +133,9 @@ def status_of(
         qbo=QboRef(entity=record.qbo_entity, id=record.qbo_id)
         if record.qbo_entity and record.qbo_id
         else None,
-        skip=skip_of(record.skip_reason) if record.state == "skipped" else None,
+        skip=skip_of(record.skip_reason, connected_now=connected_now)
+        if record.state == "skipped"
+        else None,
         error=SyncError.model_validate(record.error) if record.error else None,
         attempts=record.attempts,
         trigger=record.trigger,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from rentsync.api.auth import CurrentPrincipal
 from rentsync.api.deps import ServicesDep
-from rentsync.api.schemas import SyncStatus, status_of
+from rentsync.api.schemas import SyncStatus, connected_now, status_of
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, SyncState
 from rentsync.domain.triggers import Trigger
@@ -70,7 +70,8 @@ async def system_messages(
         limit=limit,
         after=_parse_cursor(cursor) if cursor else None,
     )
-    items = [status_of(r.doc_type, r.source_id, r, None) for r in records]
+    connected = await connected_now(services, principal.company_id)
+    items = [status_of(r.doc_type, r.source_id, r, None, connected_now=connected) for r in records]
     return Messages(items=items, next_cursor=_cursor(items[-1]) if len(items) == limit else None)
 
 
@@ -87,7 +88,8 @@ class Resynced(BaseModel):
 async def resync_failing_with_code(
     body: ResyncByCode, principal: CurrentPrincipal, services: ServicesDep
 ) -> Resynced:
-    """Resync every document failing with `code` (after fixing the cause once for all)."""
+    """Resync every document failing with `code`, or skipped for that reason (after fixing the
+    cause once for all, e.g. connecting QuickBooks: `created_before_connection`)."""
     keys = await services.ledger.keys_failing_with(principal.company_id, body.code)
     for name in keys:
         doc_type, source_id = name.split(":", 1)

@@ -48,9 +48,7 @@ _SKIP_MESSAGES = {
     SkipReason.QUOTE_WITHOUT_PAYMENT: (
         "A quote without a payment is not synced in the mode 'orders and quotes with payment'."
     ),
-    SkipReason.BEFORE_CONNECTION: (
-        "Created before QuickBooks was connected: update it, resync it, or bulk-sync to send it."
-    ),
+    SkipReason.BEFORE_CONNECTION: "Created before QuickBooks was connected.",
     SkipReason.ORDER_WITHOUT_PAYMENT: (
         "An order or quote without a payment is not synced in the mode 'only with payment'."
     ),
@@ -70,7 +68,8 @@ _SKIP_REMEDIES = {
         "Connect QuickBooks (POST /api/v1/qbo/connect), then Update or Resync the document."
     ),
     SkipReason.CONNECTION_LOST: (
-        "Reconnect QuickBooks, then resync the documents skipped for this reason."
+        "Reconnect QuickBooks (POST /api/v1/qbo/connect), then resync the documents skipped for "
+        'this reason: POST /api/v1/sync/resync {"code": "connection_lost"}.'
     ),
     SkipReason.NO_QUICKBOOKS: (
         "Nothing to do. If the order should reach QuickBooks, clear No QuickBooks and Update it."
@@ -78,7 +77,10 @@ _SKIP_REMEDIES = {
     SkipReason.QUOTE_WITHOUT_PAYMENT: (
         "It syncs once a payment is taken; or switch the sync mode to 'all orders and quotes'."
     ),
-    SkipReason.BEFORE_CONNECTION: "Update the document, Resync it, or bulk-sync it.",
+    SkipReason.BEFORE_CONNECTION: (
+        "Update or Resync the document to send it; every document skipped for this reason: "
+        'POST /api/v1/sync/resync {"code": "created_before_connection"}.'
+    ),
     SkipReason.ORDER_WITHOUT_PAYMENT: (
         "It syncs once a payment is taken; or switch the sync mode to 'all orders and quotes'."
     ),
@@ -92,6 +94,34 @@ _SKIP_REMEDIES = {
     ),
     SkipReason.DRAFT: "Nothing to do: it is sent once approved.",
 }
+
+
+_WHILE_DISCONNECTED = frozenset(
+    {SkipReason.NOT_CONNECTED, SkipReason.CONNECTION_LOST, SkipReason.BEFORE_CONNECTION}
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SkipNotice:
+    message: str
+    remedy: str
+
+
+def skip_notice(reason: SkipReason, *, connected_now: bool) -> SkipNotice:
+    """What a skip says when it is shown, from the facts of that moment: a skip recorded while
+    QuickBooks was not connected must not keep saying "not connected" once it is."""
+    if connected_now and reason in _WHILE_DISCONNECTED:
+        return SkipNotice(
+            message=(
+                "Skipped while QuickBooks was not connected; QuickBooks is connected now, and "
+                "the document waits to be sent."
+            ),
+            remedy=(
+                "Update or Resync the document to send it; every document skipped for this "
+                f'reason: POST /api/v1/sync/resync {{"code": "{reason.value}"}}.'
+            ),
+        )
+    return SkipNotice(message=reason.message, remedy=reason.remedy)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -170,9 +170,10 @@ class LedgerRepository:
     async def keys_failing_with(self, company_id: int, code: str) -> list[str]:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
-                "SELECT doc_type || ':' || source_id FROM sync_records "
-                "WHERE company_id = %s AND state = 'failed' AND error->>'code' = %s",
-                (company_id, code),
+                "SELECT doc_type || ':' || source_id FROM sync_records WHERE company_id = %s "
+                "AND ((state = 'failed' AND error->>'code' = %s) "
+                "OR (state = 'skipped' AND skip_reason = %s))",
+                (company_id, code, code),
             )
             return [row[0] for row in await cursor.fetchall()]
 
