@@ -105,7 +105,9 @@ async def qbo_harness(
     token_ttl: int = 3600,
     preset: Preset | None = None,
     client_settings: ClientSettings = FAST_CLIENT,
+    **config: Any,
 ) -> AsyncIterator[Harness]:
+    """`config`: further emulator settings (e.g. `refresh_hard_lifetime_seconds`)."""
     clock = EmulatorClock()
     emulator = create_emulator(
         Config(
@@ -113,6 +115,7 @@ async def qbo_harness(
             auto_approve=True,
             token_ttl=token_ttl,
             clock=clock,
+            **config,
         )
     )
     company = emulator.emulator.add_company(preset or Preset(ast=True))

@@ -46,6 +46,15 @@ REFRESH_TOKEN_ROTATION_SECONDS: Final = 86_400
 # with 400 {"error": "invalid_grant"} (Intuit's log says "Refresh token not found", #77).
 REFRESH_TOKEN_PREVIOUS_VALID_SECONDS: Final = 0
 REFRESH_TOKEN_TTL_SECONDS: Final = 8_726_400  # 101 days, the rolling window QBO reports
+# Refresh token hard expiry. CONFIRMED: Intuit's SDK release notes (QuickBooks-V3-Java-SDK v6.5.4,
+# QuickBooks-V3-DotNET-SDK V14.7.1.4, QuickBooks-V3-PHP-SDK V6.2.4) say every refresh token now has
+# a maximum validity of five years, reported as `x_refresh_token_hard_expires_in` by the token
+# endpoint; after it the app must send the user through consent again. Counted from the consent
+# (the authorization code exchange); no token of that consent outlives it, and a refresh after it
+# is refused with 400 {"error": "invalid_grant"}. UNCONFIRMED: whether the field comes with every
+# answer (the SDKs read it on request): the emulator always sends it. Configurable per emulator
+# (`Config.refresh_hard_lifetime_seconds`) so tests can bring it near.
+REFRESH_TOKEN_HARD_LIFETIME_SECONDS: Final = 5 * 365 * 86_400
 
 # 429 body: XML with 3001, even when JSON was asked for; no Retry-After header.
 THROTTLE_SENDS_RETRY_AFTER: Final = False

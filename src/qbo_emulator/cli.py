@@ -1,7 +1,7 @@
 """The `qbo-emulator` command.
 
 qbo-emulator serve --host H --port N [--state-file F] [--no-limits] [--token-ttl N]
-    [--refresh-rotation-seconds N] [--auto-approve]
+    [--refresh-rotation-seconds N] [--refresh-hard-lifetime-seconds N] [--auto-approve]
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--refresh-rotation-seconds", type=float,
                        default=choices.REFRESH_TOKEN_ROTATION_SECONDS,
                        help="refresh token value lifetime before rotation (s)")  # fmt: skip
+    serve.add_argument("--refresh-hard-lifetime-seconds", type=float,
+                       default=choices.REFRESH_TOKEN_HARD_LIFETIME_SECONDS,
+                       help="refresh token hard expiry after consent (s)")  # fmt: skip
     serve.add_argument("--auto-approve", action="store_true", help="skip the consent page")
     serve.add_argument("--company", action="append", default=[], metavar="PLAN[:ast]",
                        help="create a company at start, e.g. plus, essentials:ast")  # fmt: skip
@@ -44,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         limits=LimitsConfig(enabled=not args.no_limits),
         token_ttl=args.token_ttl,
         refresh_rotation_seconds=args.refresh_rotation_seconds,
+        refresh_hard_lifetime_seconds=args.refresh_hard_lifetime_seconds,
         auto_approve=args.auto_approve,
         state_file=args.state_file,
         companies=companies,

@@ -42,6 +42,7 @@ class Grant:
     family: str  # one consent; revoking any token of it revokes all
     issued_at: float = 0.0  # when this value was first issued (refresh tokens rotate by its age)
     successor: str = ""  # a rotated refresh token: the value that replaced it
+    hard_expires_at: float = 0.0  # the consent's hard end (choices.REFRESH_TOKEN_HARD_*); 0: none
 
 
 class OAuthError(Exception):
@@ -67,6 +68,7 @@ class OAuthState:
     token_ttl: int = 3600
     auto_approve: bool = False
     refresh_rotation_seconds: float = choices.REFRESH_TOKEN_ROTATION_SECONDS
+    refresh_hard_lifetime_seconds: float = choices.REFRESH_TOKEN_HARD_LIFETIME_SECONDS
 
     def reset(self) -> None:
         self.apps.clear()
@@ -130,21 +132,25 @@ class OAuthState:
                 raise OAuthError("invalid_grant")
             if form.get("redirect_uri") != entry[1]:
                 raise OAuthError("invalid_grant", description="redirect_uri mismatch")
-            return self._issue(app.client_id, entry[2], secrets.token_hex(8), now)
+            hard = now + self.refresh_hard_lifetime_seconds
+            return self._issue(app.client_id, entry[2], secrets.token_hex(8), now, hard=hard)
         if grant_type == "refresh_token":
             old = form.get("refresh_token", "")
             grant = self.refresh.get(old)
             if grant is None or grant.client_id != app.client_id or grant.expires_at < now:
                 raise OAuthError("invalid_grant")
+            if grant.hard_expires_at and grant.hard_expires_at <= now:
+                raise OAuthError("invalid_grant", description="refresh token hard expired")
+            hard = grant.hard_expires_at
             if grant.successor:  # rotated, still inside REFRESH_TOKEN_PREVIOUS_VALID_SECONDS
                 if grant.successor not in self.refresh:
                     raise OAuthError("invalid_grant")
                 return self._issue(
-                    app.client_id, grant.realm_id, grant.family, now, grant.successor
+                    app.client_id, grant.realm_id, grant.family, now, grant.successor, hard=hard
                 )
             if now - grant.issued_at < self.refresh_rotation_seconds:
-                return self._issue(app.client_id, grant.realm_id, grant.family, now, old)
-            fresh = self._issue(app.client_id, grant.realm_id, grant.family, now)
+                return self._issue(app.client_id, grant.realm_id, grant.family, now, old, hard=hard)
+            fresh = self._issue(app.client_id, grant.realm_id, grant.family, now, hard=hard)
             if choices.REFRESH_TOKEN_PREVIOUS_VALID_SECONDS > 0:
                 grant.successor = fresh["refresh_token"]
                 grant.expires_at = min(
@@ -156,26 +162,43 @@ class OAuthState:
         raise OAuthError("unsupported_grant_type")
 
     def _issue(
-        self, client_id: str, realm_id: str, family: str, now: float, refresh: str = ""
+        self,
+        client_id: str,
+        realm_id: str,
+        family: str,
+        now: float,
+        refresh: str = "",
+        *,
+        hard: float,
     ) -> dict[str, Any]:
-        """A new access token with `refresh` (kept, with its own expiry) or a new refresh token."""
+        """A new access token with `refresh` (kept, with its own expiry) or a new refresh token.
+        `hard`: the consent's hard expiry, which no token of it outlives."""
         access = "eyJlbmMiOiJBMTI4Q0JDLUhTMjU2IiwiYWxnIjoiZGlyIn0.." + secrets.token_urlsafe(48)
-        self.access[access] = Grant(client_id, realm_id, now + self.token_ttl, family, now)
+        access_until = min(now + self.token_ttl, hard) if hard else now + self.token_ttl
+        self.access[access] = Grant(client_id, realm_id, access_until, family, now)
         if not refresh:
             refresh = "RT1-" + secrets.token_urlsafe(36)
-            ttl = choices.REFRESH_TOKEN_TTL_SECONDS
-            self.refresh[refresh] = Grant(client_id, realm_id, now + ttl, family, now)
-        return {
+            until = now + choices.REFRESH_TOKEN_TTL_SECONDS
+            if hard:
+                until = min(until, hard)
+            self.refresh[refresh] = Grant(
+                client_id, realm_id, until, family, now, hard_expires_at=hard
+            )
+        answer: dict[str, Any] = {
             "token_type": "bearer",
-            "expires_in": self.token_ttl,
+            "expires_in": int(access_until - now),
             "refresh_token": refresh,
             "x_refresh_token_expires_in": int(self.refresh[refresh].expires_at - now),
             "access_token": access,
         }
+        if hard:
+            answer["x_refresh_token_hard_expires_in"] = int(hard - now)
+        return answer
 
     def issue_direct(self, client_id: str, realm_id: str, now: float) -> dict[str, Any]:
         """Admin shortcut: tokens without the browser dance."""
-        return self._issue(client_id, realm_id, secrets.token_hex(8), now)
+        hard = now + self.refresh_hard_lifetime_seconds
+        return self._issue(client_id, realm_id, secrets.token_hex(8), now, hard=hard)
 
     def revoke(self, token: str) -> None:
         grant = self.refresh.get(token) or self.access.get(token)

@@ -26,6 +26,8 @@ class Config:
     auto_approve: bool = False
     # Age at which a refresh token value rotates (QBO: about a day); tests may shorten it.
     refresh_rotation_seconds: float = choices.REFRESH_TOKEN_ROTATION_SECONDS
+    # How long one consent lasts before reconnecting is needed (QBO: five years).
+    refresh_hard_lifetime_seconds: float = choices.REFRESH_TOKEN_HARD_LIFETIME_SECONDS
     state_file: str | None = None
     apps: tuple[OAuthApp, ...] = ()
     companies: tuple[presets.Preset, ...] = ()
@@ -46,6 +48,7 @@ class Emulator:
         self.oauth.token_ttl = self.config.token_ttl
         self.oauth.auto_approve = self.config.auto_approve
         self.oauth.refresh_rotation_seconds = self.config.refresh_rotation_seconds
+        self.oauth.refresh_hard_lifetime_seconds = self.config.refresh_hard_lifetime_seconds
         for app in self.config.apps:
             self.oauth.apps[app.client_id] = app
         for preset in self.config.companies:

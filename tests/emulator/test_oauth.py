@@ -172,3 +172,39 @@ async def test_refresh_rotation_period_is_configurable() -> None:
             "/oauth2/v1/tokens/bearer", data={**form, "refresh_token": first["refresh_token"]}
         )
         assert stale.status_code == 400 and stale.json() == {"error": "invalid_grant"}
+
+
+async def test_i9_refresh_tokens_hard_expire_as_intuit_reports_it() -> None:
+    """choices.REFRESH_TOKEN_HARD_LIFETIME_SECONDS: reported as x_refresh_token_hard_expires_in,
+    no token outlives it, and a refresh after it is invalid_grant."""
+    clock = Clock()
+    app = create_app(fast_config(refresh_hard_lifetime_seconds=7200, clock=clock))
+    realm = app.emulator.add_company(Preset()).realm_id
+    oauth = app.emulator.oauth
+    registered = oauth.register({"redirect_uris": [REDIRECT]})
+    first = oauth.issue_direct(registered.client_id, realm, clock.now.timestamp())
+    assert first["x_refresh_token_hard_expires_in"] == 7200
+    assert first["x_refresh_token_expires_in"] == 7200  # capped by the hard expiry
+    default = create_app(fast_config()).emulator.oauth
+    other = default.register({"redirect_uris": [REDIRECT]})
+    assert (
+        default.issue_direct(other.client_id, realm, 0)["x_refresh_token_hard_expires_in"]
+        == 5 * 365 * 86_400
+    )
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": registered.client_id,
+        "client_secret": registered.client_secret,
+        "refresh_token": first["refresh_token"],
+    }
+    async with httpx2.AsyncClient(
+        transport=emulator_transport(app), base_url="http://qbo.test"
+    ) as http:
+        clock.now += timedelta(seconds=5400)
+        later = await http.post("/oauth2/v1/tokens/bearer", data=form)
+        assert later.status_code == 200
+        assert later.json()["x_refresh_token_hard_expires_in"] == 1800
+        assert later.json()["expires_in"] == 1800  # the access token ends with the consent
+        clock.now += timedelta(seconds=1801)
+        after = await http.post("/oauth2/v1/tokens/bearer", data=form)
+        assert after.status_code == 400 and after.json()["error"] == "invalid_grant"

@@ -106,3 +106,41 @@ async def test_refresh_within_the_day_keeps_the_refresh_token(settings: Settings
         assert after.tokens.access_token != before.tokens.access_token
         assert after.tokens.refresh_token == before.tokens.refresh_token
         assert after.tokens.refresh_token in h.emulator.emulator.oauth.refresh
+
+
+async def test_i9_the_refresh_tokens_hard_expiry_is_warned_before_and_lost_after(
+    settings: Settings,
+) -> None:
+    """Intuit's hard expiry (x_refresh_token_hard_expires_in, emulated): the connection warns
+    while it is near, and after it the company is lost with the reason and the remedy."""
+    async with qbo_harness(settings, refresh_hard_lifetime_seconds=3 * 86_400) as h:
+        await h.connect()
+        stored = await h.services.connections.get(h.company_id)
+        assert stored is not None and stored.tokens is not None
+        assert stored.tokens.refresh_hard_expires_at is not None
+        status = (await h.api.get("/api/v1/qbo/connection", headers=h.headers)).json()
+        assert status["state"] == "connected"
+        assert status["refresh_token_hard_expires_at"] is not None
+        assert "must be reconnected by" in status["reconnect_warning"]
+        assert "POST /api/v1/qbo/connect" in status["reconnect_warning"]
+        health = (await h.api.get("/health")).json()
+        assert health["quickbooks"] == {"reconnect_soon": 1, "past_hard_expiry": 0}
+        # Three days on: past the hard expiry at Intuit and for rentsync.
+        h.clock.offset = timedelta(days=3, minutes=1)
+        async with h.services.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE qbo_connections SET refresh_hard_expires_at = now() - interval '1 minute'"
+            )
+        shown = (await h.api.get("/api/v1/qbo/connection", headers=h.headers)).json()
+        assert shown["state"] == "lost" and shown["reconnect_warning"] is None
+        assert "hard expiry" in shown["lost_reason"]
+        health = (await h.api.get("/health")).json()
+        assert health["quickbooks"] == {"reconnect_soon": 0, "past_hard_expiry": 1}
+        await _expire_access_token(h)
+        with pytest.raises(errors.AuthRevoked):
+            client = await h.services.qbo.client_for(h.company_id)
+            await client.preferences()
+        lost = await h.services.connections.get(h.company_id)
+        assert lost is not None and lost.state.value == "lost"
+        assert lost.lost_reason is not None and "reconnect QuickBooks" in lost.lost_reason
+        assert h.services.qbo.tokens.refreshes == 0, "no refresh is sent past the hard expiry"

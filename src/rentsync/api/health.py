@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from rentsync.api.deps import ServicesDep
+from rentsync.domain.qbo import RECONNECT_WARNING
 from rentsync.jobs import WorkerRunner, WorkerState
 
 router = APIRouter(tags=["health"])
@@ -30,10 +31,19 @@ class WorkerHealth(BaseModel):
     RENTSYNC_STALLED_AFTER_SECONDS, after which their jobs are handed to another worker)."""
 
 
+class QuickBooksHealth(BaseModel):
+    reconnect_soon: int = 0
+    """Connected companies within 30 days of their refresh token's hard expiry: each must
+    reconnect QuickBooks before it (GET /api/v1/qbo/connection says by when)."""
+    past_hard_expiry: int = 0
+    """Companies still marked connected although their hard expiry has passed (lost)."""
+
+
 class Health(BaseModel):
     status: str
     database: DatabaseHealth
     worker: WorkerHealth
+    quickbooks: QuickBooksHealth = QuickBooksHealth()
 
 
 @router.get(
@@ -46,6 +56,7 @@ async def health(request: Request, response: Response, services: ServicesDep) ->
     task = getattr(request.app.state, "worker_task", None)
     db = DatabaseHealth(ok=True, mode=services.database.mode)
     live: set[int] = set()
+    quickbooks = QuickBooksHealth()
     try:
         async with services.pool.connection(timeout=5) as conn:
             cursor = await conn.execute(
@@ -54,6 +65,14 @@ async def health(request: Request, response: Response, services: ServicesDep) ->
                 (services.settings.stalled_after_seconds,),
             )
             live = {int(row[0]) for row in await cursor.fetchall()}
+            cursor = await conn.execute(
+                "SELECT count(*) FILTER (WHERE refresh_hard_expires_at > now()), "
+                "count(*) FILTER (WHERE refresh_hard_expires_at <= now()) FROM qbo_connections "
+                "WHERE status = 'connected' AND refresh_hard_expires_at < now() + %s",
+                (RECONNECT_WARNING,),
+            )
+            soon, past = await cursor.fetchone() or (0, 0)
+            quickbooks = QuickBooksHealth(reconnect_soon=soon, past_hard_expiry=past)
     except Exception as exc:  # any failure to reach the database is what /health reports
         db = DatabaseHealth(ok=False, mode=services.database.mode, error=type(exc).__name__)
     in_process_running = (
@@ -74,4 +93,4 @@ async def health(request: Request, response: Response, services: ServicesDep) ->
     status = "ok" if healthy and live else ("degraded" if healthy else "unavailable")
     if not healthy:
         response.status_code = 503
-    return Health(status=status, database=db, worker=worker)
+    return Health(status=status, database=db, worker=worker, quickbooks=quickbooks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 class StoredStatus(enum.StrEnum):
@@ -30,6 +30,38 @@ class TokenSet:
             f"TokenSet(access_expires_at={self.access_expires_at!r}, "
             f"refresh_expires_at={self.refresh_expires_at!r})"
         )
+
+
+RECONNECT_WARNING = timedelta(days=30)
+"""How long before the refresh token's hard expiry the connection warns that it must be
+reconnected."""
+
+
+def hard_expired(tokens: TokenSet | None, now: datetime) -> bool:
+    """Past the refresh token's hard expiry (`x_refresh_token_hard_expires_in`): no refresh can
+    succeed any more; only a new consent (reconnecting) brings the company back."""
+    hard = tokens.refresh_hard_expires_at if tokens else None
+    return hard is not None and hard <= now
+
+
+def hard_expiry_lost_reason(hard_expires_at: datetime) -> str:
+    return (
+        f"QuickBooks' authorization ended on {hard_expires_at:%Y-%m-%d %H:%M} UTC (Intuit's hard "
+        "expiry of a refresh token, after which consent must be given again): reconnect "
+        "QuickBooks (POST /api/v1/qbo/connect)"
+    )
+
+
+def reconnect_warning(tokens: TokenSet | None, now: datetime) -> str | None:
+    """A warning while the hard expiry is near (within RECONNECT_WARNING), else None."""
+    hard = tokens.refresh_hard_expires_at if tokens else None
+    if hard is None or hard <= now or hard - now > RECONNECT_WARNING:
+        return None
+    return (
+        f"QuickBooks must be reconnected by {hard:%Y-%m-%d %H:%M} UTC (Intuit's hard expiry of "
+        "this authorization): reconnect it (POST /api/v1/qbo/connect) before then, or syncing "
+        "stops."
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rentsync.domain.qbo import hard_expired, hard_expiry_lost_reason, reconnect_warning
 from rentsync.qbo import errors, http
 from rentsync.qbo.client import ClientSettings, QboClient
 from rentsync.qbo.limits import Limiter
@@ -63,9 +64,13 @@ class ConnectionStatus:
     lost_reason: str | None = None
     lost_at: datetime | None = None
     disconnected_at: datetime | None = None
+    reconnect_warning: str | None = None
+    """Set within 30 days of the refresh token's hard expiry: reconnect before it."""
 
 
-def status_of(connection: StoredConnection | None, environment: str) -> ConnectionStatus:
+def status_of(
+    connection: StoredConnection | None, environment: str, now: datetime
+) -> ConnectionStatus:
     if connection is None or connection.state is StoredStatus.DISCONNECTED:
         return ConnectionStatus(
             state="not_connected",
@@ -73,8 +78,14 @@ def status_of(connection: StoredConnection | None, environment: str) -> Connecti
             disconnected_at=connection.disconnected_at if connection else None,
         )
     tokens = connection.tokens
+    state, lost_reason, lost_at = connection.state.value, connection.lost_reason, connection.lost_at
+    if connection.state is StoredStatus.CONNECTED and hard_expired(tokens, now):
+        # Nothing has tried a refresh since; the facts say it is lost already.
+        assert tokens is not None and tokens.refresh_hard_expires_at is not None
+        state, lost_at = StoredStatus.LOST.value, tokens.refresh_hard_expires_at
+        lost_reason = hard_expiry_lost_reason(tokens.refresh_hard_expires_at)
     return ConnectionStatus(
-        state=connection.state.value,
+        state=state,
         environment=connection.environment,
         realm_id=connection.realm_id,
         company_name=connection.facts.company_name,
@@ -85,8 +96,11 @@ def status_of(connection: StoredConnection | None, environment: str) -> Connecti
         plan=connection.facts.plan,
         inventory_enabled=connection.facts.inventory_enabled,
         ast_enabled=connection.facts.ast_enabled,
-        lost_reason=connection.lost_reason,
-        lost_at=connection.lost_at,
+        lost_reason=lost_reason,
+        lost_at=lost_at,
+        reconnect_warning=reconnect_warning(tokens, now)
+        if state == StoredStatus.CONNECTED.value
+        else None,
     )
 
 
@@ -240,7 +254,7 @@ class QboService:
         return await self.status(company_id)
 
     async def status(self, company_id: int) -> ConnectionStatus:
-        return status_of(await self._store.get(company_id), self.environment.name)
+        return status_of(await self._store.get(company_id), self.environment.name, self._clock())
 
     # --- clients ----------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from rentsync.domain.clock import utcnow
+from rentsync.domain.qbo import hard_expired, hard_expiry_lost_reason
 from rentsync.qbo import errors
 from rentsync.qbo.oauth import OAuthApp
 from rentsync.qbo.ports import ConnectionStore, StoredConnection, StoredStatus, TokenSet
@@ -103,6 +104,10 @@ class TokenManager:
                     assert tokens is not None
                     if tokens.access_token != rejected and self._fresh(tokens.access_expires_at):
                         token, expires_at = tokens.access_token, tokens.access_expires_at
+                    elif hard_expired(tokens, self._clock()):
+                        assert tokens.refresh_hard_expires_at is not None
+                        await row.mark_lost(hard_expiry_lost_reason(tokens.refresh_hard_expires_at))
+                        lost = errors.AuthRevoked("the refresh token reached its hard expiry")
                     else:
                         sent = tokens.refresh_token
                         try:
@@ -112,6 +117,9 @@ class TokenManager:
                             reason = (
                                 f"QuickBooks refused the refresh token ({exc.code or 'refused'})"
                             )
+                            if hard_expired(tokens, self._clock() + self._leeway):
+                                assert tokens.refresh_hard_expires_at is not None
+                                reason = hard_expiry_lost_reason(tokens.refresh_hard_expires_at)
                             await row.mark_lost(reason)
                             lost = exc
                         else:
