@@ -200,25 +200,24 @@ class CompanyKey:
         return {"Authorization": f"Bearer {self.key}"}
 
 
-@pytest.fixture
-async def company(api: httpx2.AsyncClient) -> CompanyKey:
-    """A company with an API key that may read the QuickBooks log."""
+async def company_key(api: httpx2.AsyncClient, name: str, *permissions: str) -> CompanyKey:
+    """A new company and its first API key, with these permissions."""
     from rentsync.domain.access import Permission
 
     services: bootstrap.Services = api.app.state.services
     created, key = await services.companies.create(
-        "Test Party Rentals", permissions=frozenset({Permission.VIEW_QBO_LOGS})
+        name, permissions=frozenset(Permission(p) for p in permissions)
     )
     return CompanyKey(company_id=created.id, key=key.key)
+
+
+@pytest.fixture
+async def company(api: httpx2.AsyncClient) -> CompanyKey:
+    """A company with an API key that may read the QuickBooks log."""
+    return await company_key(api, "Test Party Rentals", "view_qbo_logs")
 
 
 @pytest.fixture
 async def operator(api: httpx2.AsyncClient) -> CompanyKey:
     """An operator's key: it may run diagnostics (`--permission run_diagnostics`)."""
-    from rentsync.domain.access import Permission
-
-    services: bootstrap.Services = api.app.state.services
-    created, key = await services.companies.create(
-        "Operator", permissions=frozenset({Permission.RUN_DIAGNOSTICS})
-    )
-    return CompanyKey(company_id=created.id, key=key.key)
+    return await company_key(api, "Operator", "run_diagnostics")
