@@ -210,3 +210,9 @@ PO_CLOSES_WHEN_BILLED: Final = True
 # QuickBooks Online Plus ... Purchase orders aren't available in QuickBooks Online Essentials or
 # Simple Start" (Intuit community article "Purchase orders", community.intuit.com/articles/
 # 1145567). The refusal's code and wording (5020, above) remain UNCONFIRMED.
+# UNCONFIRMED: a Bill's links to its BillPayments belong to the payments: an update of the bill
+# that sends LinkedTxn (e.g. only its PurchaseOrder) keeps them, and the bill's Balance with
+# them. Intuit's Bill reference lists LinkedTxn as the bill's links to other transactions; what an
+# update sending a shorter list does to payment links is not documented. Chosen: kept, because a
+# BillPayment applied to a bill can only be removed by changing or deleting the BillPayment.
+PAYMENT_LINKS_OWNED_BY_PAYMENTS: Final = True

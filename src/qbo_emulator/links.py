@@ -104,6 +104,17 @@ def relink(
             company.touch(target, now)
 
 
+def keep_payment_links(doc: Entity, old: Entity | None) -> None:
+    """An update of a bill keeps the links its bill payments made, whatever LinkedTxn it sends
+    (choices.PAYMENT_LINKS_OWNED_BY_PAYMENTS); the links it sends (a PurchaseOrder) replace the
+    others."""
+    if old is None or not choices.PAYMENT_LINKS_OWNED_BY_PAYMENTS:
+        return
+    paid = [link for link in old.get("LinkedTxn", []) or [] if link.get("TxnType") == "BillPayment"]
+    sent = doc.get("LinkedTxn", old.get("LinkedTxn", [])) or []
+    doc["LinkedTxn"] = [link for link in sent if link.get("TxnType") != "BillPayment"] + paid
+
+
 def relink_purchase_orders(
     company: Company, bill_id: str, old: Entity | None, new: Entity | None, now: datetime
 ) -> None:

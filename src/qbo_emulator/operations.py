@@ -199,6 +199,8 @@ def _normalize(
         accounting.apply_sales_totals(company, doc, body, old)
         _sales_defaults(company, entity, doc)
     elif entity in {"Bill", "PurchaseOrder"}:
+        if entity == "Bill":
+            links.keep_payment_links(doc, old)
         accounting.apply_purchase_totals(company, doc, old)
         doc.setdefault("APAccountRef", _preset_ref(company, "ap"))
         if entity == "Bill":

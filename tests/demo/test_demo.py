@@ -34,6 +34,7 @@ from rentsync.demo.emulator import (
 )
 from rentsync.demo.seed import SeedCompany, party_week
 from rentsync.domain.documents import Customer, Order, Product
+from rentsync.domain.vendors import PurchaseOrder, Vendor, VendorBill, VendorPayment
 from rentsync.settings import Settings
 from tests.conftest import api_client_for
 
@@ -58,6 +59,16 @@ def test_every_seeded_body_is_valid_for_the_public_api() -> None:
         for order in company.orders:
             Order.model_validate(order.body_with("7"))
             assert order.body["customer_id"] in {c.source_id for c in company.customers}
+        for seed_vendor in company.vendors:
+            Vendor.model_validate(seed_vendor.body)
+        models = {
+            "purchase-orders": PurchaseOrder,
+            "vendor-bills": VendorBill,
+            "vendor-payments": VendorPayment,
+        }
+        for step in company.vendor_steps:
+            body = {**step.body, "paid_from_account_id": "35"} if step.paid_from else step.body
+            models[step.path.split("/")[0]].model_validate(body)
 
 
 def test_the_week_is_a_realistic_party_rental_week() -> None:
@@ -255,7 +266,38 @@ async def test_every_story_comes_out_as_the_issue_says_and_the_report_shows_it(
     assert sunny.payment_statuses["payment-voids/PAY-5004"]["state"] == "synced"
     assert sunny.payment_statuses["payments/PAY-5008"]["skip"]["reason"] == "no_quickbooks"
     assert sunny.qbo_balances["R-24101"] == 0
+    # The vendor side: a subrental PO approved, billed and received, the bill paid by check; a
+    # vendor whose name is a customer's, its bill paid by card; a cancelled PO gone from QBO.
+    docs = sunny.qbo_documents
+    assert docs["purchase-orders/PO-7001"]["POStatus"] == "Closed"
+    assert docs["purchase-orders/PO-7001"]["Memo"].startswith("Subrental: pick-up")
+    assert [
+        link
+        for link in docs["vendor-bills/B-801"]["LinkedTxn"]
+        if link["TxnType"] == "PurchaseOrder"
+    ] == [
+        {
+            "TxnId": sunny.vendor_statuses["purchase-orders/PO-7001"]["qbo"]["id"],
+            "TxnType": "PurchaseOrder",
+        }
+    ]
+    assert Decimal(str(docs["vendor-bills/B-801"]["Balance"])) == 0
+    assert docs["vendor-payments/VP-901"]["PayType"] == "Check"
+    assert docs["vendor-payments/VP-902"]["PayType"] == "CreditCard"
+    assert Decimal(str(docs["vendor-bills/B-802"]["Balance"])) == 0
+    assert docs["vendors/V-BLUEFERN"]["DisplayName"] == "Blue Fern Catering (vendor)"
+    assert docs["vendors/V-ACE"]["DisplayName"] == "Ace Event Rentals"
+    assert "purchase-orders/PO-7002" not in docs
+    assert (
+        "deleted in QuickBooks"
+        in (sunny.vendor_statuses["purchase-orders/PO-7002"]["history"][0]["outcome"])
+    )
+    assert (
+        "Sunny Days Party Rentals vendor side: every bill, payment and purchase order as the "
+        "rental system has it." in out
+    )
     for needle in (
+        "named 'Blue Fern Catering (vendor)'",
         "6140 Duplicate Document Number Error",
         "6270 Transaction date is prior to start date for inventory item",
         "invoice_tax_mismatch invoice tax amount mismatch",

@@ -67,3 +67,35 @@ async def test_a_purchase_order_is_closed_and_reopened_by_hand(qbo: Qbo) -> None
         {"Id": order["Id"], "SyncToken": "2", "sparse": True, "POStatus": "Shipped"},
     )
     assert refused.status_code == 400
+
+
+async def test_updating_a_paid_bill_keeps_its_payment_links_and_balance(qbo: Qbo) -> None:
+    vendor = await qbo.create("Vendor", {"DisplayName": "Paid Vendor"})
+    account = qbo.company.preset_accounts["expense"]
+    bill = await qbo.create(
+        "Bill", {"VendorRef": {"value": vendor["Id"]}, "Line": expense_lines(100, account)}
+    )
+    await qbo.create(
+        "BillPayment",
+        {
+            "VendorRef": {"value": vendor["Id"]},
+            "PayType": "Check",
+            "TotalAmt": 30,
+            "CheckPayment": {"BankAccountRef": {"value": qbo.company.preset_accounts["bank"]}},
+            "Line": [{"Amount": 30, "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]}],
+        },
+    )
+    current = (await qbo.client.get(qbo.url(f"bill/{bill['Id']}"))).json()["Bill"]
+    updated = await qbo.post(
+        "bill",
+        {
+            "Id": bill["Id"],
+            "SyncToken": current["SyncToken"],
+            "sparse": True,
+            "Line": expense_lines(120, account),
+            "LinkedTxn": [],
+        },
+    )
+    stored = updated.json()["Bill"]
+    assert [link["TxnType"] for link in stored["LinkedTxn"]] == ["BillPayment"]
+    assert stored["Balance"] == 90

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from rentsync.demo import vendor_report
 from rentsync.demo.seed import SeedPayment
 
 if TYPE_CHECKING:
@@ -256,6 +257,19 @@ def print_report(demo: DemoRun, console: Console) -> bool:
             expected_everywhere &= agree and all(
                 payment_expected(run, p) for p in run.seed.payments
             )
+        if run.seed.vendor_steps:
+            console.print()
+            console.print(vendor_report.vendor_table(run))
+            vendors_ok = vendor_report.vendors_expected(run)
+            console.print(
+                f"{escape(run.seed.name)} vendor side: "
+                + (
+                    "every bill, payment and purchase order as the rental system has it."
+                    if vendors_ok
+                    else "[red]not every document as expected (in red)[/]."
+                )
+            )
+            expected_everywhere &= vendors_ok
     documents = sum(len(run.seed.orders) for run in demo.companies)
     console.print()
     verdict = (

@@ -49,6 +49,7 @@ from rentsync.demo.emulator import (
     set_ast_preference,
 )
 from rentsync.demo.seed import SeedCompany, SeedOrder, party_week
+from rentsync.demo.vendor_seed import EXPENSE_CATEGORIES
 from rentsync.qbo import http
 from rentsync.settings import Settings
 
@@ -84,6 +85,10 @@ class CompanyRun:
     """Status path (`payments/PAY-1`, `refunds/PAY-1/RF-1`, `payment-voids/PAY-1`) -> status."""
     qbo_balances: dict[str, Decimal] = dataclasses.field(default_factory=dict)
     """Order source id -> its invoice's Balance in QuickBooks (orders in QuickBooks only)."""
+    vendor_statuses: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """Vendor-side status path (`vendors/V-1`, `vendor-bills/B-1`, ...) -> its status."""
+    qbo_documents: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """Vendor-side status path -> the QBO object as QuickBooks holds it (when it has one)."""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -251,6 +256,9 @@ async def configure(api: http.AsyncClient, run: CompanyRun) -> None:
                     "payable": accounts["ap"],
                     "vendor_payment": accounts["bank"],
                     "deposit": accounts["undeposited"],
+                    "expense_categories": {
+                        category: accounts[role] for category, role in EXPENSE_CATEGORIES.items()
+                    },
                 },
             },
             headers=run.headers,
@@ -402,9 +410,16 @@ async def put_payments(api: http.AsyncClient, run: CompanyRun, *, later: bool) -
 
 
 async def wait_paths(
-    api: http.AsyncClient, run: CompanyRun, paths: list[str], *, within: float
+    api: http.AsyncClient,
+    run: CompanyRun,
+    paths: list[str],
+    *,
+    within: float,
+    into: dict[str, dict[str, Any]] | None = None,
 ) -> bool:
-    """Poll payments and their parts until each has a final state for its newest revision."""
+    """Poll documents (payments and their parts by default) until each has a final state for
+    its newest revision; their statuses go `into` (default `run.payment_statuses`)."""
+    found = run.payment_statuses if into is None else into
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     waiting = list(paths)
@@ -414,7 +429,7 @@ async def wait_paths(
             status = _check(
                 await api.get(f"/api/v1/{path}/sync", headers=run.headers), f"status of {path}"
             )
-            run.payment_statuses[path] = status
+            found[path] = status
             history = status.get("history") or []
             latest = history[0]["revision"] if history else 0
             if status["state"] not in FINAL_STATES or latest < (status.get("revision") or 0):
@@ -447,6 +462,47 @@ async def sync_payments(
     settled = await wait_paths(api, run, await put_payments(api, run, later=False), within=within)
     later = await put_payments(api, run, later=True)
     settled &= await wait_paths(api, run, later, within=within)
+    return settled
+
+
+async def sync_vendor_side(
+    api: http.AsyncClient, admin: http.AsyncClient, run: CompanyRun, *, within: float
+) -> bool:
+    """Step 7: the vendors, then each vendor-side step once the one before has settled; then
+    what QuickBooks holds for each document."""
+    if not run.seed.vendor_steps:
+        return True
+    for seed_vendor in run.seed.vendors:
+        _check(
+            await api.put(
+                f"/api/v1/vendors/{seed_vendor.source_id}",
+                json=seed_vendor.body,
+                headers=run.headers,
+            ),
+            f"PUT vendor {seed_vendor.source_id}",
+            200,
+            202,
+        )
+    settled = True
+    for step in run.seed.vendor_steps:
+        body = {**step.body, "version": step.version}
+        if step.paid_from is not None:
+            body["paid_from_account_id"] = run.qbo.accounts[step.paid_from]
+        _check(
+            await api.put(f"/api/v1/{step.path}", json=body, headers=run.headers),
+            f"PUT {step.path}",
+            200,
+            202,
+        )
+        settled &= await wait_paths(api, run, [step.path], within=within, into=run.vendor_statuses)
+    vendors = [f"vendors/{v.source_id}" for v in run.seed.vendors]
+    settled &= await wait_paths(api, run, vendors, within=within, into=run.vendor_statuses)
+    books = _check(await admin.get(f"/admin/companies/{run.qbo.realm_id}"), "the QBO company")
+    entities = books.get("entities", {})
+    for path, status in run.vendor_statuses.items():
+        qbo = status.get("qbo")
+        if qbo and qbo["id"] in entities.get(qbo["entity"], {}):
+            run.qbo_documents[path] = entities[qbo["entity"]][qbo["id"]]
     return settled
 
 
@@ -536,6 +592,8 @@ async def set_up_and_sync(
         remaining = max(1.0, options.sync_timeout - (time.monotonic() - started))
         demo.settled &= await sync_payments(api, admin, run, within=remaining)
         await read_balances(admin, run)
+        remaining = max(1.0, options.sync_timeout - (time.monotonic() - started))
+        demo.settled &= await sync_vendor_side(api, admin, run, within=remaining)
     demo.sync_seconds = time.monotonic() - started
     for run in demo.companies:
         await count_references(api, run)

@@ -7,7 +7,9 @@ Two rentsync companies:
   rent, linens and consumables for sale (inventory), delivery fees, 30 orders and quotes with
   discounts and 8 % sales tax. Four of them tell a story: one order marked No QuickBooks, one
   quote without a payment, one invoice number typed twice (QBO 6140) and one sale dated before
-  its product's inventory start date (QBO 6270).
+  its product's inventory start date (QBO 6270). Its vendor side (`demo.vendor_seed`): a
+  subrental purchase order billed, received and paid, a vendor that is also a customer, a
+  cancelled purchase order.
 - "Hillside Tent & Event", whose QuickBooks company switched on automated sales tax (AST) after
   rentsync was connected: tax-exempt orders sync; an order taxed at the rental system's 8 % rate
   comes back from QuickBooks with AST's 8.25 % and fails read-back verification.
@@ -23,9 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rentsync.domain.money import round_cents
+
+if TYPE_CHECKING:
+    from rentsync.demo.vendor_seed import SeedVendor, VendorStep
 
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
@@ -189,6 +194,9 @@ class SeedCompany:
     orders: Sequence[SeedOrder]
     payments: Sequence[SeedPayment] = ()
     credits: Sequence[SeedCredit] = ()
+    vendors: Sequence[SeedVendor] = ()
+    vendor_steps: Sequence[VendorStep] = ()
+    """The vendor side (`demo.vendor_seed`): PUT in order, each once the one before settled."""
     note: str | None = None
 
     def product(self, source_id: str) -> SeedProduct:
@@ -691,6 +699,9 @@ def _sunny_days(monday: date) -> SeedCompany:
         [("CHAFER", "4"), ("STERNO-24", "1")],
         fees=[("DELIV-LOCAL", "1")],
     )
+    from rentsync.demo.vendor_seed import sunny_vendor_side  # it builds on this module
+
+    vendors, vendor_steps = sunny_vendor_side(monday)
     return SeedCompany(
         key="sunny",
         name="Sunny Days Party Rentals",
@@ -703,6 +714,8 @@ def _sunny_days(monday: date) -> SeedCompany:
         products=products,
         orders=book.orders,
         payments=_sunny_payments(book.orders),
+        vendors=vendors,
+        vendor_steps=vendor_steps,
         credits=[
             SeedCredit(
                 customer_id="C-HARBOR",

@@ -26,6 +26,7 @@ from rentsync.mapping import purchase_order as mapping
 from rentsync.mapping.errors import MappingError, MappingProblem
 from rentsync.mapping.fingerprint import fingerprint
 from rentsync.mapping.idempotency import Operation, write_request_id
+from rentsync.qbo import errors
 from rentsync.sync.kinds.base import Engine, KindSpec, Run
 from rentsync.sync.kinds.vendor_side import Chart, VendorSide, follows_vendor, mismatch_failure
 from rentsync.sync.ports import QboGateway, Written
@@ -144,7 +145,12 @@ class PurchaseOrderHandler:
         marker = mapping.purchase_order_marker(run.key)
         current: Written | None = None
         if record.qbo_id and client is not None:
-            current = await client.read(PURCHASE_ORDER, record.qbo_id)
+            try:
+                current = await client.read(PURCHASE_ORDER, record.qbo_id)
+            except errors.BadReference:
+                # Already gone from QBO (610: an earlier delete whose answer was lost).
+                await self._engine.synced(run, f"{why}: deleted in QuickBooks", CLEARED)
+                return "deleted"
         elif record.write_intent and client is not None:
             intent = WriteIntent.from_json(record.write_intent)
             current = await self._writer.find(run, client, intent, marker=marker)

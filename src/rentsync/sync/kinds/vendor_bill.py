@@ -178,9 +178,11 @@ async def check_bill(
     qbo_bill: dict[str, Any] | None = None,
     *,
     qbo: dict[str, Any] | None = None,
+    this: VendorPayment | None = None,
 ) -> None:
     """A bill's figures in QBO against the rental system's (after the bill's own write, or a
-    payment of it). `qbo_bill`: as QBO returned it (read when None)."""
+    payment of it: `this`, just written, counts whatever the ledger holds for it yet).
+    `qbo_bill`: as QBO returned it (read when None)."""
     if qbo_bill is None:
         qbo_id = await _bill_qbo_id(side, run, bill_id)
         if qbo_id is None:
@@ -204,7 +206,13 @@ async def check_bill(
         follows_vendor(run.key, {"vendor_id": bill.vendor_id}).lock(),
         DocumentType.VENDOR_PAYMENT,
     )
-    payments = [VendorPayment.model_validate(m.body) for m in members if m.qbo_id]
+    payments = [
+        VendorPayment.model_validate(m.body)
+        for m in members
+        if m.qbo_id and (this is None or m.source_id != run.key.source_id)
+    ]
+    if this is not None:
+        payments.append(this)
     expected = bill_balance(bill, bill_id, payments)
     mismatch = compare_figures("bill", {"Balance": expected}, qbo_bill)
     if mismatch is not None:

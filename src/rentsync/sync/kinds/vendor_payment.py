@@ -125,7 +125,7 @@ class VendorPaymentHandler:
         if mismatch is not None:
             raise mismatch_failure(mismatch, remedy=AMOUNT_REMEDY, qbo=columns)
         for bill_id, bill in bills.items():
-            await check_bill(self._side, run, client, bill, bill_id, qbo=columns)
+            await check_bill(self._side, run, client, bill, bill_id, qbo=columns, this=payment)
         await self._engine.synced(run, "synced", qbo_columns(BILL_PAYMENT, written, digest))
         return "synced"
 
