@@ -225,7 +225,16 @@ class References:
         try:
             return await self._create(ctx, key, spec, digest), None
         except errors.DuplicateName:
-            if alternative is None:
+            # Taken since the lookup above? By our own record when a job that outlived its
+            # lock (e.g. its database session died with a PostgreSQL restart) created it
+            # meanwhile: adopted, never written twice under the suffixed name (B1).
+            again = await ctx.client.find_by(spec.entity, spec.find.field, spec.find.value)
+            if alternative is None or again:
+                if again and spec.same_record(again[0]):
+                    adopted = await ctx.client.read(spec.entity, str(again[0]["Id"]))
+                    return await self._update_named(
+                        ctx, key, spec, adopted.id, adopted.sync_token, digest
+                    )
                 raise
         # The name is held by a record of another kind (not found among this kind's above):
         # the suffixed name, ours already when an earlier create's answer was lost.
