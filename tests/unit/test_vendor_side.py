@@ -62,6 +62,9 @@ def test_r05_bill_payload_posts_to_the_accounts_it_was_given() -> None:
     ]
     assert payload["LinkedTxn"] == [{"TxnId": "140", "TxnType": "PurchaseOrder"}]
     assert payload["PrivateNote"] == "[rentsync:c7:vendor_bill:B-1]"
+    with_order = VendorBill.model_validate(bill(amounts=("160.00", "45.00"), order_id="R-1001"))
+    note = bill_mapping.bill_create(with_order, refs, key=BILL_KEY)["PrivateNote"]
+    assert note == "[rentsync:c7:vendor_bill:B-1] for rental order R-1001"
     update = bill_mapping.bill_update(model, refs, key=BILL_KEY, qbo_id="9", sync_token="2")
     assert update["sparse"] is True and update["Id"] == "9"
 

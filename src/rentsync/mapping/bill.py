@@ -6,8 +6,9 @@
   `AccountBasedExpenseLineDetail` on its category's mapped account (or the mapped expense
   account when it names none), so the cost lands where the bookkeeper said;
 - `LinkedTxn` names the purchase order it bills (QBO closes the PO once billed in full);
-- `DocNumber` = the vendor's bill number; `PrivateNote` = rentsync's marker, which with
-  `VendorRef` finds it again (QBO keeps bill numbers unique only per vendor, and only in its UI).
+- `DocNumber` = the vendor's bill number; `PrivateNote` = rentsync's marker (which with
+  `DocNumber` finds it again: QBO keeps bill numbers unique only in its UI) and the rental order
+  that created the bill, when there is one.
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ def bill_create(bill: VendorBill, refs: BillRefs, *, key: DocumentKey) -> Payloa
         if refs.purchase_order_id is not None
         else []
     )
-    payload["PrivateNote"] = bill_marker(key)
+    note = bill_marker(key)
+    if bill.order_id is not None:
+        note += f" for rental order {bill.order_id}"
+    payload["PrivateNote"] = note
     return payload
 
 
