@@ -258,3 +258,68 @@ def apply_purchase_totals(company: Company, doc: Entity, old: Entity | None = No
     doc["Line"] = out
     doc["TotalAmt"] = total
     doc["HomeTotalAmt"] = total
+
+
+def _lines(doc: Entity) -> list[Entity]:
+    lines = doc.get("Line")
+    if not isinstance(lines, list) or not lines:
+        raise faults.missing_param("Line")
+    return [dict(line) if isinstance(line, dict) else {} for line in lines]
+
+
+def _detail(line: Entity, kind: str) -> Entity:
+    if line.get("DetailType") != kind:
+        found = line.get("DetailType")
+        if not found:
+            raise faults.missing_param("DetailType")
+        raise faults.invalid_value("DetailType", f"Unsupported line DetailType {found}", "2120")
+    return dict(line.get(kind) or {})
+
+
+def apply_journal_totals(company: Company, doc: Entity, old: Entity | None = None) -> None:
+    """JournalEntry: every line posts a Debit or Credit to an account; debits must equal
+    credits (choices.JOURNAL_MUST_BALANCE); TotalAmt is the debit side."""
+    out = _lines(doc)
+    sides = {"Debit": ZERO, "Credit": ZERO}
+    for line in out:
+        detail = _detail(line, "JournalEntryLineDetail")
+        posting = detail.get("PostingType")
+        if posting not in sides:
+            raise faults.invalid_value("PostingType", f"Invalid Enumeration : {posting}", "2120")
+        detail["AccountRef"] = ref(
+            active_ref(company, "Account", detail.get("AccountRef"), "AccountRef")
+        )
+        line["Amount"] = wire.cents(money(line.get("Amount"), "Amount"))
+        if line["Amount"] < 0:
+            raise faults.invalid_value("Amount", "Negative amounts are not supported", "2290")
+        sides[posting] += line["Amount"]
+        line["JournalEntryLineDetail"] = detail
+    if sides["Debit"] != sides["Credit"]:
+        raise faults.business(
+            "Transaction Not Balanced: the debits and credits on a journal entry must be equal "
+            f"(debits {sides['Debit']}, credits {sides['Credit']})",
+            code=choices.JOURNAL_UNBALANCED_CODE,
+        )
+    line_ids(out, old)
+    doc["Line"] = out
+    doc["TotalAmt"] = sides["Debit"]
+    doc.setdefault("Adjustment", False)
+
+
+def apply_deposit_totals(company: Company, doc: Entity, old: Entity | None = None) -> None:
+    """Deposit: into DepositToAccountRef, each line from an account (DepositLineDetail)."""
+    account = active_ref(company, "Account", doc.get("DepositToAccountRef"), "DepositToAccountRef")
+    doc["DepositToAccountRef"] = ref(account)
+    out = _lines(doc)
+    total = ZERO
+    for line in out:
+        detail = _detail(line, "DepositLineDetail")
+        detail["AccountRef"] = ref(
+            active_ref(company, "Account", detail.get("AccountRef"), "AccountRef")
+        )
+        line["DepositLineDetail"] = detail
+        line["Amount"] = wire.cents(money(line.get("Amount"), "Amount"))
+        total += line["Amount"]
+    line_ids(out, old)
+    doc["Line"] = out
+    doc["TotalAmt"] = total

@@ -216,3 +216,37 @@ PO_CLOSES_WHEN_BILLED: Final = True
 # update sending a shorter list does to payment links is not documented. Chosen: kept, because a
 # BillPayment applied to a bill can only be removed by changing or deleting the BillPayment.
 PAYMENT_LINKS_OWNED_BY_PAYMENTS: Final = True
+
+# A journal entry whose debits and credits differ is refused. CONFIRMED that QBO refuses it (a
+# journal entry must balance; Intuit's JournalEntry reference). UNCONFIRMED: the code (6000) and
+# the Detail wording.
+JOURNAL_UNBALANCED_CODE: Final = "6000"
+
+# Invoice DueDate: the DueDate sent; else from the invoice's SalesTermRef, else the customer's
+# SalesTermRef (which the invoice then carries); else the TxnDate. STANDARD terms add DueDays;
+# DATE_DRIVEN terms fall due on DayOfMonthDue (the month's last day when shorter), next month when
+# issued after it or fewer than DueNextMonthDays before it. CONFIRMED: Term's fields and types
+# (Intuit's Term reference as mirrored in the CData/Mescius QBO driver's Terms table: Type,
+# DueDays, DayOfMonthDue, DueNextMonthDays; quickbooks-types term.rs citing
+# developer.intuit.com .../all-entities/term) and that an invoice's due date follows its terms.
+# UNCONFIRMED: the exact date-driven boundary. A new company holds "Due on receipt", "Net 15",
+# "Net 30", "Net 60" (QBO's seeded terms; seeded last so other preset Ids are unchanged).
+DUE_DATE_FROM_TERMS: Final = True
+
+# Customer.Balance (and BalanceWithJobs, adding sub-customers') = open invoice balances - credit
+# memos' remaining credit - payments' unapplied amounts, in the customer's currency. Refund and
+# sales receipts and estimates do not change it. CONFIRMED: Balance is the customer's open balance,
+# read-only (Intuit's Customer reference: "Specifies the open balance amount or the amount unpaid
+# by the customer"). UNCONFIRMED: the customer's SyncToken does not move when its balance does; a
+# Balance sent on create (an opening balance) is ignored rather than turned into an invoice.
+CUSTOMER_BALANCE_MAINTAINED: Final = True
+
+# Entities a realistic company holds: Term, Class, Department, CustomerType (named lists: a unique
+# Name, made inactive rather than deleted; Class/Department nest through ParentRef, named
+# "Parent:Child"), SalesReceipt (paid at once into DepositToAccountRef, default Undeposited
+# Funds), Estimate (TxnStatus Pending, no Balance), JournalEntry, Deposit, VendorCredit (Balance)
+# and Purchase (PaymentType Cash/Check/CreditCard from AccountRef; EntityRef with its type), all
+# deletable transactions. CONFIRMED: the entities, their required fields and which are name lists
+# (Intuit's API reference as mirrored in python-quickbooks objects/: term.py, klass.py,
+# department.py, customertype.py, salesreceipt.py, estimate.py, journalentry.py, deposit.py,
+# vendorcredit.py, purchase.py). UNCONFIRMED: the codes for an unknown Type/PaymentType (2120).

@@ -73,6 +73,23 @@ ACCOUNT: Final = frozenset(
     }
 )  # fmt: skip
 
+TERM: Final = frozenset(
+    {
+        "Name", "Active", "Type", "DueDays", "DiscountPercent", "DiscountDays", "DayOfMonthDue",
+        "DueNextMonthDays", "DiscountDayOfMonth",
+    }
+)  # fmt: skip
+# Class, Department: a tree of names (SubClass/SubDepartment with ParentRef).
+SEGMENT: Final = frozenset(
+    {"Name", "Active", "ParentRef", "FullyQualifiedName", "SubClass", "SubDepartment"}
+)
+ESTIMATE: Final = frozenset({"ExpirationDate", "AcceptedBy", "AcceptedDate"})
+JOURNAL: Final = TXN_COMMON | frozenset({"Adjustment"})
+DEPOSIT: Final = TXN_COMMON | frozenset({"DepositToAccountRef", "CashBack"})
+CASH_PURCHASE: Final = PURCHASE | frozenset(
+    {"AccountRef", "PaymentType", "EntityRef", "Credit", "RemitToAddr"}
+)
+
 TAX_AGENCY: Final = frozenset(
     {
         "DisplayName", "TaxRegistrationNumber", "TaxTrackedOnSales", "TaxTrackedOnPurchases",
@@ -114,12 +131,20 @@ SPECS: Final = {
         Spec("Item", "list", COMMON | ITEM, ("Name",)),
         Spec("Account", "list", COMMON | ACCOUNT, ("Name",)),
         Spec("PaymentMethod", "list", COMMON | frozenset({"Name", "Active", "Type"}), ("Name",)),
+        Spec("Term", "list", COMMON | TERM, ("Name",)),
+        Spec("Class", "list", COMMON | SEGMENT, ("Name",)),
+        Spec("Department", "list", COMMON | SEGMENT, ("Name",)),
+        Spec("CustomerType", "list", COMMON | frozenset({"Name", "Active"}), ("Name",)),
         Spec("TaxAgency", "tax", COMMON | TAX_AGENCY, writable=False),
         Spec("TaxCode", "tax", COMMON | TAX_CODE, writable=False),
         Spec("TaxRate", "tax", COMMON | TAX_RATE, writable=False),
         Spec("Invoice", "txn", COMMON | SALES, ("CustomerRef", "Line"), True, "operation"),
         Spec("CreditMemo", "txn", COMMON | SALES, ("CustomerRef", "Line"), True),
         Spec("RefundReceipt", "txn", COMMON | SALES, ("Line", "DepositToAccountRef"), True),
+        Spec("SalesReceipt", "txn", COMMON | SALES, ("Line",), True),
+        Spec("Estimate", "txn", COMMON | SALES | ESTIMATE, ("CustomerRef", "Line"), True),
+        Spec("JournalEntry", "txn", COMMON | JOURNAL, ("Line",), True),
+        Spec("Deposit", "txn", COMMON | DEPOSIT, ("DepositToAccountRef", "Line"), True),
         Spec(
             "Payment",
             "txn",
@@ -131,6 +156,10 @@ SPECS: Final = {
         Spec("Bill", "txn", COMMON | PURCHASE, ("VendorRef", "Line"), True),
         Spec("BillPayment", "txn", COMMON | PURCHASE, ("VendorRef", "PayType"), True, "include"),
         Spec("PurchaseOrder", "txn", COMMON | PURCHASE, ("VendorRef", "Line"), True, None, True),
+        Spec("VendorCredit", "txn", COMMON | PURCHASE, ("VendorRef", "Line"), True),
+        Spec(
+            "Purchase", "txn", COMMON | CASH_PURCHASE, ("AccountRef", "PaymentType", "Line"), True
+        ),
         Spec("CompanyInfo", "company", COMMON, writable=False),
         Spec("Preferences", "company", COMMON, writable=False),
     )
@@ -138,7 +167,11 @@ SPECS: Final = {
 # URL segment (lower case) -> entity name
 BY_SEGMENT: Final = {name.lower(): name for name in SPECS}
 NAME_LISTS: Final = frozenset({"Customer", "Vendor", "Employee"})
-SALES_TXNS: Final = frozenset({"Invoice", "CreditMemo", "RefundReceipt"})
+SALES_TXNS: Final = frozenset(
+    {"Invoice", "CreditMemo", "RefundReceipt", "SalesReceipt", "Estimate"}
+)
+# Simple named lists: a unique Name within the entity, nothing else shared.
+NAMED_LISTS: Final = frozenset({"PaymentMethod", "Term", "Class", "Department", "CustomerType"})
 
 # Properties a WHERE may name, per entity (choices.py: QUERY_FILTERABLE_SOURCE). Anything else the
 # entity has -> 4001 "property 'X' is not queryable"; a name it does not have -> 4001 "Property X
@@ -162,12 +195,24 @@ FILTERABLE: Final[dict[str, frozenset[str]]] = {
          "FullyQualifiedName"}
     ),
     "PaymentMethod": _META | frozenset({"Name", "Active", "Type"}),
+    "Term": _META | frozenset({"Name", "Active", "Type", "DueDays"}),
+    "Class": _META | frozenset({"Name", "Active", "FullyQualifiedName", "ParentRef", "SubClass"}),
+    "Department": _META | frozenset(
+        {"Name", "Active", "FullyQualifiedName", "ParentRef", "SubDepartment"}
+    ),
+    "CustomerType": _META | frozenset({"Name", "Active"}),
     "TaxAgency": _META | frozenset({"DisplayName"}),
     "TaxCode": _META | frozenset({"Name", "Active", "Hidden", "Taxable"}),
     "TaxRate": _META | frozenset({"Name", "Active", "RateValue", "AgencyRef"}),
     "Invoice": _TXN_FILTERS | frozenset({"CustomerRef", "DueDate", "TotalAmt", "Balance"}),
     "CreditMemo": _TXN_FILTERS | frozenset({"CustomerRef", "TotalAmt", "Balance"}),
     "RefundReceipt": _TXN_FILTERS | frozenset({"CustomerRef", "TotalAmt"}),
+    "SalesReceipt": _TXN_FILTERS | frozenset({"CustomerRef", "TotalAmt"}),
+    "Estimate": _TXN_FILTERS | frozenset({"CustomerRef", "TotalAmt", "TxnStatus"}),
+    "JournalEntry": _TXN_FILTERS | frozenset({"TotalAmt"}),
+    "Deposit": _TXN_FILTERS | frozenset({"DepositToAccountRef"}),
+    "VendorCredit": _TXN_FILTERS | frozenset({"VendorRef", "TotalAmt", "Balance"}),
+    "Purchase": _TXN_FILTERS | frozenset({"AccountRef", "PaymentType", "TotalAmt"}),
     "Payment": _META | frozenset({"TxnDate", "CustomerRef", "TotalAmt", "PaymentRefNum"}),
     "Bill": _TXN_FILTERS | frozenset({"VendorRef", "DueDate", "TotalAmt", "Balance"}),
     "BillPayment": _TXN_FILTERS | frozenset({"VendorRef", "TotalAmt", "PayType"}),

@@ -10,7 +10,14 @@ from qbo_emulator.books import Company, Entity
 
 ZERO = Decimal(0)
 TARGETS = {"Payment": ("Invoice", "CreditMemo"), "BillPayment": ("Bill",)}
-QTY_SIGN = {"Invoice": -1, "CreditMemo": 1, "RefundReceipt": 1, "Bill": 1}
+QTY_SIGN = {
+    "Invoice": -1, "SalesReceipt": -1, "CreditMemo": 1, "RefundReceipt": 1, "Bill": 1,
+    "Purchase": 1, "VendorCredit": -1,
+}  # fmt: skip
+# What each document adds to its customer's Balance (choices.CUSTOMER_BALANCE): an invoice its
+# open balance, a credit memo minus its remaining credit, a payment minus its unapplied amount.
+CUSTOMER_BALANCE = {"Invoice": ("Balance", 1), "CreditMemo": ("RemainingCredit", -1),
+                    "Payment": ("UnappliedAmt", -1)}  # fmt: skip
 ITEM_DETAILS = ("SalesItemLineDetail", "ItemBasedExpenseLineDetail")
 
 
@@ -199,3 +206,41 @@ def move_stock(company: Company, old: dict[str, Decimal], new: dict[str, Decimal
         if item is not None:
             delta = new.get(item_id, ZERO) - old.get(item_id, ZERO)
             item["QtyOnHand"] = (wire.to_decimal(item.get("QtyOnHand")) or ZERO) + delta
+
+
+def customer_ids(*docs: Entity | None) -> set[str]:
+    return {
+        str(doc["CustomerRef"]["value"])
+        for doc in docs
+        if doc and isinstance(doc.get("CustomerRef"), dict) and doc["CustomerRef"].get("value")
+    }
+
+
+def refresh_customer_balance(company: Company, customer_id: str) -> None:
+    """Customer.Balance = open invoices - remaining credit - unapplied payments, in the
+    customer's currency; BalanceWithJobs adds its sub-customers'. The customer's SyncToken does
+    not move (a balance is not an edit of the customer)."""
+    customer = company.get("Customer", customer_id)
+    if customer is None:
+        return
+    balance = ZERO
+    for entity, (field, sign) in CUSTOMER_BALANCE.items():
+        found = company.find(entity, [("CustomerRef", [customer_id])])
+        rows = company.table(entity).values() if found is None else found
+        for doc in rows:
+            if (doc.get("CustomerRef") or {}).get("value") == customer_id:
+                balance += sign * (wire.to_decimal(doc.get(field)) or ZERO)
+    customer["Balance"] = balance
+    jobs = company.find("Customer", [("ParentRef", [customer_id])])
+    children = company.table("Customer").values() if jobs is None else jobs
+    customer["BalanceWithJobs"] = balance + sum(
+        (
+            wire.to_decimal(child.get("BalanceWithJobs")) or ZERO
+            for child in children
+            if (child.get("ParentRef") or {}).get("value") == customer_id
+        ),
+        ZERO,
+    )
+    parent = (customer.get("ParentRef") or {}).get("value")
+    if parent:
+        refresh_customer_balance(company, str(parent))

@@ -9,6 +9,7 @@ from qbo_emulator import choices, faults, presets
 from qbo_emulator.accounting import active_ref
 from qbo_emulator.books import Company, Entity, ref
 from qbo_emulator.entities import NAME_LISTS
+from qbo_emulator.terms import check_term
 
 ITEM_TYPES = {"Service", "NonInventory", "Inventory"}
 PERSON_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
@@ -74,16 +75,43 @@ def normalize(
     doc.setdefault("Active", True)
     _deactivation_name(company, entity, doc, old, own)
     if entity in NAME_LISTS:
-        _person(company, entity, doc, own)
+        _person(company, entity, doc, own, old)
     elif entity == "Item":
         _item(company, doc, own)
     elif entity == "Account":
         _account(company, doc, own)
-    else:  # PaymentMethod
-        _unique(company, ("PaymentMethod",), "Name", str(doc["Name"]), own)
+    else:  # PaymentMethod, Term, Class, Department, CustomerType (entities.NAMED_LISTS)
+        _unique(company, (entity,), "Name", str(doc["Name"]), own)
+        if entity == "Term":
+            check_term(doc)
+        elif entity in SEGMENTS:
+            _segment(company, entity, doc)
 
 
-def _person(company: Company, entity: str, doc: Entity, own: str | None) -> None:
+SEGMENTS = {"Class": "SubClass", "Department": "SubDepartment"}
+
+
+def _segment(company: Company, entity: str, doc: Entity) -> None:
+    """Class and Department form trees: a child names its parent (ParentRef) and its
+    FullyQualifiedName is "Parent:Child"."""
+    name = str(doc["Name"])
+    if ":" in name:
+        raise faults.invalid_value("Name", "Name cannot contain a colon (:)", "2040")
+    parent_ref = doc.get("ParentRef")
+    if parent_ref:
+        parent = active_ref(company, entity, parent_ref, "ParentRef")
+        doc["ParentRef"] = ref(parent)
+        doc["FullyQualifiedName"] = f"{parent.get('FullyQualifiedName') or parent['Name']}:{name}"
+        doc[SEGMENTS[entity]] = True
+    else:
+        doc.pop("ParentRef", None)
+        doc["FullyQualifiedName"] = name
+        doc[SEGMENTS[entity]] = False
+
+
+def _person(
+    company: Company, entity: str, doc: Entity, own: str | None, old: Entity | None
+) -> None:
     if not doc.get("DisplayName"):
         parts = [str(doc[p]) for p in PERSON_PARTS if doc.get(p)]
         composed = " ".join(parts) or str(doc.get("CompanyName") or "")
@@ -99,9 +127,17 @@ def _person(company: Company, entity: str, doc: Entity, own: str | None) -> None
     if ":" in name:
         raise faults.invalid_value("DisplayName", "DisplayName cannot contain a colon (:)", "2040")
     _unique(company, tuple(sorted(NAME_LISTS)), "DisplayName", name, own)
+    if entity == "Customer" and doc.get("CustomerTypeRef"):
+        customer_type = active_ref(
+            company, "CustomerType", doc["CustomerTypeRef"], "CustomerTypeRef"
+        )
+        doc["CustomerTypeRef"] = ref(customer_type)
+    if entity == "Customer" and doc.get("SalesTermRef"):
+        doc["SalesTermRef"] = ref(active_ref(company, "Term", doc["SalesTermRef"], "SalesTermRef"))
     doc.setdefault("PrintOnCheckName", name)
     doc["FullyQualifiedName"] = name
     if entity == "Customer":
+        _balances_read_only(doc, old)
         doc.setdefault("Job", False)
         doc.setdefault("BillWithParent", False)
         doc.setdefault("Taxable", False)
@@ -114,6 +150,13 @@ def _person(company: Company, entity: str, doc: Entity, own: str | None) -> None
         doc.setdefault("Vendor1099", False)
         doc.setdefault("Balance", Decimal(0))
     doc.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+
+
+def _balances_read_only(doc: Entity, old: Entity | None) -> None:
+    """A customer's Balance follows its documents (links.refresh_customer_balance); a write
+    cannot set it (an opening balance is not modelled: a Balance sent on create is ignored)."""
+    for field in ("Balance", "BalanceWithJobs"):
+        doc[field] = (old or {}).get(field, Decimal(0))
 
 
 def _item(company: Company, doc: Entity, own: str | None) -> None:

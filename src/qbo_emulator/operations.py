@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from qbo_emulator import accounting, choices, faults, links, names
+from qbo_emulator import accounting, choices, faults, links, names, terms
 from qbo_emulator.books import Company, Entity, ref
 from qbo_emulator.entities import SALES_TXNS, SPECS, Spec
 from qbo_emulator.index import TRAILING_DIGITS
@@ -187,24 +187,35 @@ def _normalize(
         _check_books(company, doc)
     _doc_number(company, entity, doc, own, opts)
     doc.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
-    if "CustomerRef" in doc or entity in {"Invoice", "CreditMemo", "Payment"}:
+    customer: Entity | None = None
+    if "CustomerRef" in doc or entity in CUSTOMER_REQUIRED:
         customer = accounting.active_ref(company, "Customer", doc.get("CustomerRef"), "CustomerRef")
         doc["CustomerRef"] = ref(customer, "DisplayName")
         if entity in SALES_TXNS:
             _customer_addresses(company, doc, customer)
+    _segments(company, doc)
     if "VendorRef" in spec.required:
         vendor = accounting.active_ref(company, "Vendor", doc.get("VendorRef"), "VendorRef")
         doc["VendorRef"] = ref(vendor, "DisplayName")
     if entity in SALES_TXNS:
         accounting.apply_sales_totals(company, doc, body, old)
-        _sales_defaults(company, entity, doc)
-    elif entity in {"Bill", "PurchaseOrder"}:
+        _sales_defaults(company, entity, doc, customer)
+    elif entity == "JournalEntry":
+        accounting.apply_journal_totals(company, doc, old)
+    elif entity == "Deposit":
+        accounting.apply_deposit_totals(company, doc, old)
+    elif entity == "Purchase":
+        accounting.apply_purchase_totals(company, doc, old)
+        _cash_purchase(company, doc)
+    elif entity in {"Bill", "PurchaseOrder", "VendorCredit"}:
         if entity == "Bill":
             links.keep_payment_links(doc, old)
         accounting.apply_purchase_totals(company, doc, old)
         doc.setdefault("APAccountRef", _preset_ref(company, "ap"))
         if entity == "Bill":
             doc["DueDate"] = _date(doc.get("DueDate"), "DueDate") or doc["TxnDate"]
+            doc["Balance"] = doc["TotalAmt"]
+        elif entity == "VendorCredit":
             doc["Balance"] = doc["TotalAmt"]
         else:
             links.set_po_status(company, doc, body.get("POStatus"))
@@ -256,17 +267,36 @@ def _customer_addresses(company: Company, doc: Entity, customer: Entity) -> None
         doc["ShipAddr"] = dict(ship)
 
 
-def _sales_defaults(company: Company, entity: str, doc: Entity) -> None:
-    if entity == "RefundReceipt":
+CUSTOMER_REQUIRED = frozenset({"Invoice", "CreditMemo", "Payment", "Estimate"})
+SEGMENT_REFS = (("ClassRef", "Class"), ("DepartmentRef", "Department"))
+
+
+def _segments(company: Company, doc: Entity) -> None:
+    """A Class or Department a user assigns must exist and be active."""
+    for field, entity in SEGMENT_REFS:
+        if doc.get(field):
+            found = accounting.active_ref(company, entity, doc[field], field)
+            doc[field] = ref(found, "FullyQualifiedName")
+
+
+def _sales_defaults(company: Company, entity: str, doc: Entity, customer: Entity | None) -> None:
+    if entity in {"RefundReceipt", "SalesReceipt"}:
+        if entity == "SalesReceipt":
+            doc.setdefault("DepositToAccountRef", _preset_ref(company, "undeposited"))
         account = accounting.active_ref(
             company, "Account", doc.get("DepositToAccountRef"), "DepositToAccountRef"
         )
         doc["DepositToAccountRef"] = ref(account)
         doc["Balance"] = ZERO
+    elif entity == "Estimate":
+        doc.pop("Balance", None)
+        doc.setdefault("TxnStatus", "Pending")
+        if doc.get("ExpirationDate"):
+            doc["ExpirationDate"] = _date(doc["ExpirationDate"], "ExpirationDate")
     else:
         doc["Balance"] = doc["TotalAmt"]
     if entity == "Invoice":
-        doc["DueDate"] = _date(doc.get("DueDate"), "DueDate") or doc["TxnDate"]
+        terms.apply_terms(company, doc, customer, _date(doc.get("DueDate"), "DueDate"))
     if doc.get("ShipDate"):
         doc["ShipDate"] = _date(doc["ShipDate"], "ShipDate")
     if entity == "CreditMemo":
@@ -274,6 +304,26 @@ def _sales_defaults(company: Company, entity: str, doc: Entity) -> None:
     doc.setdefault("PrintStatus", "NeedToPrint")
     doc.setdefault("EmailStatus", "NotSet")
     doc.setdefault("ApplyTaxAfterDiscount", False)
+
+
+PAYMENT_TYPES = {"Cash", "Check", "CreditCard"}
+
+
+def _cash_purchase(company: Company, doc: Entity) -> None:
+    """A Purchase (expense, check, card charge) pays from AccountRef at once: no balance."""
+    kind = doc.get("PaymentType")
+    if kind not in PAYMENT_TYPES:
+        raise faults.invalid_value("PaymentType", f"Invalid Enumeration : {kind}", "2120")
+    account = accounting.active_ref(company, "Account", doc.get("AccountRef"), "AccountRef")
+    doc["AccountRef"] = ref(account)
+    entity_ref = doc.get("EntityRef")
+    if isinstance(entity_ref, dict) and entity_ref.get("value"):
+        kind_of = str(entity_ref.get("type") or "Vendor")
+        if kind_of not in {"Vendor", "Customer", "Employee"}:
+            raise faults.invalid_value("EntityRef", f"Invalid Enumeration : {kind_of}", "2120")
+        party = accounting.active_ref(company, kind_of, entity_ref, "EntityRef")
+        doc["EntityRef"] = {**ref(party, "DisplayName"), "type": kind_of}
+    doc.setdefault("Credit", False)
 
 
 def _payment_lines(doc: Entity) -> None:
@@ -369,6 +419,9 @@ def _after_write(
         links.refresh_balance(company, entity, doc_id)
     if entity == "Bill":
         links.relink_purchase_orders(company, doc_id, old, new, now)
+    if entity in links.CUSTOMER_BALANCE:
+        for customer_id in links.customer_ids(old, new):
+            links.refresh_customer_balance(company, customer_id)
     if (entity, doc_id) in company.voided and new is not None:
         links.move_stock(company, links.stock_effect(company, entity, old), {})
         return

@@ -37,6 +37,9 @@ CLASSIFICATION = {
     "Credit Card": "Liability",
     "Other Current Liability": "Liability",
 }
+# The terms a new QBO company holds (name, DueDays), seeded after everything else so the Ids of
+# the accounts, tax setup and company objects are unchanged.
+TERMS = (("Due on receipt", 0), ("Net 15", 15), ("Net 30", 30), ("Net 60", 60))
 PAYMENT_METHODS = (
     ("Cash", "NON_CREDIT_CARD"),
     ("Check", "NON_CREDIT_CARD"),
@@ -105,6 +108,9 @@ def build_company(preset: Preset, now: datetime) -> Company:
     company.insert("Preferences", company.preferences, now, entity_id="1")
     company.company_info = _company_info(company, preset)
     company.insert("CompanyInfo", company.company_info, now, entity_id="1")
+    for name, days in TERMS:
+        term = {"Name": name, "Active": True, "Type": "STANDARD", "DueDays": days}
+        company.insert("Term", {**term, "DiscountPercent": Decimal(0), "DiscountDays": 0}, now)
     return company
 
 
