@@ -112,11 +112,7 @@ def sales_lines(
             item = active_ref(company, "Item", detail.get("ItemRef"), "ItemRef")
             detail["ItemRef"] = ref(item)
             amount = _line_amount(line, detail, "Amount")
-            code = (detail.get("TaxCodeRef") or {}).get("value")
-            if code is None:
-                code = "TAX" if item.get("Taxable") else "NON"
-            if code not in {"TAX", "NON"}:
-                raise faults.invalid_value("TaxCodeRef", f"Invalid line TaxCode {code}", "6100")
+            code = _line_tax_code(company, item, (detail.get("TaxCodeRef") or {}).get("value"))
             detail["TaxCodeRef"] = {"value": code}
             if "ServiceDate" in detail:
                 service_date = as_date(detail.pop("ServiceDate"), "ServiceDate")
@@ -152,6 +148,63 @@ def sales_lines(
     return subtotal, taxable, discount_total
 
 
+def line_tax_codes(company: Company) -> bool:
+    """US companies mark lines TAX/NON and tax the whole form with one TxnTaxCodeRef; others
+    (Canada) put a tax code on every line (choices.CANADIAN_TAX_CODES)."""
+    return company.country != "US"
+
+
+def _line_tax_code(company: Company, item: Entity, sent: Any) -> str:
+    if not line_tax_codes(company):
+        code = str(sent) if sent is not None else ("TAX" if item.get("Taxable") else "NON")
+        if code not in {"TAX", "NON"}:
+            raise faults.invalid_value("TaxCodeRef", f"Invalid line TaxCode {code}", "6100")
+        return code
+    if sent is None:
+        raise faults.business(
+            "Make sure all your transactions have a sales tax rate before you save",
+            code=choices.LINE_TAX_CODE_MISSING_CODE,
+        )
+    if company.get("TaxCode", str(sent)) is None:
+        raise faults.invalid_value("TaxCodeRef", f"Invalid line TaxCode {sent}", "6100")
+    return str(sent)
+
+
+def _line_taxes(
+    company: Company, doc: Entity, subtotal: Decimal, discount: Decimal
+) -> list[Entity]:
+    """Tax by each line's own code: one TaxLine per rate, on the lines' amounts less their
+    share of the discount (the discount prorated over the lines by amount)."""
+    nets: dict[str, Decimal] = {}
+    for line in doc["Line"]:
+        detail = line.get(ITEM_LINE)
+        if not isinstance(detail, dict):
+            continue
+        code = company.require("TaxCode", detail["TaxCodeRef"]["value"])
+        for rate_detail in code.get("SalesTaxRateList", {}).get("TaxRateDetail", []):
+            rate_id = str(rate_detail["TaxRateRef"]["value"])
+            nets[rate_id] = nets.get(rate_id, ZERO) + line["Amount"]
+    tax_lines: list[Entity] = []
+    for rate_id, gross in nets.items():
+        rate = company.require("TaxRate", rate_id)
+        net = wire.cents(gross - discount * gross / subtotal) if subtotal and discount else gross
+        tax_lines.append(_tax_line(rate, net))
+    return tax_lines
+
+
+def _tax_line(rate: Entity, taxable: Decimal) -> Entity:
+    return {
+        "Amount": wire.cents(taxable * rate["RateValue"] / HUNDRED),
+        "DetailType": "TaxLineDetail",
+        "TaxLineDetail": {
+            "TaxRateRef": {"value": rate["Id"]},
+            "PercentBased": True,
+            "TaxPercent": rate["RateValue"],
+            "NetAmountTaxable": taxable,
+        },
+    }
+
+
 def _discount_account(company: Company) -> dict[str, str]:
     account = company.get("Account", company.preset_accounts.get("discounts", ""))
     return ref(account) if account else {"value": ""}
@@ -174,27 +227,20 @@ def apply_sales_totals(
         code_id = str(detail["TxnTaxCodeRef"].get("value"))
     tax_lines: list[Entity] = []
     total_tax = ZERO
-    if code_id:
+    if line_tax_codes(company):
+        detail.pop("TxnTaxCodeRef", None)
+        doc.setdefault("GlobalTaxCalculation", "TaxExcluded")
+        tax_lines = _line_taxes(company, doc, subtotal, discount)
+        total_tax = sum((line["Amount"] for line in tax_lines), ZERO)
+    elif code_id:
         code = company.get("TaxCode", code_id)
         if code is None:
             raise faults.invalid_reference("TaxCode", code_id, "TxnTaxCodeRef")
         detail["TxnTaxCodeRef"] = {"value": code_id}
         for rate_detail in code.get("SalesTaxRateList", {}).get("TaxRateDetail", []):
             rate = company.require("TaxRate", rate_detail["TaxRateRef"]["value"])
-            amount = wire.cents(taxable * rate["RateValue"] / HUNDRED)
-            total_tax += amount
-            tax_lines.append(
-                {
-                    "Amount": amount,
-                    "DetailType": "TaxLineDetail",
-                    "TaxLineDetail": {
-                        "TaxRateRef": {"value": rate["Id"]},
-                        "PercentBased": True,
-                        "TaxPercent": rate["RateValue"],
-                        "NetAmountTaxable": taxable,
-                    },
-                }
-            )
+            tax_lines.append(_tax_line(rate, taxable))
+            total_tax += tax_lines[-1]["Amount"]
     if explicit is not None:
         total_tax = _prorate(tax_lines, wire.cents(explicit), total_tax)
     detail["TotalTax"] = total_tax
@@ -203,7 +249,6 @@ def apply_sales_totals(
     if subtotal - discount + total_tax < ZERO:
         raise faults.business(choices.NEGATIVE_TOTAL_DETAIL, code=choices.NEGATIVE_TOTAL_CODE)
     doc["TotalAmt"] = subtotal - discount + total_tax
-    doc["HomeTotalAmt"] = doc["TotalAmt"]
 
 
 def _prorate(tax_lines: list[Entity], wanted: Decimal, computed: Decimal) -> Decimal:

@@ -250,3 +250,36 @@ CUSTOMER_BALANCE_MAINTAINED: Final = True
 # (Intuit's API reference as mirrored in python-quickbooks objects/: term.py, klass.py,
 # department.py, customertype.py, salesreceipt.py, estimate.py, journalentry.py, deposit.py,
 # vendorcredit.py, purchase.py). UNCONFIRMED: the codes for an unknown Type/PaymentType (2120).
+
+# Multicurrency. The home currency is CompanyInfo/Preferences CurrencyPrefs.HomeCurrency (USD, CAD
+# for a Canadian company, or the preset's `currency`); CurrencyPrefs.MultiCurrencyEnabled is the
+# preset's `multicurrency`. A customer or vendor has a CurrencyRef (the home currency unless
+# multicurrency is on), fixed once it exists; a transaction is in its customer's or vendor's
+# currency, with ExchangeRate (1 for the home currency; else the rate sent, else
+# DEFAULT_EXCHANGE_RATES), HomeTotalAmt and HomeBalance = amount x ExchangeRate. CONFIRMED:
+# Intuit's own sample invoice response (intuit-api docs, custom fields use case, Invoice 801)
+# carries "CurrencyRef", "ExchangeRate": 1, "LinkedTxn": [], "HomeTotalAmt" and "HomeBalance" for
+# a home-currency invoice, lines without LinkedTxn; Intuit's reference documents ExchangeRate and
+# HomeBalance as valid only when multicurrency is enabled (so they are answered only then),
+# CurrencyPrefs.MultiCurrencyEnabled/HomeCurrency, and that a name's currency cannot be changed
+# once it has transactions (UNCONFIRMED here: fixed from creation). UNCONFIRMED: the code and
+# wording when a transaction's CurrencyRef differs from its name's, or a foreign currency is used
+# without multicurrency (6000 chosen); the default rates below (illustrative, not market rates).
+MULTICURRENCY: Final = True
+CURRENCY_REFUSED_CODE: Final = "6000"
+DEFAULT_EXCHANGE_RATES: Final = {
+    "USD": Decimal("1.00"), "CAD": Decimal("0.74"), "EUR": Decimal("1.08"),
+    "GBP": Decimal("1.27"), "AUD": Decimal("0.66"), "MXN": Decimal("0.055"),
+}  # fmt: skip
+
+# Canadian companies (Preset country "CA"): each sales line names a tax code Id (TaxCodeRef), never
+# TAX/NON, and no TxnTaxCodeRef applies; tax is one TaxLine per rate over the lines carrying it,
+# on their amounts less their prorated share of any discount (discounts come before tax);
+# GlobalTaxCalculation defaults to TaxExcluded. The preset holds GST 5 %, HST ON 13 %, PST BC 7 %,
+# GST/PST BC, Zero-rated and Exempt. CONFIRMED: line-level TaxCodeRef with tax code Ids in
+# Canadian companies (Intuit's global tax model; a Quebec company's integration notes list
+# TaxCodeRef values such as "9" for GST/QST on each line) and the federal/provincial rates (CRA).
+# UNCONFIRMED: the refusal of a line without a tax code (6000 "Make sure all your transactions
+# have a sales tax rate") and the rounding (each rate's tax rounded once, over its lines' total).
+CANADIAN_TAX_CODES: Final = ("GST", "HST ON", "PST BC", "GST/PST BC", "Zero-rated", "Exempt")
+LINE_TAX_CODE_MISSING_CODE: Final = "6000"

@@ -135,6 +135,7 @@ SPECS: Final = {
         Spec("Class", "list", COMMON | SEGMENT, ("Name",)),
         Spec("Department", "list", COMMON | SEGMENT, ("Name",)),
         Spec("CustomerType", "list", COMMON | frozenset({"Name", "Active"}), ("Name",)),
+        Spec("CompanyCurrency", "list", COMMON | frozenset({"Code", "Name", "Active"}), ("Code",)),
         Spec("TaxAgency", "tax", COMMON | TAX_AGENCY, writable=False),
         Spec("TaxCode", "tax", COMMON | TAX_CODE, writable=False),
         Spec("TaxRate", "tax", COMMON | TAX_RATE, writable=False),
@@ -201,6 +202,7 @@ FILTERABLE: Final[dict[str, frozenset[str]]] = {
         {"Name", "Active", "FullyQualifiedName", "ParentRef", "SubDepartment"}
     ),
     "CustomerType": _META | frozenset({"Name", "Active"}),
+    "CompanyCurrency": _META | frozenset({"Code", "Name", "Active"}),
     "TaxAgency": _META | frozenset({"DisplayName"}),
     "TaxCode": _META | frozenset({"Name", "Active", "Hidden", "Taxable"}),
     "TaxRate": _META | frozenset({"Name", "Active", "RateValue", "AgencyRef"}),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from qbo_emulator import choices, faults, wire
+from qbo_emulator import choices, currency, faults, wire
 from qbo_emulator.books import Company, Entity
 
 ZERO = Decimal(0)
@@ -79,6 +79,7 @@ def refresh_balance(company: Company, txn_type: str, txn_id: str) -> None:
     target["Balance"] = (wire.to_decimal(target.get("TotalAmt")) or ZERO) - applied
     if txn_type == "CreditMemo":
         target["RemainingCredit"] = target["Balance"]
+    currency.home_amounts(company, target)
 
 
 def relink(

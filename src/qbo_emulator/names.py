@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from qbo_emulator import choices, faults, presets
+from qbo_emulator import choices, currency, faults, presets
 from qbo_emulator.accounting import active_ref
 from qbo_emulator.books import Company, Entity, ref
 from qbo_emulator.entities import NAME_LISTS
@@ -80,6 +80,8 @@ def normalize(
         _item(company, doc, own)
     elif entity == "Account":
         _account(company, doc, own)
+    elif entity == "CompanyCurrency":
+        currency.company_currency(company, doc, own)
     else:  # PaymentMethod, Term, Class, Department, CustomerType (entities.NAMED_LISTS)
         _unique(company, (entity,), "Name", str(doc["Name"]), own)
         if entity == "Term":
@@ -149,7 +151,7 @@ def _person(
     elif entity == "Vendor":
         doc.setdefault("Vendor1099", False)
         doc.setdefault("Balance", Decimal(0))
-    doc.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+    currency.party_currency(company, doc, old)
 
 
 def _balances_read_only(doc: Entity, old: Entity | None) -> None:
@@ -221,4 +223,4 @@ def _account(company: Company, doc: Entity, own: str | None) -> None:
     doc.setdefault("SubAccount", False)
     doc.setdefault("CurrentBalance", Decimal(0))
     doc.setdefault("CurrentBalanceWithSubAccounts", Decimal(0))
-    doc.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+    doc.setdefault("CurrencyRef", currency.currency_ref(currency.home(company)))

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from qbo_emulator import accounting, choices, faults, links, names, terms
+from qbo_emulator import accounting, choices, currency, faults, links, names, terms
 from qbo_emulator.books import Company, Entity, ref
 from qbo_emulator.entities import SALES_TXNS, SPECS, Spec
 from qbo_emulator.index import TRAILING_DIGITS
@@ -105,6 +105,7 @@ def void(company: Company, entity: str, body: Entity, now: datetime, opts: Optio
     stored["TotalAmt"] = ZERO
     stored["HomeTotalAmt"] = ZERO
     stored["Balance"] = ZERO
+    currency.home_amounts(company, stored)
     if "TxnTaxDetail" in stored:
         stored["TxnTaxDetail"] = {**stored["TxnTaxDetail"], "TotalTax": ZERO, "TaxLine": []}
     if entity == "Payment":
@@ -186,7 +187,6 @@ def _normalize(
             _check_books(company, old)
         _check_books(company, doc)
     _doc_number(company, entity, doc, own, opts)
-    doc.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
     customer: Entity | None = None
     if "CustomerRef" in doc or entity in CUSTOMER_REQUIRED:
         customer = accounting.active_ref(company, "Customer", doc.get("CustomerRef"), "CustomerRef")
@@ -194,9 +194,13 @@ def _normalize(
         if entity in SALES_TXNS:
             _customer_addresses(company, doc, customer)
     _segments(company, doc)
+    vendor: Entity | None = None
     if "VendorRef" in spec.required:
         vendor = accounting.active_ref(company, "Vendor", doc.get("VendorRef"), "VendorRef")
         doc["VendorRef"] = ref(vendor, "DisplayName")
+    currency.txn_currency(company, doc, customer or vendor)
+    if entity in LINKABLE:
+        doc.setdefault("LinkedTxn", [])
     if entity in SALES_TXNS:
         accounting.apply_sales_totals(company, doc, body, old)
         _sales_defaults(company, entity, doc, customer)
@@ -231,6 +235,7 @@ def _normalize(
         links.check_payment(company, entity, doc, old)
     if (entity, own) in company.voided:
         doc["TotalAmt"] = ZERO
+    currency.home_amounts(company, doc)
     effect = links.stock_effect(company, entity, doc)
     if effect:
         links.check_stock_dates(company, doc, effect)
@@ -267,6 +272,8 @@ def _customer_addresses(company: Company, doc: Entity, customer: Entity) -> None
         doc["ShipAddr"] = dict(ship)
 
 
+# Transactions QBO answers with a top-level LinkedTxn, empty when nothing links them.
+LINKABLE = SALES_TXNS | frozenset({"Bill", "PurchaseOrder", "VendorCredit", "Purchase"})
 CUSTOMER_REQUIRED = frozenset({"Invoice", "CreditMemo", "Payment", "Estimate"})
 SEGMENT_REFS = (("ClassRef", "Class"), ("DepartmentRef", "Department"))
 

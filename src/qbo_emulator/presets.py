@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 from qbo_emulator import choices
 from qbo_emulator.books import Company, Entity, new_realm_id, ref
+from qbo_emulator.currency import NAMES as CURRENCY_NAMES
+from qbo_emulator.currency import currency_ref
 
 ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
     # key, Name, AccountType, AccountSubType
@@ -58,6 +60,12 @@ class Preset:
     timezone: str = choices.DEFAULT_TIMEZONE
     ast_rate: Decimal = choices.AST_DEFAULT_RATE
     custom_txn_numbers: bool = False
+    multicurrency: bool = False
+    currency: str | None = None  # home currency; default CAD for a Canadian company, else USD
+
+    @property
+    def home_currency(self) -> str:
+        return (self.currency or ("CAD" if self.country == "CA" else "USD")).upper()
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Preset:
@@ -74,6 +82,8 @@ class Preset:
             timezone=str(body.get("timezone", choices.DEFAULT_TIMEZONE)),
             ast_rate=Decimal(str(body.get("ast_rate", choices.AST_DEFAULT_RATE))),
             custom_txn_numbers=bool(body.get("custom_txn_numbers", False)),
+            multicurrency=bool(body.get("multicurrency", False)),
+            currency=str(body["currency"]) if body.get("currency") else None,
         )
 
 
@@ -97,7 +107,7 @@ def build_company(preset: Preset, now: datetime) -> Company:
             "AccountSubType": sub_type,
             "CurrentBalance": Decimal(0),
             "CurrentBalanceWithSubAccounts": Decimal(0),
-            "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
+            "CurrencyRef": currency_ref(preset.home_currency),
         }
         company.insert("Account", account, now)
         company.preset_accounts[key] = account["Id"]
@@ -111,10 +121,51 @@ def build_company(preset: Preset, now: datetime) -> Company:
     for name, days in TERMS:
         term = {"Name": name, "Active": True, "Type": "STANDARD", "DueDays": days}
         company.insert("Term", {**term, "DiscountPercent": Decimal(0), "DiscountDays": 0}, now)
+    if preset.multicurrency:
+        for code in sorted(set(choices.DEFAULT_EXCHANGE_RATES) - {preset.home_currency}):
+            listed = {"Code": code, "Name": CURRENCY_NAMES[code], "Active": True}
+            company.insert("CompanyCurrency", listed, now)
     return company
 
 
+# A Canadian company's sales tax (choices.CANADIAN_TAX_CODES): agency, rate name, percent.
+CA_RATES = (
+    ("Canada Revenue Agency", "GST", Decimal(5)),
+    ("Canada Revenue Agency", "HST ON", Decimal(13)),
+    ("Canada Revenue Agency", "GST zero-rated", Decimal(0)),
+    ("Minister of Finance (BC)", "PST BC", Decimal(7)),
+)
+CA_CODES = (
+    ("GST", ("GST",)),
+    ("HST ON", ("HST ON",)),
+    ("PST BC", ("PST BC",)),
+    ("GST/PST BC", ("GST", "PST BC")),
+    ("Zero-rated", ("GST zero-rated",)),
+    ("Exempt", ()),
+)
+
+
+def _seed_canadian_tax(company: Company, now: datetime) -> None:
+    agencies: dict[str, Entity] = {}
+    rates: dict[str, Entity] = {}
+    for agency_name, rate_name, percent in CA_RATES:
+        if agency_name not in agencies:
+            agencies[agency_name] = company.insert(
+                "TaxAgency",
+                {"DisplayName": agency_name, "TaxTrackedOnSales": True,
+                 "TaxTrackedOnPurchases": True},
+                now,
+            )  # fmt: skip
+        rates[rate_name] = _rate(company, rate_name, percent, agencies[agency_name], now)
+    for code_name, rate_names in CA_CODES:
+        code = _code(company, code_name, [rates[r] for r in rate_names], now)
+        code["Taxable"] = bool(rate_names)
+
+
 def _seed_tax(company: Company, preset: Preset, now: datetime) -> None:
+    if preset.country == "CA":
+        _seed_canadian_tax(company, now)
+        return
     agency = company.insert(
         "TaxAgency",
         {
@@ -193,8 +244,8 @@ def _preferences(preset: Preset) -> Entity:
         "VendorAndPurchasesPrefs": {"UsingInventory": plus, "POCustomField": []},
         "TaxPrefs": {"UsingSalesTax": True, "PartnerTaxEnabled": preset.ast},
         "CurrencyPrefs": {
-            "MultiCurrencyEnabled": False,
-            "HomeCurrency": {"value": "USD"},
+            "MultiCurrencyEnabled": preset.multicurrency,
+            "HomeCurrency": {"value": preset.home_currency},
         },
     }
 
