@@ -170,6 +170,43 @@ async def test_i9_every_kinds_dates_refuse_a_number(
     assert checked >= 4
 
 
+def _bool_paths(value: object, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(value, bool):
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _bool_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _bool_paths(item, (*path, index))
+
+
+async def test_i9_every_kinds_flags_and_version_refuse_loose_values(
+    api: httpx2.AsyncClient, company: CompanyKey
+) -> None:
+    """A flag is true or false (not "yes", 1 or "off"), a version a whole number (not "5", 5.0,
+    true): every document kind of the registry, every flag of its example."""
+    checked = 0
+    for kind in KINDS:
+        if not kind.ingest:
+            continue
+        url = f"/api/v1/{kind.plural}/X-1"
+        for path in _bool_paths(kind.example):
+            for loose in ("yes", 1, "off"):
+                body = copy.deepcopy(kind.example)
+                target = body
+                for step in path[:-1]:
+                    target = target[step]
+                target[path[-1]] = loose
+                response = await api.put(url, json=body, headers=company.headers)
+                _refused(response, ["body", *path])
+                checked += 1
+        for loose in ("5", 5.0, True):
+            body = {**copy.deepcopy(kind.example), "version": loose}
+            _refused(await api.put(url, json=body, headers=company.headers), ["body", "version"])
+    assert checked >= 9
+
+
 async def test_i9_source_ids_that_are_not_url_safe_as_given_are_refused(
     api: httpx2.AsyncClient, company: CompanyKey
 ) -> None:

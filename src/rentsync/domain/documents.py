@@ -13,7 +13,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from rentsync.domain.money import Money, NonNegativeMoney, Percent, Quantity
-from rentsync.domain.values import MAX_VERSION, IsoDate, SourceId
+from rentsync.domain.values import Flag, IsoDate, SourceId, Version
 
 __all__ = ["SourceId"]  # re-exported: the kinds' models import it from here
 
@@ -40,10 +40,8 @@ class DocumentType(enum.StrEnum):
 class Document(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    version: int | None = Field(
+    version: Version | None = Field(
         default=None,
-        ge=0,
-        le=MAX_VERSION,
         description="Optional monotonic version; a PUT older than the stored one is ignored.",
     )
 
@@ -83,7 +81,7 @@ class Product(Document):
     description: str | None = Field(default=None, max_length=4000)
     sku: str | None = Field(default=None, max_length=100)
     rate: NonNegativeMoney | None = Field(default=None, description="Default price.")
-    taxable: bool = True
+    taxable: Flag = True
     quantity_on_hand: Quantity | None = Field(
         default=None, ge=0, description="Sale products: units in stock when tracking starts."
     )
@@ -141,7 +139,7 @@ class OrderLine(BaseModel):
     amount: NonNegativeMoney = Field(
         description="quantity × rate, as the rental system computed it."
     )
-    taxable: bool = True
+    taxable: Flag = True
     rental_period: RentalPeriod | None = None
 
     @model_validator(mode="after")
@@ -195,10 +193,10 @@ class Order(Document):
         default=None, max_length=64, description="A tax rate from GET /api/v1/tax-rates."
     )
     totals: OrderTotals
-    no_quickbooks: bool = Field(
+    no_quickbooks: Flag = Field(
         default=False, description="Never send this order, its invoice or its payments to QBO."
     )
-    has_payment: bool = Field(
+    has_payment: Flag = Field(
         default=False, description="At least one payment was collected (sync mode 'with payment')."
     )
     reason: ChangeReason = ChangeReason.UPDATED

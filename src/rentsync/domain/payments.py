@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from rentsync.domain.documents import Document, SourceId
 from rentsync.domain.money import Money
-from rentsync.domain.values import IsoDate
+from rentsync.domain.values import Flag, IsoDate
 
 PositiveMoney = Annotated[Money, Field(gt=0)]
 
@@ -66,7 +66,7 @@ class Payment(Document):
         default=None, description="Check number, card authorisation, ... (QBO PaymentRefNum)."
     )
     refunds: list[Refund] = Field(default_factory=list, max_length=50)
-    voided: bool = False
+    voided: Flag = False
 
     @model_validator(mode="after")
     def consistent(self) -> Self:

@@ -2,7 +2,8 @@
 
 Dates are parsed strictly: only "YYYY-MM-DD" (a `date` when built in code). pydantic's lax mode
 would turn the number 0 into 1970-01-01 and "1700000000" into a date as well; for books, a
-number where a date belongs is a mistake to refuse, not to guess.
+number where a date belongs is a mistake to refuse, not to guess. Likewise a flag is true or
+false (not "yes", "off" or 1) and a version a whole number (not "5", 5.0 or true).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import datetime as dt
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, Strict, StringConstraints
 
 MAX_VERSION = 2**63 - 1
 """The largest `version` PostgreSQL's bigint holds."""
@@ -46,6 +47,13 @@ IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 
 IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_datetime)]
 """An instant, given as ISO 8601 with its time zone and nothing else."""
+
+
+Flag = Annotated[bool, Strict()]
+"""JSON true or false, nothing else."""
+
+Version = Annotated[int, Strict(), Field(ge=0, le=MAX_VERSION)]
+"""A JSON whole number from 0 to 2^63-1 (PostgreSQL's bigint), nothing else."""
 
 
 def _url_safe(value: str) -> str:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from rentsync.domain.documents import Address, Document, SourceId
 from rentsync.domain.money import Money, NonNegativeMoney, Quantity
-from rentsync.domain.values import IsoDate
+from rentsync.domain.values import Flag, IsoDate
 
 PositiveMoney = Annotated[Money, Field(gt=0)]
 DocNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=21)]
@@ -42,7 +42,7 @@ class Vendor(Document):
         repr=False,
         description="The vendor's tax id (SSN or EIN) for 1099s; never logged.",
     )
-    is_1099: bool = Field(default=False, description="Track payments for 1099 (QBO Vendor1099).")
+    is_1099: Flag = Field(default=False, description="Track payments for 1099 (QBO Vendor1099).")
 
 
 class BillLine(BaseModel):
@@ -122,7 +122,7 @@ class VendorPayment(Document):
         max_length=32,
         description="A QBO Bank or Credit Card account; default: the mapped vendor_payment one.",
     )
-    voided: bool = False
+    voided: Flag = False
 
     @model_validator(mode="after")
     def bills_once(self) -> Self:
