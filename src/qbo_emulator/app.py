@@ -14,7 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from qbo_emulator import admin, api, faults, oauth_routes
+from qbo_emulator import admin, admin_view, api, faults, oauth_routes
 from qbo_emulator.state import Config, Emulator
 
 Scope = MutableMapping[str, Any]
@@ -34,6 +34,7 @@ class EmulatorApp:
             *api.ROUTES,
             *oauth_routes.ROUTES,
             *admin.ROUTES,
+            *admin_view.ROUTES,
         ):
             self.routes.append((method, re.compile(f"^{pattern}$"), handler))
 

@@ -34,7 +34,9 @@ from rentsync.store.connections import ConnectionRepository
 from rentsync.store.diagnostics import DiagnosticsRepository
 from rentsync.store.documents import DocumentRepository
 from rentsync.store.ledger import LedgerRepository
+from rentsync.store.listing import DocumentListRepository
 from rentsync.store.locks import AdvisoryLocks
+from rentsync.store.overview import OverviewRepository
 from rentsync.store.pool_check import IdleConnectionCheck
 from rentsync.store.qbo_log import QboLogRepository
 from rentsync.store.rate_limits import PgInFlightSlots, PgRateWindow
@@ -67,6 +69,10 @@ class Services:
     qbo_access: QboAccess
     """A company's QuickBooks side as the sync engine sees it (connection state, client)."""
     reconciler: Reconciler
+    overview: OverviewRepository
+    """The console's dashboard figures."""
+    document_list: DocumentListRepository
+    """The console's documents list across kinds."""
 
 
 class CompanyQboAccess:
@@ -256,6 +262,8 @@ async def running_services(
                 sync_settings=sync_settings,
                 qbo_access=qbo_access,
             ),
+            overview=OverviewRepository(pool),
+            document_list=DocumentListRepository(pool),
         )
     finally:
         # First, so that the server being stopped below (last holder) is not started again.

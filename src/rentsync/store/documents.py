@@ -378,10 +378,12 @@ async def schedule_sync(
     """
     ledger = (
         "INSERT INTO sync_records AS r (company_id, doc_type, source_id, state, trigger, "
-        "last_user_action_at, requested_revision) "
+        "last_user_action_at, requested_revision, pending_since) "
         "VALUES (%(company)s, %(type)s, %(id)s, 'pending', %(trigger)s, "
-        "CASE WHEN %(user_action)s THEN now() END, %(revision)s) "
+        "CASE WHEN %(user_action)s THEN now() END, %(revision)s, now()) "
         "ON CONFLICT (company_id, doc_type, source_id) DO UPDATE SET state = 'pending', "
+        # The oldest change still waiting: what the console's latency is measured from.
+        "pending_since = coalesce(r.pending_since, now()), "
         "trigger = EXCLUDED.trigger, "
         "last_user_action_at = coalesce(EXCLUDED.last_user_action_at, r.last_user_action_at), "
         "requested_revision = EXCLUDED.requested_revision, updated_at = now()"

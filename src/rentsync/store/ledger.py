@@ -232,6 +232,8 @@ class LedgerRepository:
             "write_generation = write_generation + CASE WHEN %s THEN 1 ELSE 0 END",
             "failing_since = CASE WHEN %s IN ('failed', 'pending') AND %s::text IS NOT NULL "
             "THEN coalesce(failing_since, now()) ELSE NULL END",
+            # A final outcome ends the wait; a retry keeps it (the console's latency figures).
+            "pending_since = CASE WHEN %s = 'pending' THEN pending_since END",
         ]
         values: list[object] = [
             state,
@@ -242,6 +244,7 @@ class LedgerRepository:
             new_generation,
             state,
             None if error is None else "error",
+            state,
         ]
         if state == "synced":
             sets += ["synced_at = now()", "synced_revision = %s"]
@@ -251,15 +254,19 @@ class LedgerRepository:
             values.append(value)
         if "qbo_id" in qbo:
             sets.append("write_intent = NULL")
-        # One statement (atomic on its own): the outcome, and its line in the history.
+        # One statement (atomic on its own): the outcome, and its line in the history (with
+        # the state it left and how long the change had waited, from the row before the update).
         statement = (
-            f"WITH updated AS (UPDATE sync_records SET {', '.join(sets)} WHERE {where} "
-            "RETURNING company_id, doc_type, source_id, trigger) "
+            f"WITH before AS (SELECT pending_since FROM sync_records WHERE {where}), "
+            f"updated AS (UPDATE sync_records SET {', '.join(sets)} WHERE {where} "
+            "RETURNING company_id, doc_type, source_id, trigger, state) "
             "INSERT INTO sync_attempts (company_id, doc_type, source_id, revision, trigger, "
-            "started_at, outcome, detail) SELECT company_id, doc_type, source_id, %s, trigger, "
-            "%s, %s, %s FROM updated"
+            "started_at, outcome, detail, state, pending_since) SELECT company_id, doc_type, "
+            "source_id, %s, trigger, %s, %s, %s, state, (SELECT pending_since FROM before) "
+            "FROM updated"
         )
         arguments = (
+            *params,
             *values,
             *params,
             revision,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -65,8 +66,14 @@ class QboLogRepository:
         intuit_tid: str | None = None,
         requestid: str | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
+        entity: str | None = None,
+        code: str | None = None,
     ) -> list[LogRow]:
-        """Newest first; page on with `before_id` = the last row's id."""
+        """Newest first; page on with `before_id` = the last row's id.
+
+        `entity`: requests about a QBO entity (its path, e.g. `/invoice/42`, or a query
+        `select ... from Invoice`); `code`: answers carrying that fault code."""
         conditions = ["company_id = %(company)s"]
         params: dict[str, object] = {"company": company_id, "limit": limit}
         if before_id is not None:
@@ -86,6 +93,18 @@ class QboLogRepository:
         if since is not None:
             conditions.append("at >= %(since)s")
             params["since"] = since
+        if until is not None:
+            conditions.append("at < %(until)s")
+            params["until"] = until
+        if entity:
+            conditions.append(
+                "(lower(split_part(split_part(path, '?', 1), '/', 2)) = lower(%(entity)s) "
+                "OR (path LIKE '/query?%%' AND path ~* ('from\\s+' || %(entity)s || '\\M')))"
+            )
+            params["entity"] = re.escape(entity)
+        if code:
+            conditions.append("response_body ~ ('\"code\"\\s*:\\s*\"' || %(code)s || '\"')")
+            params["code"] = re.escape(code)
         query = (
             "SELECT id, company_id, realm_id, at, method, path, status, duration_ms, intuit_tid, "
             "requestid, request_body, response_body, error FROM qbo_log WHERE "

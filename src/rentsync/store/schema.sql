@@ -53,6 +53,8 @@ CREATE TABLE documents (
 );
 CREATE INDEX documents_job_lock_idx ON documents (company_id, job_lock)
     WHERE job_lock IS NOT NULL;
+CREATE INDEX documents_company_updated_idx
+    ON documents (company_id, updated_at DESC, doc_type DESC, source_id DESC);
 
 -- The ledger: per document, what QBO holds and how the last sync went.
 CREATE TABLE sync_records (
@@ -78,6 +80,7 @@ CREATE TABLE sync_records (
     synced_at       timestamptz,
     updated_at      timestamptz NOT NULL DEFAULT now(),
     write_intent    jsonb,
+    pending_since   timestamptz,  -- when the oldest change still waiting for QBO was stored
     PRIMARY KEY (company_id, doc_type, source_id),
     FOREIGN KEY (company_id, doc_type, source_id)
         REFERENCES documents (company_id, doc_type, source_id) ON DELETE CASCADE
@@ -95,10 +98,13 @@ CREATE TABLE sync_attempts (
     finished_at timestamptz NOT NULL DEFAULT now(),
     outcome     text NOT NULL,
     detail      jsonb,
+    state       text,         -- the state this outcome left (NULL before migration 0025)
+    pending_since timestamptz,  -- the record's pending_since when the outcome was recorded
     FOREIGN KEY (company_id, doc_type, source_id)
         REFERENCES documents (company_id, doc_type, source_id) ON DELETE CASCADE
 );
 CREATE INDEX sync_attempts_document_idx ON sync_attempts (company_id, doc_type, source_id, id);
+CREATE INDEX sync_attempts_company_finished_idx ON sync_attempts (company_id, finished_at);
 
 CREATE TABLE company_settings (
     company_id bigint PRIMARY KEY REFERENCES companies (id) ON DELETE CASCADE,

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from rentsync.domain.documents import Document, DocumentType
 from rentsync.domain.ledger import DocumentKey, SyncState
+from rentsync.domain.listing import Listing
 from rentsync.qbo import errors
 from rentsync.sync.ports import (
     CompanyQbo,
@@ -127,3 +128,5 @@ class KindSpec:
     """The kinds of `parts`: a part the snapshot no longer has is deleted."""
     ingest: bool = True
     """False: a part of another kind's document, with status and resync routes only."""
+    listing: Listing = field(default_factory=lambda: Listing(title="Document"), repr=False)
+    """How it shows in the console's lists and search (number, name, date, amount, party)."""

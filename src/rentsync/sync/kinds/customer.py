@@ -12,6 +12,7 @@ from typing import Any
 
 from rentsync.domain.documents import Customer, DocumentType
 from rentsync.domain.ledger import DocumentKey, WriteIntent
+from rentsync.domain.listing import Listing
 from rentsync.mapping import customer as customer_mapping
 from rentsync.mapping.common import has_marker
 from rentsync.mapping.names import suffixed_display_name
@@ -81,4 +82,5 @@ KIND = KindSpec(
     syncs_on_every_change=False,
     handler=NameListHandler,
     name_list=NAME_LIST,
+    listing=Listing(title="Customer", name=("name",)),
 )

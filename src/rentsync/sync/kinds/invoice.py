@@ -14,6 +14,7 @@ from __future__ import annotations
 from rentsync import policy
 from rentsync.domain.documents import DocumentType, Order
 from rentsync.domain.ledger import DocumentKey, WriteIntent
+from rentsync.domain.listing import Listing, party
 from rentsync.domain.triggers import Trigger
 from rentsync.mapping import invoice as invoice_mapping
 from rentsync.mapping.fingerprint import fingerprint
@@ -178,4 +179,11 @@ KIND = KindSpec(
     },
     syncs_on_every_change=True,
     handler=InvoiceKind,
+    listing=Listing(
+        title="Invoice",
+        number=("invoice_number",),
+        date=("invoice_date",),
+        amount=("totals", "total"),
+        party=party((DocumentType.CUSTOMER, "customer_id")),
+    ),
 )

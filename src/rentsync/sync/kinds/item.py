@@ -11,6 +11,7 @@ from typing import Any
 
 from rentsync.domain.documents import DocumentType, Product
 from rentsync.domain.ledger import DocumentKey, WriteIntent
+from rentsync.domain.listing import Listing
 from rentsync.mapping import item as item_mapping
 from rentsync.sync.kinds.base import KindSpec
 from rentsync.sync.kinds.name_list import NameListHandler
@@ -58,4 +59,5 @@ KIND = KindSpec(
     syncs_on_every_change=False,
     handler=NameListHandler,
     name_list=NAME_LIST,
+    listing=Listing(title="Product", name=("name",), amount=("rate",)),
 )

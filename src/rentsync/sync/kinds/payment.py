@@ -22,6 +22,7 @@ from typing import Any
 from rentsync import policy
 from rentsync.domain.documents import DocumentType, Order
 from rentsync.domain.ledger import DocumentKey, SkipReason, WriteIntent
+from rentsync.domain.listing import Listing, party
 from rentsync.domain.payments import Payment, PaymentKind, PaymentMethod, balance_due
 from rentsync.mapping import payment as payment_mapping
 from rentsync.mapping.fingerprint import fingerprint
@@ -357,4 +358,11 @@ KIND = KindSpec(
     follows=_follows,
     parts=_parts,
     part_types=(DocumentType.REFUND, DocumentType.PAYMENT_VOID),
+    listing=Listing(
+        title="Payment",
+        number=("reference_number",),
+        date=("date",),
+        amount=("amount",),
+        party=party((DocumentType.ORDER, "order_id"), (DocumentType.CUSTOMER, "customer_id")),
+    ),
 )

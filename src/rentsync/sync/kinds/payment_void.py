@@ -16,6 +16,7 @@ from typing import Any
 
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey
+from rentsync.domain.listing import Listing, party
 from rentsync.domain.payments import Payment
 from rentsync.mapping.common import has_marker
 from rentsync.mapping.errors import MappingError, MappingProblem
@@ -133,4 +134,9 @@ KIND = KindSpec(
     max_attempts=5,
     handler=PaymentVoidHandler,
     ingest=False,
+    listing=Listing(
+        title="Payment void",
+        number=("payment_id",),
+        party=party((DocumentType.ORDER, "order_id"), (DocumentType.CUSTOMER, "customer_id")),
+    ),
 )

@@ -20,6 +20,7 @@ from typing import Any
 
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import SkipReason, WriteIntent
+from rentsync.domain.listing import Listing, party
 from rentsync.domain.settings import ALLOWED_ACCOUNT_TYPES, AccountRole
 from rentsync.domain.vendors import PurchaseOrder, PurchaseOrderStatus
 from rentsync.mapping import purchase_order as mapping
@@ -208,4 +209,10 @@ KIND = KindSpec(
     max_attempts=2,
     handler=PurchaseOrderHandler,
     follows=follows_vendor,
+    listing=Listing(
+        title="Purchase order",
+        number=("number",),
+        date=("date",),
+        party=party((DocumentType.VENDOR, "vendor_id")),
+    ),
 )

@@ -15,6 +15,7 @@ from typing import Any
 
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, SkipReason, WriteIntent
+from rentsync.domain.listing import Listing, party
 from rentsync.domain.payments import Payment, Refund, refund_source_id
 from rentsync.mapping import payment as payment_mapping
 from rentsync.mapping.fingerprint import fingerprint
@@ -135,4 +136,11 @@ KIND = KindSpec(
     max_attempts=2,
     handler=RefundHandler,
     ingest=False,
+    listing=Listing(
+        title="Refund",
+        number=("refund", "id"),
+        date=("refund", "date"),
+        amount=("refund", "amount"),
+        party=party((DocumentType.ORDER, "order_id"), (DocumentType.CUSTOMER, "customer_id")),
+    ),
 )

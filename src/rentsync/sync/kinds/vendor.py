@@ -12,6 +12,7 @@ from typing import Any
 
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, WriteIntent
+from rentsync.domain.listing import Listing
 from rentsync.domain.vendors import Vendor
 from rentsync.mapping import vendor as vendor_mapping
 from rentsync.mapping.common import has_marker
@@ -91,4 +92,5 @@ KIND = KindSpec(
     syncs_on_every_change=False,
     handler=NameListHandler,
     name_list=NAME_LIST,
+    listing=Listing(title="Vendor", name=("name",)),
 )

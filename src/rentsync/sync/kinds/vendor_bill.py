@@ -19,6 +19,7 @@ from typing import Any
 
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, WriteIntent
+from rentsync.domain.listing import Listing, party
 from rentsync.domain.settings import (
     ALLOWED_ACCOUNT_TYPES,
     EXPENSE_CATEGORY_TYPES,
@@ -251,4 +252,10 @@ KIND = KindSpec(
     max_attempts=2,
     handler=VendorBillHandler,
     follows=follows_vendor,
+    listing=Listing(
+        title="Vendor bill",
+        number=("number",),
+        date=("date",),
+        party=party((DocumentType.VENDOR, "vendor_id")),
+    ),
 )

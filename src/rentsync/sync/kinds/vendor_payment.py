@@ -21,6 +21,7 @@ from typing import Any
 
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, WriteIntent
+from rentsync.domain.listing import Listing, party
 from rentsync.domain.settings import ALLOWED_ACCOUNT_TYPES, AccountRole
 from rentsync.domain.vendors import VendorBill, VendorPayment
 from rentsync.mapping import bill_payment as mapping
@@ -222,4 +223,10 @@ KIND = KindSpec(
     max_attempts=2,
     handler=VendorPaymentHandler,
     follows=follows_vendor,
+    listing=Listing(
+        title="Vendor payment",
+        number=("reference_number",),
+        date=("date",),
+        party=party((DocumentType.VENDOR, "vendor_id")),
+    ),
 )
