@@ -249,5 +249,22 @@ async def test_i12_qbo_log_filters_by_entity_code_and_dates(services: bootstrap.
     assert await paths(code="6140") == ["/invoice"]
     assert await paths(code="61.0") == []  # a code is text, not a pattern
     assert await paths(entity="Customer") == ["/customer"]
+    assert await paths(failed_only=True) == ["/invoice"]
+    assert await paths(entity="Invoice", succeeded_only=True) == ["/invoice/17", "/query"]
     assert await paths(entity="Invoice", until=now - timedelta(days=1)) == ["/query"]
     assert await paths(theirs, entity="Invoice") == ["/invoice"]
+
+
+async def test_i12_system_messages_by_code_include_skips_for_that_reason(
+    services: bootstrap.Services,
+) -> None:
+    ours, theirs = await _two_companies(services)
+    skipped = DocumentKey(ours, DocumentType.ORDER, "R3")
+    await _outcome(services, skipped, "skipped", skip_reason="no_quickbooks")
+    found = await services.ledger.search(ours, states=["failed", "skipped"], error_code="6140")
+    assert [r.source_id for r in found] == ["R2"]
+    found = await services.ledger.search(
+        ours, states=["failed", "skipped"], error_code="no_quickbooks"
+    )
+    assert [r.source_id for r in found] == ["R3"]
+    assert await services.ledger.search(theirs, error_code="no_quickbooks") == []

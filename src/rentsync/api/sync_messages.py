@@ -13,8 +13,8 @@ from rentsync.api.auth import CurrentPrincipal
 from rentsync.api.deps import ServicesDep
 from rentsync.api.schemas import SyncStatus, connected_now, status_of
 from rentsync.domain.documents import DocumentType
-from rentsync.domain.ledger import DocumentKey, SyncState
-from rentsync.domain.triggers import Trigger
+from rentsync.domain.ledger import SyncState
+from rentsync.sync import resync
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 
@@ -56,7 +56,10 @@ async def system_messages(
         list[SyncState] | None,
         Query(description="Filter by state (repeatable); default failed and skipped."),
     ] = None,
-    code: Annotated[str | None, Query(max_length=64, description="QBO or rentsync code.")] = None,
+    code: Annotated[
+        str | None,
+        Query(max_length=64, description="QBO or rentsync code, or a skip reason."),
+    ] = None,
     doc_type: DocumentType | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
@@ -90,9 +93,7 @@ async def resync_failing_with_code(
 ) -> Resynced:
     """Resync every document failing with `code`, or skipped for that reason (after fixing the
     cause once for all, e.g. connecting QuickBooks: `created_before_connection`)."""
-    keys = await services.ledger.keys_failing_with(principal.company_id, body.code)
-    for name in keys:
-        doc_type, source_id = name.split(":", 1)
-        key = DocumentKey(principal.company_id, DocumentType(doc_type), source_id)
-        await services.documents.schedule(key, trigger=Trigger.RESYNC)
+    keys = await resync.resync_failing_with(
+        services.documents, services.ledger, principal.company_id, body.code
+    )
     return Resynced(scheduled=len(keys), documents=keys)

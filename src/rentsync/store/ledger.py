@@ -150,8 +150,9 @@ class LedgerRepository:
             clauses.append("doc_type = %s")
             params.append(doc_type)
         if error_code:
-            clauses.append("error->>'code' = %s")
-            params.append(error_code)
+            # A skip reason is a code too (as for resync by code, `keys_failing_with`).
+            clauses.append("(error->>'code' = %s OR (state = 'skipped' AND skip_reason = %s))")
+            params += [error_code, error_code]
         if after is not None:
             clauses.append("(updated_at, doc_type, source_id) < (%s, %s, %s)")
             params.extend(after)

@@ -63,6 +63,7 @@ class QboLogRepository:
         limit: int = 50,
         status: int | None = None,
         failed_only: bool = False,
+        succeeded_only: bool = False,
         intuit_tid: str | None = None,
         requestid: str | None = None,
         since: datetime | None = None,
@@ -84,6 +85,8 @@ class QboLogRepository:
             params["status"] = status
         if failed_only:
             conditions.append("(status IS NULL OR status >= 400)")
+        if succeeded_only:
+            conditions.append("status < 400")
         if intuit_tid:
             conditions.append("intuit_tid = %(tid)s")
             params["tid"] = intuit_tid
