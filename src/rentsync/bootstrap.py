@@ -21,6 +21,7 @@ from rentsync import crypto, jobs
 from rentsync.domain.connection import Connection
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.qbo import StoredStatus
+from rentsync.people.service import PeopleService
 from rentsync.qbo import environments
 from rentsync.qbo.client import ClientSettings
 from rentsync.qbo.connector import QboService
@@ -29,6 +30,7 @@ from rentsync.qbo.limits import Limiter, LimitSettings
 from rentsync.qbo.oauth import OAuthApp
 from rentsync.settings import Settings
 from rentsync.store import database, migrate
+from rentsync.store.audit import AuditRepository
 from rentsync.store.companies import CompanyRepository
 from rentsync.store.connections import ConnectionRepository
 from rentsync.store.diagnostics import DiagnosticsRepository
@@ -37,6 +39,7 @@ from rentsync.store.ledger import LedgerRepository
 from rentsync.store.listing import DocumentListRepository
 from rentsync.store.locks import AdvisoryLocks
 from rentsync.store.overview import OverviewRepository
+from rentsync.store.people import PeopleRepository
 from rentsync.store.pool_check import IdleConnectionCheck
 from rentsync.store.qbo_log import QboLogRepository
 from rentsync.store.rate_limits import PgInFlightSlots, PgRateWindow
@@ -47,6 +50,7 @@ from rentsync.sync.kinds.base import Engine
 from rentsync.sync.ports import CompanyQbo, QboAccess
 from rentsync.sync.reconcile import Reconciler
 from rentsync.sync.references import References
+from rentsync.sync.settings_service import CompanySettingsService
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,34 @@ class Services:
     """The console's dashboard figures."""
     document_list: DocumentListRepository
     """The console's documents list across kinds."""
+    people: PeopleService
+    """Console users, sign-in, one-time sign-in links, and the audit of console actions."""
+    audit: AuditRepository
+    console_keys: ConsoleKeys
+    company_settings: CompanySettingsService
+    """Chart of accounts, saving the sync settings (checked), tax rates "Sync with QuickBooks"."""
+
+
+@dataclass(frozen=True)
+class ConsoleKeys:
+    """The web console's keys, each derived from the secret key for its one purpose (never
+    stored)."""
+
+    session: bytes
+    csrf: bytes
+    signin_links: bytes
+
+    def __repr__(self) -> str:
+        return "ConsoleKeys(<keys hidden>)"
+
+    @classmethod
+    def derive(cls, settings: Settings) -> ConsoleKeys:
+        secret = crypto.load_secret(settings)
+        return cls(
+            session=crypto.derive_key(secret, "console-session:v1"),
+            csrf=crypto.derive_key(secret, "console-csrf:v1"),
+            signin_links=crypto.derive_key(secret, "console-signin-links:v1"),
+        )
 
 
 class CompanyQboAccess:
@@ -240,6 +272,8 @@ async def running_services(
         ledger = LedgerRepository(pool)
         sync_settings = SyncSettingsRepository(pool)
         qbo_access = CompanyQboAccess(qbo, connections)
+        audit = AuditRepository(pool)
+        console_keys = ConsoleKeys.derive(settings)
         yield Services(
             settings=settings,
             database=db,
@@ -264,6 +298,12 @@ async def running_services(
             ),
             overview=OverviewRepository(pool),
             document_list=DocumentListRepository(pool),
+            people=PeopleService(PeopleRepository(pool), audit, link_key=console_keys.signin_links),
+            audit=audit,
+            console_keys=console_keys,
+            company_settings=CompanySettingsService(
+                qbo_access=qbo_access, store=sync_settings, refresh_facts=qbo.refresh_facts
+            ),
         )
     finally:
         # First, so that the server being stopped below (last holder) is not started again.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -12,7 +13,9 @@ import typer
 import rentsync
 from rentsync import bootstrap
 from rentsync.domain.access import Permission
+from rentsync.domain.people import Role
 from rentsync.logs import configure_logging
+from rentsync.people.service import Actor, PeopleError
 from rentsync.settings import Settings, SettingsError, load_settings
 from rentsync.store.database import DatabaseUnavailable
 
@@ -347,6 +350,101 @@ def company_revoke_key(
         if info is None:
             raise _fail(f"Company {company_id} has no API key {key_id}; see `company keys`.")
         typer.echo(f"Revoked API key {key_id} (rsk_{info.prefix}_...) of company {company_id}.")
+
+    _with_services(settings, work)
+
+
+user_app = typer.Typer(
+    help="People who sign in to the web console (per company).", no_args_is_help=True
+)
+app.add_typer(user_app, name="user")
+CompanyArgument = Annotated[int, typer.Argument(help="The company's id (see `company list`).")]
+
+
+PasswordStdinOption = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+]
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@user_app.command("create")
+def user_create(
+    company_id: CompanyArgument,
+    email: Annotated[str, typer.Argument(help="Signs in with this e-mail address.")],
+    name: Annotated[str, typer.Option(help="The person's name.")],
+    role: Annotated[
+        Role, typer.Option(help="owner, bookkeeper or viewer (see the README).")
+    ] = Role.VIEWER,
+    view_qbo_logs: Annotated[
+        bool, typer.Option("--view-qbo-logs", help="May read the QuickBooks logs.")
+    ] = False,
+    password_stdin: PasswordStdinOption = False,
+) -> None:
+    """Create a console user (the password is asked for, twice, unless --password-stdin)."""
+    settings = _settings()
+    password = _read_password(password_stdin)
+
+    async def work(services: bootstrap.Services) -> None:
+        if await services.companies.get(company_id) is None:
+            raise _fail(f"No company {company_id}; see `rentsync company list`.")
+        try:
+            user = await services.people.create_user(
+                Actor(company_id=company_id, label="command line"),
+                email=email,
+                name=name,
+                role=role,
+                view_qbo_logs=view_qbo_logs,
+                password=password,
+            )
+        except PeopleError as exc:
+            raise _fail(f"{exc.field}: {exc.message}") from None
+        typer.echo(
+            f"Created user {user.id} ({user.email}, {user.role.value}) of company {company_id}."
+        )
+
+    _with_services(settings, work)
+
+
+@user_app.command("list")
+def user_list(company_id: CompanyArgument) -> None:
+    """List a company's console users: id, e-mail, name, role, logs, active."""
+    settings = _settings()
+
+    async def work(services: bootstrap.Services) -> None:
+        typer.echo("id\temail\tname\trole\tqbo logs\tactive")
+        for user in await services.people.users(company_id):
+            typer.echo(
+                f"{user.id}\t{user.email}\t{user.name}\t{user.role.value}\t"
+                f"{'yes' if user.view_qbo_logs else 'no'}\t{'yes' if user.active else 'no'}"
+            )
+
+    _with_services(settings, work)
+
+
+@user_app.command("set-password")
+def user_set_password(
+    company_id: CompanyArgument,
+    user_id: Annotated[int, typer.Argument(help="The user's id (see `user list`).")],
+    password_stdin: PasswordStdinOption = False,
+) -> None:
+    """Set a user's password; every session of theirs is signed out."""
+    settings = _settings()
+    password = _read_password(password_stdin)
+
+    async def work(services: bootstrap.Services) -> None:
+        try:
+            await services.people.set_password(
+                Actor(company_id=company_id, label="command line"), user_id, password
+            )
+        except PeopleError as exc:
+            raise _fail(f"{exc.field}: {exc.message}") from None
+        typer.echo(f"Password set for user {user_id}; their sessions are signed out.")
 
     _with_services(settings, work)
 

@@ -28,8 +28,14 @@ _SECRET_PARAMETERS = re.compile(
 )
 
 
+_SIGNIN_LINK = re.compile(r"(?P<name>/signin/link/)[A-Za-z0-9_-]+")
+"""The console's one-time sign-in links carry their token in the path."""
+
+
 def redact_query_secrets(text: str) -> str:
-    """`/qbo/callback?code=abc&state=xyz` -> `/qbo/callback?code=[redacted]&state=[redacted]`."""
+    """`/qbo/callback?code=abc&state=xyz` -> `/qbo/callback?code=[redacted]&state=[redacted]`;
+    `/signin/link/abc` -> `/signin/link/[redacted]`."""
+    text = _SIGNIN_LINK.sub(r"\g<name>[redacted]", text)
     return _SECRET_PARAMETERS.sub(r"\g<name>[redacted]", text)
 
 

@@ -309,6 +309,15 @@ async def test_every_story_comes_out_as_the_issue_says_and_the_report_shows_it(
     ):
         assert needle in out, needle
     assert "access_token" not in out and "refresh_token" not in out
+    # The web console (issue 12): its address and each company's owner, whose printed password
+    # signs in.
+    assert f"Web console {RENTSYNC_URL}/" in out
+    people = api.app.state.services.people  # type: ignore[attr-defined]
+    for run in demo.companies:
+        assert f"{run.console_email}  password {run.console_password}" in out
+        signed = await people.sign_in(run.console_email, run.console_password, client_ip="demo")
+        assert signed.user is not None and signed.user.company_id == run.company_id
+        assert signed.user.role.value == "owner"
 
 
 # --- the real command ----------------------------------------------------------------------

@@ -13,10 +13,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import rentsync
-from rentsync import bootstrap
+from rentsync import bootstrap, web
 from rentsync.api import (
     api_keys,
     companies,
+    console_links,
     diagnostics,
     docs,
     documents,
@@ -159,5 +160,7 @@ def create_app(
     app.include_router(sync_settings.router)
     app.include_router(qbo_connection.router)
     app.include_router(qbo_log.router)
+    app.include_router(console_links.router)
+    web.install(app, settings)
     _declare_common_errors(app)
     return app

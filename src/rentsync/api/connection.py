@@ -57,7 +57,8 @@ def _page(title: str, text: str, status: int) -> HTMLResponse:
     body = (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
+        "<p><a href='/settings/quickbooks'>Back to the rentsync console</a></p></body></html>"
     )
     return HTMLResponse(body, status_code=status)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+import contextlib
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from fastapi import APIRouter, HTTPException, status
@@ -12,29 +13,28 @@ from pydantic import BaseModel
 from rentsync.api.auth import CurrentPrincipal
 from rentsync.api.deps import ServicesDep
 from rentsync.api.schemas import error_responses
-from rentsync.bootstrap import Services
 from rentsync.domain.settings import SyncSettings
 from rentsync.store.sync_settings import TaxRateLike
-from rentsync.sync import company_setup
-from rentsync.sync.ports import QboGateway
+from rentsync.sync import settings_service
 
 router = APIRouter(prefix="/api/v1", tags=["settings"])
 _QBO_ERRORS = error_responses(409, 502)
 
 
-async def _connected_client(services: Services, company_id: int) -> QboGateway:
-    company = await services.qbo_access.open(company_id)
-    if company.client is None:
+@contextlib.contextmanager
+def _connected() -> Iterator[None]:
+    try:
+        yield
+    except settings_service.QuickBooksNotConnected:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             detail="QuickBooks is not connected: connect it first (POST /api/v1/qbo/connect)",
-        )
-    return company.client
+        ) from None
 
 
 @router.get("/settings", response_model=SyncSettings)
 async def read_settings(principal: CurrentPrincipal, services: ServicesDep) -> SyncSettings:
-    return await services.sync_settings.get(principal.company_id)
+    return await services.company_settings.current(principal.company_id)
 
 
 @router.put("/settings", response_model=SyncSettings, responses=_QBO_ERRORS)
@@ -43,21 +43,17 @@ async def save_settings(
 ) -> SyncSettings:
     """Save the sync mode and account mapping. Every mapped account must exist, be active and
     have a type its role allows in the connected QuickBooks company (422 names each one)."""
-    mapped = any(body.accounts.model_dump().values())
-    if mapped:
-        client = await _connected_client(services, principal.company_id)
-        accounts = await company_setup.chart_of_accounts(client)
-        problems = company_setup.mapping_problems(body.accounts, accounts)
-        if problems:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                detail=[
-                    {"loc": ["body", "accounts", role], "msg": message, "type": "value_error"}
-                    for role, message in problems.items()
-                ],
-            )
-    await services.sync_settings.put(principal.company_id, body)
-    return body
+    try:
+        with _connected():
+            return await services.company_settings.save(principal.company_id, body)
+    except settings_service.MappingRejected as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[
+                {"loc": ["body", "accounts", role], "msg": message, "type": "value_error"}
+                for role, message in exc.problems.items()
+            ],
+        ) from None
 
 
 class AccountOut(BaseModel):
@@ -71,10 +67,9 @@ class AccountOut(BaseModel):
 @router.get("/qbo/accounts", response_model=list[AccountOut], responses=_QBO_ERRORS)
 async def chart_of_accounts(principal: CurrentPrincipal, services: ServicesDep) -> list[AccountOut]:
     """The connected company's chart of accounts (for the account-mapping dropdowns)."""
-    client = await _connected_client(services, principal.company_id)
-    return [
-        AccountOut(**vars(account)) for account in await company_setup.chart_of_accounts(client)
-    ]
+    with _connected():
+        accounts = await services.company_settings.accounts(principal.company_id)
+    return [AccountOut(**vars(account)) for account in accounts]
 
 
 class TaxRateOut(BaseModel):
@@ -101,7 +96,7 @@ def _tax_rates_out(rates: Sequence[TaxRateLike]) -> list[TaxRateOut]:
 @router.get("/tax-rates", response_model=list[TaxRateOut])
 async def tax_rates(principal: CurrentPrincipal, services: ServicesDep) -> list[TaxRateOut]:
     """Tax rates pulled from QuickBooks; an order names one by `id` in `tax_rate_id`."""
-    return _tax_rates_out(await services.sync_settings.tax_rates(principal.company_id))
+    return _tax_rates_out(await services.company_settings.tax_rates(principal.company_id))
 
 
 @router.post("/tax-rates/sync", response_model=list[TaxRateOut], responses=_QBO_ERRORS)
@@ -109,8 +104,6 @@ async def sync_tax_rates(principal: CurrentPrincipal, services: ServicesDep) -> 
     """Sync with QuickBooks: replace the stored tax rates with QuickBooks' current ones, and
     re-read the company's tax and inventory settings (automated sales tax may have been
     switched on since connecting)."""
-    client = await _connected_client(services, principal.company_id)
-    await services.qbo.refresh_facts(principal.company_id)
-    pulled = await company_setup.pull_tax_rates(client, now=datetime.now(UTC))
-    await services.sync_settings.replace_tax_rates(principal.company_id, pulled)
+    with _connected():
+        pulled = await services.company_settings.sync_tax_rates(principal.company_id)
     return _tax_rates_out(pulled)

@@ -295,6 +295,13 @@ def print_addresses(demo: DemoRun, console: Console) -> None:
         f"[bold]QuickBooks emulator[/] {demo.emulator.url}  (everything in a company: "
         f"GET {demo.emulator.url}/admin/companies/<realm>)"
     )
+    console.print(
+        f"[bold]Web console[/] {demo.api_url}/  sign in as (owner, new password each run):"
+    )
+    for run in demo.companies:
+        console.print(
+            f"  {escape(run.seed.name)}: {run.console_email}  password {run.console_password}"
+        )
     console.print("[bold]API keys[/] (shown once; only their hashes are stored):")
     for run in demo.companies:
         console.print(f"  {escape(run.seed.name)}: {run.api_key}")

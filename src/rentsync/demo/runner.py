@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import dataclasses
 import fcntl
+import secrets
 import shutil
 import signal
 import time
@@ -50,6 +51,8 @@ from rentsync.demo.emulator import (
 )
 from rentsync.demo.seed import SeedCompany, SeedOrder, party_week
 from rentsync.demo.vendor_seed import EXPENSE_CATEGORIES
+from rentsync.domain.people import Role
+from rentsync.people.service import Actor, PeopleError
 from rentsync.qbo import http
 from rentsync.settings import Settings
 
@@ -76,6 +79,9 @@ class CompanyRun:
     company_id: int
     api_key: str
     qbo: EmulatorCompany
+    console_email: str = ""
+    console_password: str = ""
+    """The demo owner's sign-in to the web console (a new password every run)."""
     tax_rate_id: str | None = None
     statuses: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     """Order source id -> its sync status (the API's body)."""
@@ -541,6 +547,29 @@ async def prepare_emulator(
     return client_id, client_secret, companies
 
 
+async def add_console_owner(services: Services, run: CompanyRun) -> tuple[str, str]:
+    """An owner of the company in the web console, with a password made for this run (with
+    --keep-data an earlier run's owner holds the plain address: the company's id tells them
+    apart)."""
+    password = secrets.token_urlsafe(12)
+    actor = Actor(company_id=run.company_id, label="demo")
+    for email in (
+        f"owner@{run.seed.key}.demo.example",
+        f"owner-{run.company_id}@{run.seed.key}.demo.example",
+    ):
+        with contextlib.suppress(PeopleError):
+            await services.people.create_user(
+                actor,
+                email=email,
+                name=f"{run.seed.name} owner",
+                role=Role.OWNER,
+                view_qbo_logs=True,
+                password=password,
+            )
+            return email, password
+    raise DemoError(f"could not create a console owner for {run.seed.name}")
+
+
 async def set_up_and_sync(
     demo: DemoRun,
     services: Services,
@@ -555,6 +584,7 @@ async def set_up_and_sync(
     for seed in seeds:
         company, key = await services.companies.create(seed.name)
         run = CompanyRun(seed=seed, company_id=company.id, api_key=key.key, qbo=companies[seed.key])
+        run.console_email, run.console_password = await add_console_owner(services, run)
         demo.companies.append(run)
         status = await connect(api, admin, run)
         await configure(api, run)

@@ -1,0 +1,265 @@
+"""Issue 12, the console's foundation over HTTP (in process): sign-in, sessions, CSRF, roles,
+companies kept apart, the sign-in link API, the audit."""
+
+from __future__ import annotations
+
+import httpx2
+
+from rentsync.domain.people import Role
+from tests.conftest import company_key
+from tests.web.console_fixtures import (
+    PASSWORD,
+    add_user,
+    csrf,
+    form_post,
+    sign_in,
+    text_of,
+)
+
+
+def browser(api: httpx2.AsyncClient) -> httpx2.AsyncClient:
+    """A second client on the same app: its own cookie jar, like another browser."""
+    return httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=api.app), base_url="http://rentsync.test"
+    )
+
+
+async def test_i12_pages_need_sign_in_and_sign_in_works(api: httpx2.AsyncClient) -> None:
+    company = await company_key(api, "Tent Co")
+    owner = await add_user(api, company.company_id, "Owner@Tent.example")
+    async with browser(api) as b:
+        first = await b.get("/settings/quickbooks")
+        assert first.status_code == 303
+        assert first.headers["location"] == "/signin?next=/settings/quickbooks"
+        signed = await sign_in(b, owner)
+        assert signed.status_code == 303 and signed.headers["location"] == "/"
+        cookie = signed.headers.get_list("set-cookie")
+        session = next(c for c in cookie if c.startswith("rentsync_session="))
+        assert "httponly" in session.lower() and "samesite=lax" in session.lower()
+        page = await b.get("/settings/quickbooks")
+        assert page.status_code == 200
+        assert "Not connected" in text_of(page)
+        assert "Connect to QuickBooks" in page.text
+
+
+async def test_i12_wrong_password_is_refused_and_rate_limited(api: httpx2.AsyncClient) -> None:
+    company = await company_key(api, "Tent Co")
+    owner = await add_user(api, company.company_id, "owner@tent.example")
+    async with browser(api) as b:
+        await b.get("/signin")
+        for _ in range(5):
+            wrong = await b.post(
+                "/signin",
+                data={"email": owner.email, "password": "not it at all", "csrftoken": csrf(b)},
+            )
+            assert wrong.status_code == 401
+            assert "not right" in text_of(wrong)
+        # Now even the right password is refused without being checked.
+        limited = await sign_in(b, owner)
+        assert limited.status_code == 429
+        assert "Too many failed sign-ins" in text_of(limited)
+        assert "rentsync_session" not in limited.headers.get("set-cookie", "")
+
+
+async def test_i12_forged_csrf_token_is_refused(api: httpx2.AsyncClient) -> None:
+    company = await company_key(api, "Tent Co")
+    owner = await add_user(api, company.company_id, "owner@tent.example")
+    async with browser(api) as b:
+        assert (await sign_in(b, owner)).status_code == 303
+        forged = await b.post(
+            "/users",
+            data={
+                "email": "new@tent.example",
+                "name": "New",
+                "role": "owner",
+                "password": PASSWORD,
+                "csrftoken": "forged",
+            },
+        )
+        assert forged.status_code == 403
+        missing = await b.post("/settings/tax-rates/sync")
+        assert missing.status_code == 403
+        people = await api.app.state.services.people.users(company.company_id)
+        assert [p.email for p in people] == [owner.email]
+        # The same request with the page's token (header, as htmx sends it) goes through.
+        ok = await b.post(
+            "/users",
+            data={
+                "email": "new@tent.example",
+                "name": "New",
+                "role": "viewer",
+                "password": PASSWORD,
+            },
+            headers={"x-csrftoken": csrf(b)},
+        )
+        assert ok.status_code == 303
+
+
+async def test_i12_viewer_changes_nothing(api: httpx2.AsyncClient) -> None:
+    company = await company_key(api, "Tent Co")
+    viewer = await add_user(api, company.company_id, "viewer@tent.example", Role.VIEWER)
+    async with browser(api) as b:
+        assert (await sign_in(b, viewer)).status_code == 303
+        page = await b.get("/settings/quickbooks")
+        assert page.status_code == 200
+        assert "Connect to QuickBooks" not in page.text
+        assert "Save settings" not in page.text
+        taxes = await b.get("/settings/tax-rates")
+        assert "Sync with QuickBooks" not in taxes.text
+        for path in (
+            "/settings/quickbooks/connect",
+            "/settings/quickbooks/disconnect",
+            "/settings/tax-rates/sync",
+            "/settings/quickbooks/settings",
+        ):
+            refused = await form_post(b, path, {"sync_mode": "all_orders_and_quotes"})
+            assert refused.status_code == 403, path
+        assert (await b.get("/users")).status_code == 403
+        assert (await b.get("/audit")).status_code == 403
+    settings = await api.app.state.services.company_settings.current(company.company_id)
+    assert settings.sync_mode.value == "orders_and_quotes_with_payment"
+
+
+async def test_i12_one_company_never_sees_another(api: httpx2.AsyncClient) -> None:
+    tents = await company_key(api, "Tent Co")
+    chairs = await company_key(api, "Chair Co")
+    tent_owner = await add_user(api, tents.company_id, "owner@tent.example")
+    chair_owner = await add_user(api, chairs.company_id, "owner@chair.example")
+    async with browser(api) as b:
+        await sign_in(b, tent_owner)
+        users = await b.get("/users")
+        assert tent_owner.email in users.text and chair_owner.email not in users.text
+        # Changing the other company's user by id is refused and changes nothing.
+        other = await form_post(b, f"/users/{chair_owner.user_id}", {"role": "viewer"})
+        assert other.status_code == 303
+        again = await b.get("/users")
+        assert "no such user in this company" in text_of(again)
+        still = await api.app.state.services.people.users(chairs.company_id)
+        assert still[0].role is Role.OWNER and still[0].active
+        audit = await b.get("/audit")
+        assert chair_owner.email not in audit.text
+        home = await b.get("/")
+        assert "Tent Co" in home.text and "Chair Co" not in home.text
+
+
+async def test_i12_logout_and_password_change_end_sessions(api: httpx2.AsyncClient) -> None:
+    company = await company_key(api, "Tent Co")
+    owner = await add_user(api, company.company_id, "owner@tent.example")
+    async with browser(api) as laptop, browser(api) as phone:
+        await sign_in(laptop, owner)
+        await sign_in(phone, owner)
+        stolen = dict(phone.cookies)
+        changed = await form_post(
+            laptop,
+            "/account/password",
+            {"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+        )
+        assert changed.status_code == 303
+        assert (await laptop.get("/account")).status_code == 200  # this browser goes on
+        assert (await phone.get("/account")).status_code == 303  # the other is signed out
+        await form_post(laptop, "/logout")
+        assert (await laptop.get("/account")).status_code == 303
+    async with browser(api) as replay:
+        for name, value in stolen.items():
+            replay.cookies.set(name, value)
+        assert (await replay.get("/account")).status_code == 303
+
+
+async def test_i12_sign_in_link_works_once(api: httpx2.AsyncClient) -> None:
+    tents = await company_key(api, "Tent Co")
+    chairs = await company_key(api, "Chair Co")
+    owner = await add_user(api, tents.company_id, "owner@tent.example")
+    await add_user(api, chairs.company_id, "owner@chair.example")
+    minted = await api.post(
+        "/api/v1/console/sign-in-links", json={"email": owner.email}, headers=tents.headers
+    )
+    assert minted.status_code == 201, minted.text
+    url = minted.json()["url"]
+    assert url.startswith("http://rentsync.test/signin/link/")
+    # Another company's key cannot mint a link for this user.
+    foreign = await api.post(
+        "/api/v1/console/sign-in-links", json={"email": owner.email}, headers=chairs.headers
+    )
+    assert foreign.status_code == 404 and "detail" in foreign.json()
+    assert (
+        await api.post("/api/v1/console/sign-in-links", json={"email": owner.email})
+    ).status_code == 401
+    path = url.removeprefix("http://rentsync.test")
+    async with browser(api) as b:
+        landing = await b.get(path)
+        assert landing.status_code == 200 and "Continue" in landing.text
+        used = await form_post(b, path)
+        assert used.status_code == 303 and used.headers["location"] == "/"
+        assert (await b.get("/account")).status_code == 200
+    async with browser(api) as again:
+        await again.get(path)
+        refused = await form_post(again, path)
+        assert refused.status_code == 400
+        assert "expired or was used already" in text_of(refused)
+        assert (await again.get("/account")).status_code == 303
+
+
+async def test_i12_console_actions_are_audited(api: httpx2.AsyncClient) -> None:
+    company = await company_key(api, "Tent Co")
+    owner = await add_user(api, company.company_id, "owner@tent.example")
+    async with browser(api) as b:
+        await sign_in(b, owner)
+        await form_post(
+            b,
+            "/users",
+            {
+                "email": "clerk@tent.example",
+                "name": "Clerk",
+                "role": "bookkeeper",
+                "password": PASSWORD,
+            },
+        )
+        audit = await b.get("/audit")
+        text = text_of(audit)
+        assert "user.created" in text and "clerk@tent.example" in text
+        assert "session.signed_in" in text
+
+
+async def test_i12_a_form_that_is_not_utf8_is_a_400(api: httpx2.AsyncClient) -> None:
+    company = await company_key(api, "Tent Co")
+    owner = await add_user(api, company.company_id, "owner@tent.example")
+    async with browser(api) as b:
+        await sign_in(b, owner)
+        bad = await b.post(
+            "/users",
+            content=b"email=\xff\xfe&csrftoken=x",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert bad.status_code == 400
+        bad_signin = await b.post(
+            "/signin",
+            content=b"email=\xff&password=x",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert bad_signin.status_code == 400
+
+
+def test_i12_cookies_are_secure_outside_localhost() -> None:
+    from rentsync.web.security import secure_cookies
+
+    for local in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
+        assert secure_cookies(local) is False, local
+    for served in ("0.0.0.0", "10.1.2.3", "console.example.com", "::"):
+        assert secure_cookies(served) is True, served
+
+
+def test_i12_sign_in_link_tokens_never_reach_the_log() -> None:
+    import logging
+
+    from rentsync.logs import RedactSecrets
+
+    token = "AbC-123_xyzAbC-123_xyzAbC-123_xyzAbC-123_x"
+    record = logging.makeLogRecord(
+        {
+            "msg": '%s - "%s %s HTTP/1.1" %d',
+            "args": ("127.0.0.1", "GET", f"/signin/link/{token}", 200),
+        }
+    )
+    RedactSecrets().filter(record)
+    assert token not in record.getMessage()
+    assert "/signin/link/[redacted]" in record.getMessage()
