@@ -174,8 +174,11 @@ def worker_options(services: Services, *, concurrency: int) -> dict[str, Any]:
         # New jobs arrive by LISTEN/NOTIFY at once; a retry scheduled for later is only seen by
         # polling, so poll often enough for R15's "again in about 10 s" to hold.
         "fetch_job_polling_interval": 1.0,
-        # A job still running this long after a stop request is aborted and retried later.
-        "shutdown_graceful_timeout": 30.0,
+        # A job still running this long after a stop request is aborted and retried later. The
+        # heartbeat stops while a worker stops, so this stays well below the point where other
+        # workers take its jobs over (heartbeat interval + this < stalled_after_seconds): a job
+        # finishing its graceful stop never runs beside its requeued copy.
+        "shutdown_graceful_timeout": min(30.0, settings.stalled_after_seconds / 3),
         "update_heartbeat_interval": max(1.0, settings.stalled_after_seconds / 3),
         "stalled_worker_timeout": float(settings.stalled_after_seconds),
     }
@@ -191,11 +194,31 @@ class WorkerState(StrEnum):
 
 class _Worker(procrastinate_worker.Worker):
     """procrastinate's worker, noting when it begins to stop: on request, or on its own because
-    a side task (heartbeat, LISTEN, periodic deferrer) failed."""
+    the database went away (a side task such as the heartbeat or LISTEN failed, or fetching a
+    job raised).
+
+    Only a requested stop lets running jobs finish. A stop on its own aborts them at once: their
+    advisory locks died with the database session, and their rows go back to the queue as soon
+    as the database is back, so a job that went on would write to QBO beside its requeued copy.
+    The answer it was waiting for is lost, which the sync already handles (requestids, write
+    intents)."""
 
     stopping = False
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._graceful_timeout = self.shutdown_graceful_timeout
+        self.shutdown_graceful_timeout = 0.0
+
+    def request_stop(self) -> None:
+        self.shutdown_graceful_timeout = self._graceful_timeout
+        self.stop()
+
     def stop(self) -> None:
+        with contextlib.suppress(RuntimeError):  # no running loop: called from another thread
+            if asyncio.current_task() is self.run_task:
+                # worker.run() itself was cancelled: the in-process graceful stop.
+                self.shutdown_graceful_timeout = self._graceful_timeout
         self.stopping = True
         super().stop()  # type: ignore[no-untyped-call]  # procrastinate leaves it unannotated
 
@@ -260,7 +283,7 @@ class WorkerRunner:
         self._stop_requested = True
         self._wake.set()
         if self._worker is not None:
-            self._worker.stop()
+            self._worker.request_stop()
 
     async def run(self, *, handle_signals: bool) -> None:
         """Until `stop()`, cancellation (in-process: a graceful stop too) or, with

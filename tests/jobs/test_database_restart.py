@@ -183,6 +183,34 @@ async def test_b1_the_in_process_worker_survives_postgres_killed_and_restarted(
         assert accounts.status_code == 200, accounts.text
 
 
+async def test_b1_a_worker_that_loses_its_database_aborts_its_running_job_at_once(
+    own_pg: PgServer, own_settings: Settings
+) -> None:
+    """Its job's locks died with the database session and the job goes back to the queue once
+    the database is back: it must not go on (a graceful stop would give it 30 s) and write to
+    QBO beside its requeued copy. The job still completes, run again after the restart."""
+    url = own_settings.database_url
+    assert url
+    # stalled_after 90 s gives a 30 s graceful stop: the job below (12 s) would fit in it.
+    overrides = {"stalled_after_seconds": 90}
+    async with rig_for(own_settings, settings_overrides=overrides) as rig:
+        await _health_until(rig.api, _worker_ok, within=15)
+        (ping_id,) = await asyncio.to_thread(defer_pings, url, 1, hold_seconds=12)
+        doing = "SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'"
+        assert await asyncio.to_thread(wait_until, lambda: query_one(url, doing) == (1,), 30)
+
+        await asyncio.to_thread(own_pg.kill)
+        try:
+            # The run ends (restarts counts it) once its jobs ended: at once, not after 12 s.
+            await _health_until(
+                rig.api, lambda _, body: body["worker"]["in_process_restarts"] >= 1, within=6
+            )
+        finally:
+            await asyncio.to_thread(own_pg.start)
+            await asyncio.to_thread(own_pg.wait_ready)
+        assert await asyncio.to_thread(wait_until, lambda: _ping_done(url, ping_id), 60)
+
+
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(

@@ -26,12 +26,14 @@ class Workers:
         self.tmp_path = tmp_path
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self, *, concurrency: int = 4) -> subprocess.Popen[bytes]:
+    def start(
+        self, *, concurrency: int = 4, stalled_after_seconds: int = 2
+    ) -> subprocess.Popen[bytes]:
         env = {
             **os.environ,
             "DATABASE_URL": self.settings.database_url or "",
             "RENTSYNC_DATA_DIR": str(self.tmp_path / "data"),
-            "RENTSYNC_STALLED_AFTER_SECONDS": "2",
+            "RENTSYNC_STALLED_AFTER_SECONDS": str(stalled_after_seconds),
         }
         with (self.tmp_path / f"worker-{len(self.processes)}.log").open("wb") as log:
             process = subprocess.Popen(
@@ -168,7 +170,8 @@ def test_sigterm_lets_the_running_job_finish_then_exits_cleanly(
     url = settings.database_url
     assert url
     (ping_id,) = defer_pings(url, 1, hold_seconds=2)
-    worker = workers.start()
+    # The graceful stop lasts a third of stalled_after (here 4 s): long enough for the 2 s job.
+    worker = workers.start(stalled_after_seconds=12)
     assert wait_until(
         lambda: (
             query_one(url, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'") == (1,)
