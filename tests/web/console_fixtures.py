@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 
@@ -23,14 +24,15 @@ class Person:
 
 
 async def add_user(
-    api: httpx2.AsyncClient,
+    api: httpx2.AsyncClient | bootstrap.Services,
     company_id: int,
     email: str,
     role: Role = Role.OWNER,
     *,
     view_qbo_logs: bool = False,
 ) -> Person:
-    services: bootstrap.Services = api.app.state.services
+    """`api`: the in-process API client (its app's services), or the services themselves."""
+    services = api if isinstance(api, bootstrap.Services) else api.app.state.services
     user = await services.people.create_user(
         Actor(company_id=company_id, label="test"),
         email=email,
@@ -66,4 +68,4 @@ async def form_post(
 
 def text_of(page: httpx2.Response) -> str:
     """The page's visible text, roughly (tags dropped, spaces squeezed)."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text)))

@@ -263,3 +263,77 @@ def test_i12_sign_in_link_tokens_never_reach_the_log() -> None:
     RedactSecrets().filter(record)
     assert token not in record.getMessage()
     assert "/signin/link/[redacted]" in record.getMessage()
+
+
+async def test_i12_cookies_are_secure_when_the_request_came_over_https(
+    api: httpx2.AsyncClient,
+) -> None:
+    """Behind a TLS proxy on a loopback address (uvicorn sets the scheme from the proxy)."""
+    company = await company_key(api, "Tent Co")
+    owner = await add_user(api, company.company_id, "owner@tent.example")
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=api.app), base_url="https://rentsync.test"
+    ) as tls:
+        signed = await sign_in(tls, owner)
+        cookies = signed.headers.get_list("set-cookie")
+        session = next(c for c in cookies if c.startswith("rentsync_session="))
+        assert "secure" in session.lower()
+    async with browser(api) as plain:
+        page = await plain.get("/signin")
+        csrf_cookie = next(
+            c for c in page.headers.get_list("set-cookie") if c.startswith("csrftoken=")
+        )
+        assert "secure" not in csrf_cookie.lower()
+
+
+async def _raw(client: httpx2.AsyncClient, path: str, body: str) -> httpx2.Response:
+    """A form body as given (percent-escapes kept: what a hostile client can send)."""
+    return await client.post(
+        path,
+        content=f"{body}&csrftoken={csrf(client)}".encode(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+
+
+NUL = "%00"
+SURROGATE = "%ED%A0%80"  # the UTF-8-like bytes of U+D800: not UTF-8
+
+
+async def test_i12_hostile_form_input_is_refused_never_a_500(api: httpx2.AsyncClient) -> None:
+    """NUL (PostgreSQL refuses it in text), the bytes of a lone surrogate, huge ids: a clear
+    refusal, nothing stored."""
+    company = await company_key(api, "Tent Co")
+    owner = await add_user(api, company.company_id, "owner@tent.example")
+    async with browser(api) as b:
+        await b.get("/signin")
+        for body in (
+            f"email=a{NUL}b@x.com&password=p{NUL}",
+            f"email=o@x.com&password=p{SURROGATE}",
+            f"email={SURROGATE}&password=x",
+        ):
+            refused = await _raw(b, "/signin", body)
+            assert refused.status_code == 401, (body, refused.text)
+        await sign_in(b, owner)
+        good = f"role=viewer&password={PASSWORD.replace(' ', '+')}"
+        for body, expected in (
+            (f"email=n{NUL}@tent.example&name=N&{good}", 422),
+            (f"email=n1@tent.example&name=x{NUL}y&{good}", 422),
+            # Bytes that are not UTF-8 are read as U+FFFD, as a browser would show them.
+            (f"email=n2@tent.example&name=x{SURROGATE}y&{good}", 303),
+            (f"email=n3@tent.example&name=N&role=viewer&password=long+enough+{NUL}+pass", 303),
+            ("email=n4@tent.example&name=M&role=boss&password=x", 422),
+        ):
+            answered = await _raw(b, "/users", body)
+            assert answered.status_code == expected, (body, answered.text)
+        people = {
+            p.email: p.name for p in await api.app.state.services.people.users(company.company_id)
+        }
+        assert set(people) == {owner.email, "n2@tent.example", "n3@tent.example"}
+        assert people["n2@tent.example"] == "x\ufffd\ufffd\ufffdy"
+        huge = await form_post(b, "/users/99999999999999999999999", {"role": "viewer"})
+        assert huge.status_code in {303, 422}
+        assert (await b.get("/audit?before=99999999999999999999999")).status_code == 422
+        wrong = await _raw(b, "/account/password", f"current_password={SURROGATE}&new_password=y")
+        assert wrong.status_code == 422
+        mode = await _raw(b, "/settings/quickbooks/settings", f"sync_mode=x{NUL}")
+        assert mode.status_code == 303

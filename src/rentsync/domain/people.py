@@ -69,16 +69,32 @@ MAX_PASSWORD_LENGTH = 1024
 """Argon2 hashes any length; the cap keeps a request from making us hash megabytes."""
 
 
+def text_problem(text: str) -> str | None:
+    """Why a name or address cannot be stored as text (control characters such as NUL, which
+    PostgreSQL refuses, or a lone surrogate, which is not UTF-8), or None."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return "remove the control characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "use ordinary text (this is not valid Unicode)"
+    return None
+
+
 def normalize_email(raw: str) -> str:
     """The address as stored and looked up: trimmed, lower-case; ValueError when malformed."""
     email = raw.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
+    if len(email) > 254 or not _EMAIL.match(email) or text_problem(email):
         raise ValueError("enter an e-mail address like name@example.com")
     return email
 
 
 def password_problem(password: str) -> str | None:
     """Why a new password is refused, or None."""
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        return "use ordinary characters (this is not valid Unicode)"
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"use at least {MIN_PASSWORD_LENGTH} characters"
     if len(password) > MAX_PASSWORD_LENGTH:

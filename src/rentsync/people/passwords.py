@@ -23,7 +23,7 @@ async def hash_password(password: str) -> str:
 def _verify(stored: str, password: str) -> bool:
     try:
         return _hasher.verify(stored, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    except (VerifyMismatchError, VerificationError, InvalidHashError, UnicodeEncodeError):
         return False
 
 

@@ -18,7 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from rentsync.domain.people import ConsoleUser, Role, normalize_email, password_problem
+from rentsync.domain.people import (
+    ConsoleUser,
+    Role,
+    normalize_email,
+    password_problem,
+    text_problem,
+)
 from rentsync.people import passwords
 from rentsync.store.audit import AuditRepository
 from rentsync.store.people import EmailTaken, PeopleRepository
@@ -27,6 +33,7 @@ FAILURES_PER_EMAIL = 5
 FAILURES_PER_CLIENT = 20
 FAILURE_WINDOW = timedelta(minutes=15)
 LINK_LIFETIME = timedelta(minutes=5)
+MALFORMED_EMAIL = "(malformed)"
 _TOKEN_ALPHABET_LENGTH = 43  # secrets.token_urlsafe(32)
 
 
@@ -105,6 +112,8 @@ class PeopleService:
             raise PeopleError("email", str(exc)) from None
         if not name.strip():
             raise PeopleError("name", "enter the person's name")
+        if problem := text_problem(name):
+            raise PeopleError("name", problem)
         password_hash = None
         if password is not None:
             problem = password_problem(password)
@@ -189,7 +198,7 @@ class PeopleService:
         try:
             address = normalize_email(email)
         except ValueError:
-            address = email.strip().lower()[:254]
+            address = MALFORMED_EMAIL  # no user has it; counted like any wrong address
         by_email, by_client = await self._repo.recent_failures(address, client_ip, FAILURE_WINDOW)
         if by_email >= FAILURES_PER_EMAIL or by_client >= FAILURES_PER_CLIENT:
             return SignIn(None, throttled=True)

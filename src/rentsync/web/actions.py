@@ -7,6 +7,21 @@ from rentsync.domain.people import ConsoleUser
 from rentsync.people.service import Actor
 from rentsync.qbo import errors
 
+ACTION_LABELS: dict[str, str] = {
+    "session.signed_in": "Signed in",
+    "session.signed_out": "Signed out",
+    "user.created": "Added a user",
+    "user.updated": "Changed a user",
+    "user.password_set": "Set a password",
+    "signin_link.minted": "Sign-in link made (rental system)",
+    "quickbooks.connect_started": "Started connecting QuickBooks",
+    "quickbooks.disconnected": "Disconnected QuickBooks",
+    "settings.saved": "Saved the sync settings",
+    "tax_rates.synced": "Synced tax rates with QuickBooks",
+}
+"""How the Audit page names each action (a screen adding an action adds its words here; the
+code is shown beside them either way)."""
+
 
 async def audited(
     services: Services,

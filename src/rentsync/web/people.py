@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from rentsync.api.deps import ServicesDep
 from rentsync.domain.people import Ability, ConsoleUser, Role
 from rentsync.people.service import Actor, PeopleError
+from rentsync.web.actions import ACTION_LABELS
 from rentsync.web.auth import requires
 from rentsync.web.render import flash, render
 
@@ -115,5 +116,9 @@ async def audit(
         request,
         "audit.html",
         user,
-        {"entries": entries, "older": entries[-1].id if len(entries) == 100 else None},
+        {
+            "entries": entries,
+            "labels": ACTION_LABELS,
+            "older": entries[-1].id if len(entries) == 100 else None,
+        },
     )

@@ -1,8 +1,9 @@
 """Sessions and CSRF for the console, as one ASGI middleware.
 
 - Session: Starlette's SessionMiddleware (a cookie signed with itsdangerous; HttpOnly,
-  SameSite=Lax, Secure unless the console is served on a loopback address). It holds only the
-  user's id and session version; `people.session_user` checks both on every request.
+  SameSite=Lax, Secure unless the console is served on a loopback address over plain http).
+  It holds only the user's id and session version; `people.session_user` checks both on every
+  request.
 - CSRF: asgi-csrf (double-submit: a signed `csrftoken` cookie that every unsafe request must
   repeat, in the `csrftoken` form field or the `x-csrftoken` header that htmx sends from the
   page's `hx-headers`). The API (`/api/`, API keys, no cookies) and Intuit's callback (GET) are
@@ -66,16 +67,16 @@ class ConsoleSecurity:
     def __init__(self, app: ASGIApp, *, secure: bool) -> None:
         self._app = app
         self._secure = secure
-        self._wrapped: ASGIApp | None = None
+        self._wrapped: dict[bool, ASGIApp] = {}
 
-    def _build(self, keys: ConsoleKeys) -> ASGIApp:
+    def _build(self, keys: ConsoleKeys, secure: bool) -> ASGIApp:
         protected = asgi_csrf(
             self._app,
             cookie_name=CSRF_COOKIE,
             http_header=CSRF_HEADER,
             signing_secret=base64.urlsafe_b64encode(keys.csrf).decode(),
             skip_if_scope=_outside_console,
-            cookie_secure=self._secure,
+            cookie_secure=secure,
             cookie_samesite="Lax",
             send_csrf_failed=_csrf_refused,
         )
@@ -85,19 +86,23 @@ class ConsoleSecurity:
             session_cookie=SESSION_COOKIE,
             max_age=SESSION_MAX_AGE_SECONDS,
             same_site="lax",
-            https_only=self._secure,
+            https_only=secure,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        if self._wrapped is None:
+        # Behind a TLS proxy on a loopback address the request arrives as https (uvicorn takes
+        # X-Forwarded-Proto from trusted proxies): the cookies are Secure then too.
+        secure = self._secure or scope.get("scheme") == "https"
+        wrapped = self._wrapped.get(secure)
+        if wrapped is None:
             services = getattr(scope["app"].state, "services", None)
             if services is None:  # not started: nothing to protect yet
                 await self._app(scope, receive, send)
                 return
-            self._wrapped = self._build(services.console_keys)
+            wrapped = self._wrapped[secure] = self._build(services.console_keys, secure)
         started = False
 
         async def send_watched(message: Message) -> None:
@@ -106,7 +111,7 @@ class ConsoleSecurity:
             await send(message)
 
         try:
-            await self._wrapped(scope, receive, send_watched)
+            await wrapped(scope, receive, send_watched)
         except UnicodeDecodeError:
             # asgi-csrf reads a form body as UTF-8 before anything else sees it.
             if started:
