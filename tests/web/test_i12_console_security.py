@@ -337,3 +337,30 @@ async def test_i12_hostile_form_input_is_refused_never_a_500(api: httpx2.AsyncCl
         assert wrong.status_code == 422
         mode = await _raw(b, "/settings/quickbooks/settings", f"sync_mode=x{NUL}")
         assert mode.status_code == 303
+
+
+async def test_i12_sign_in_link_can_open_a_given_console_page(api: httpx2.AsyncClient) -> None:
+    company = await company_key(api, "Tent Co")
+    owner = await add_user(api, company.company_id, "owner@tent.example")
+    for hostile in ("//evil.example/", "https://evil.example/", "/\\evil", "settings"):
+        refused = await api.post(
+            "/api/v1/console/sign-in-links",
+            json={"email": owner.email, "next": hostile},
+            headers=company.headers,
+        )
+        assert refused.status_code == 422, hostile
+        assert refused.json()["detail"][0]["loc"] == ["body", "next"]
+    minted = await api.post(
+        "/api/v1/console/sign-in-links",
+        json={"email": owner.email, "next": "/settings/tax-rates"},
+        headers=company.headers,
+    )
+    assert minted.status_code == 201
+    path = minted.json()["url"].removeprefix("http://rentsync.test")
+    assert path.endswith("?next=%2Fsettings%2Ftax-rates")
+    async with browser(api) as b:
+        landing = await b.get(path)
+        assert 'name="next" value="/settings/tax-rates"' in landing.text
+        token_path = path.split("?")[0]
+        used = await form_post(b, token_path, {"next": "/settings/tax-rates"})
+        assert used.status_code == 303 and used.headers["location"] == "/settings/tax-rates"

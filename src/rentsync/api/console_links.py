@@ -5,6 +5,7 @@ password)."""
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
@@ -19,6 +20,14 @@ router = APIRouter(prefix="/api/v1", tags=["console"])
 
 class SignInLinkIn(BaseModel):
     email: str = Field(min_length=3, max_length=320, description="The console user's e-mail.")
+    next: str | None = Field(
+        default=None,
+        max_length=500,
+        # A path of the console only: "/" then not a second "/" (//host is another site).
+        pattern=r"^/([A-Za-z0-9._~!$&'()*+,;=:@%?-][A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$",
+        description="A console page to open once signed in, e.g. `/settings/quickbooks`.",
+        examples=["/settings/quickbooks"],
+    )
 
 
 class SignInLinkOut(BaseModel):
@@ -43,6 +52,7 @@ async def mint_sign_in_link(
         token, expires_at = await services.people.mint_link(actor, body.email)
     except PeopleError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=exc.message) from None
-    return SignInLinkOut(
-        url=f"{str(request.base_url).rstrip('/')}/signin/link/{token}", expires_at=expires_at
-    )
+    url = f"{str(request.base_url).rstrip('/')}/signin/link/{token}"
+    if body.next:
+        url += "?" + urlencode({"next": body.next})
+    return SignInLinkOut(url=url, expires_at=expires_at)

@@ -62,14 +62,19 @@ async def signin(
 
 
 @router.get("/signin/link/{token}")
-async def link_form(request: Request, token: str) -> Response:
+async def link_form(request: Request, token: str, next: str = "/") -> Response:
     """The link opens a page with one button: a link preview or a mail scanner that fetches the
     URL does not use it up."""
-    return render(request, "signin_link.html", None, {"token": token})
+    return render(request, "signin_link.html", None, {"token": token, "next": safe_next(next)})
 
 
 @router.post("/signin/link/{token}")
-async def link_signin(request: Request, token: str, services: ServicesDep) -> Response:
+async def link_signin(
+    request: Request,
+    token: str,
+    services: ServicesDep,
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
     user = await services.people.redeem_link(token)
     if user is None:
         return render(
@@ -86,7 +91,7 @@ async def link_signin(request: Request, token: str, services: ServicesDep) -> Re
         )
     start_session(request, user)
     flash(request, f"Signed in as {user.email}.")
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/logout")
