@@ -31,6 +31,7 @@ from rentsync.qbo.oauth import OAuthApp
 from rentsync.settings import Settings
 from rentsync.store import database, migrate
 from rentsync.store.audit import AuditRepository
+from rentsync.store.bulk_syncs import BulkSyncRepository
 from rentsync.store.companies import CompanyRepository
 from rentsync.store.connections import ConnectionRepository
 from rentsync.store.diagnostics import DiagnosticsRepository
@@ -45,6 +46,7 @@ from rentsync.store.qbo_log import QboLogRepository
 from rentsync.store.rate_limits import PgInFlightSlots, PgRateWindow
 from rentsync.store.sync_settings import SyncSettingsRepository
 from rentsync.sync import retry
+from rentsync.sync.bulk import BulkSyncs
 from rentsync.sync.kinds import KINDS
 from rentsync.sync.kinds.base import Engine
 from rentsync.sync.ports import CompanyQbo, QboAccess
@@ -83,6 +85,8 @@ class Services:
     console_keys: ConsoleKeys
     company_settings: CompanySettingsService
     """Chart of accounts, saving the sync settings (checked), tax rates "Sync with QuickBooks"."""
+    bulk_syncs: BulkSyncs
+    """Bulk syncs (R18): preview, run, progress, cancel."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,36 @@ def retry_rules(settings: Settings) -> dict[DocumentType, retry.RetryRule]:
     }
 
 
+def build_references(
+    pool: AsyncConnectionPool, documents: DocumentRepository, ledger: LedgerRepository
+) -> References:
+    return References(
+        documents=documents,
+        ledger=ledger,
+        locks=AdvisoryLocks(pool),
+        kinds={kind.doc_type: kind.name_list for kind in KINDS if kind.name_list is not None},
+    )
+
+
+def build_bulk_syncs(
+    pool: AsyncConnectionPool,
+    *,
+    documents: DocumentRepository,
+    ledger: LedgerRepository,
+    sync_settings: SyncSettingsRepository,
+    qbo_access: QboAccess,
+) -> BulkSyncs:
+    return BulkSyncs(
+        repository=BulkSyncRepository(pool),
+        documents=documents,
+        ledger=ledger,
+        settings=sync_settings,
+        qbo=qbo_access,
+        references=build_references(pool, documents, ledger),
+        locks=AdvisoryLocks(pool),
+    )
+
+
 def build_reconciler(
     settings: Settings,
     pool: AsyncConnectionPool,
@@ -155,12 +189,7 @@ def build_reconciler(
     qbo_access: QboAccess,
 ) -> Reconciler:
     locks = AdvisoryLocks(pool)
-    references = References(
-        documents=documents,
-        ledger=ledger,
-        locks=locks,
-        kinds={kind.doc_type: kind.name_list for kind in KINDS if kind.name_list is not None},
-    )
+    references = build_references(pool, documents, ledger)
     engine = Engine(
         documents=documents, ledger=ledger, settings=sync_settings, qbo=qbo_access, locks=locks
     )
@@ -303,6 +332,13 @@ async def running_services(
             console_keys=console_keys,
             company_settings=CompanySettingsService(
                 qbo_access=qbo_access, store=sync_settings, refresh_facts=qbo.refresh_facts
+            ),
+            bulk_syncs=build_bulk_syncs(
+                pool,
+                documents=documents,
+                ledger=ledger,
+                sync_settings=sync_settings,
+                qbo_access=qbo_access,
             ),
         )
     finally:

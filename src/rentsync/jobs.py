@@ -105,6 +105,30 @@ async def sync_document(
         raise
 
 
+BULK_QUEUE = "bulk"
+BULK_TASK = "rentsync.bulk_sync"
+
+
+@blueprint.task(name=BULK_TASK, queue=BULK_QUEUE, pass_context=True)
+async def bulk_sync(context: procrastinate.JobContext, bulk_id: int) -> None:
+    """Preview, then run, one bulk sync, step by step (R18; `sync.bulk`). Only one such loop
+    runs per bulk sync; any other job for it returns at once."""
+    await services_of(context).bulk_syncs.run(bulk_id)
+
+
+# Every 15 s: a bulk sync whose loop died with its worker (or the database) goes on from its
+# cursor; for the others the job returns at once.
+@blueprint.periodic(cron="* * * * * */15")
+@blueprint.task(name="rentsync.resume_bulk_syncs", queue=MAINTENANCE_QUEUE, pass_context=True)
+async def resume_bulk_syncs(context: procrastinate.JobContext, timestamp: int) -> None:
+    for bulk_id in await services_of(context).bulk_syncs.repository.active():
+        await defer_bulk_sync(context.app, bulk_id)
+
+
+async def defer_bulk_sync(app: procrastinate.App, bulk_id: int) -> None:
+    await app.configure_task(BULK_TASK).defer_async(bulk_id=bulk_id)
+
+
 # Every 15 s (croniter's optional sixth field is seconds). A worker killed mid-job leaves the job
 # "doing" and holding its lock; once its heartbeat is older than the threshold the job is
 # handed back to the queue, so nothing behind that lock stays blocked for long.

@@ -16,6 +16,7 @@ import rentsync
 from rentsync import bootstrap, web
 from rentsync.api import (
     api_keys,
+    bulk_syncs,
     companies,
     console_links,
     diagnostics,
@@ -157,6 +158,7 @@ def create_app(
     app.include_router(api_keys.router)
     app.include_router(documents.build_router())
     app.include_router(sync_messages.router)
+    app.include_router(bulk_syncs.router)
     app.include_router(sync_settings.router)
     app.include_router(qbo_connection.router)
     app.include_router(qbo_log.router)

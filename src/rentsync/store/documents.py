@@ -369,6 +369,7 @@ async def schedule_sync(
     revision: int,
     trigger: Trigger,
     lock: str | None = None,
+    priority: int = 0,
 ) -> int:
     """Mark the document pending in the ledger and defer its job, on the caller's transaction.
 
@@ -401,6 +402,7 @@ async def schedule_sync(
         task_name=SYNC_TASK,
         queue=SYNC_QUEUE,
         lock=lock or key.lock(),
+        priority=priority,
         args={
             "company_id": key.company_id,
             "doc_type": key.doc_type.value,

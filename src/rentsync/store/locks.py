@@ -29,3 +29,17 @@ class AdvisoryLocks:
                 yield
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(%s)", (_lock_id(name),))
+
+    @contextlib.asynccontextmanager
+    async def try_hold(self, name: str) -> AsyncIterator[bool]:
+        """Hold the lock `name` if free (yields True), else yield False at once; released on
+        exit, or if the process dies (its connection closes)."""
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (_lock_id(name),))
+            row = await cursor.fetchone()
+            held = bool(row and row[0])
+            try:
+                yield held
+            finally:
+                if held:
+                    await conn.execute("SELECT pg_advisory_unlock(%s)", (_lock_id(name),))

@@ -128,7 +128,7 @@ class References:
     async def qbo_id(self, ctx: ReferenceContext, key: DocumentKey) -> str:
         """The QBO Id of the record `key` stands for, found or created (and up to date)."""
         document = ctx.snapshots.get(key) or await self._documents.get(key)
-        spec = self._record(ctx, key, self._present(key, document))
+        spec = self._record(ctx, key, self.present(key, document))
         # The steady state, without the lock: QBO already holds this version of the record.
         record = ctx.records[key] if key in ctx.records else await self._ledger.get(key)
         if record is not None and record.qbo_id and record.synced_hash == fingerprint(spec.payload):
@@ -166,7 +166,7 @@ class References:
         if spec is None:
             # Deleted in the rental system: QBO name-list records are never deleted by us.
             if create:
-                self._present(key, document)  # raises, with the remedy
+                self.present(key, document)  # raises, with the remedy
             if not settled and record is not None and record.state == SyncState.PENDING:
                 await self._settle(
                     key,
@@ -296,7 +296,7 @@ class References:
         assert document.body is not None
         return self._kinds[key.doc_type].record(ctx, key, document.body)
 
-    def _present(self, key: DocumentKey, document: StoredDocumentView | None) -> StoredDocumentView:
+    def present(self, key: DocumentKey, document: StoredDocumentView | None) -> StoredDocumentView:
         if document is None or document.body is None:
             raise MappingError(
                 MappingProblem.REFERENCE_MISSING,

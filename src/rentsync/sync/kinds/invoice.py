@@ -11,6 +11,8 @@ A deleted order's invoice is deleted in QBO.
 
 from __future__ import annotations
 
+from collections.abc import Set
+
 from rentsync import policy
 from rentsync.domain.documents import DocumentType, Order
 from rentsync.domain.ledger import DocumentKey, WriteIntent
@@ -149,7 +151,13 @@ class InvoiceKind:
         if order.tax_rate_id is None:
             return None
         rates = await self._engine.settings.tax_rates(company_id)
-        return order.tax_rate_id if any(r.qbo_id == order.tax_rate_id for r in rates) else None
+        return tax_code_of(order, {str(rate.qbo_id) for rate in rates})
+
+
+def tax_code_of(order: Order, synced_rate_ids: Set[str]) -> str | None:
+    """The QBO TaxCode of the order's tax rate, if it is one synced from QBO (else None: the
+    invoice mapping says what is wrong)."""
+    return order.tax_rate_id if order.tax_rate_id in synced_rate_ids else None
 
 
 KIND = KindSpec(

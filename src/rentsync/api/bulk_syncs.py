@@ -1,0 +1,272 @@
+"""Bulk sync (R18, B5): preview a selection of orders, confirm the preview to start it, watch
+its progress, cancel it. The work itself is in `sync.bulk`; these routes are thin."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from pydantic import BaseModel, Field
+
+from rentsync import jobs
+from rentsync.api.auth import CurrentPrincipal
+from rentsync.api.deps import ServicesDep
+from rentsync.api.schemas import connected_now, error_responses
+from rentsync.domain import bulk as rules
+from rentsync.domain.bulk import Planned, Selection, State
+from rentsync.domain.values import MAX_VERSION, Flag
+from rentsync.store.bulk_syncs import BulkSyncRow, ItemRow
+
+router = APIRouter(prefix="/api/v1/bulk-syncs", tags=["bulk sync"])
+
+BulkId = Annotated[int, Path(ge=1, le=MAX_VERSION, description="The bulk sync's id.")]
+
+
+class BulkSyncIn(Selection):
+    start: Flag = Field(
+        default=False,
+        description="Start as soon as the preview is ready, without a separate confirmation "
+        "(the CLI's --yes). Default: preview only; POST .../start confirms it.",
+    )
+
+
+class PreviewOut(BaseModel):
+    orders: int = Field(description="Orders selected (so far, while previewing).")
+    create: int
+    update: int
+    skip: int
+    fail: int
+    qbo_calls: int = Field(
+        description="QuickBooks requests the run will send: one per invoice written, two per "
+        "customer or product QuickBooks does not hold yet (a look-up, then the create)."
+    )
+    estimated_seconds: float = Field(description="qbo_calls at the bulk share of the ceiling.")
+    ceiling: str = Field(description="How the ceiling is computed.")
+
+
+class ProgressOut(BaseModel):
+    handed_to_sync: int
+    waiting: int
+    in_sync: int
+    created: int
+    updated: int
+    skipped: int
+    failed: int
+    changed_since_preview: int
+    differs_from_preview: int
+
+
+class BulkSyncOut(BaseModel):
+    id: int
+    state: State
+    selection: Selection
+    start_when_previewed: bool
+    preview: PreviewOut
+    progress: ProgressOut
+    created_at: datetime
+    previewed_at: datetime | None
+    started_at: datetime | None
+    cancelled_at: datetime | None
+    finished_at: datetime | None
+
+
+class BulkSyncItemOut(BaseModel):
+    seq: int
+    order_id: str
+    planned: Planned
+    reason: str | None
+    message: str | None
+    qbo_calls: int
+    previewed_revision: int
+    current_revision: int
+    outcome: str = Field(description="waiting, pending (in the sync), synced, skipped, failed.")
+    error_code: str | None
+
+
+class BulkSyncList(BaseModel):
+    items: list[BulkSyncOut]
+
+
+class BulkSyncItems(BaseModel):
+    items: list[BulkSyncItemOut]
+    next_after: int | None = Field(
+        description="Pass as `after` for the next page; null at the end."
+    )
+
+
+def _not_found(bulk_id: int) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"No bulk sync {bulk_id}.")
+
+
+async def describe(services: ServicesDep, bulk: BulkSyncRow) -> BulkSyncOut:
+    repository = services.bulk_syncs.repository
+    counts = await repository.outcomes(bulk.id)
+    progress = rules.progress_of([(c.planned, c.outcome, c.count, c.changed) for c in counts])
+    per_minute = services.settings.qbo_requests_per_minute
+    return BulkSyncOut(
+        id=bulk.id,
+        state=State(bulk.state),
+        selection=Selection.model_validate(bulk.selection),
+        start_when_previewed=bulk.start_when_previewed,
+        preview=PreviewOut(
+            orders=bulk.items,
+            qbo_calls=bulk.estimated_calls,
+            estimated_seconds=round(
+                rules.estimated_duration(bulk.estimated_calls, per_minute).total_seconds(), 1
+            ),
+            ceiling=rules.ceiling_text(per_minute),
+            **{planned.value: bulk.planned.get(planned.value, 0) for planned in Planned},
+        ),
+        progress=ProgressOut(
+            handed_to_sync=bulk.dispatched,
+            waiting=progress.waiting,
+            in_sync=progress.in_sync,
+            created=progress.created,
+            updated=progress.updated,
+            skipped=progress.skipped,
+            failed=progress.failed,
+            changed_since_preview=progress.changed_since_preview,
+            differs_from_preview=progress.differs_from_preview,
+        ),
+        created_at=bulk.created_at,
+        previewed_at=bulk.previewed_at,
+        started_at=bulk.started_at,
+        cancelled_at=bulk.cancelled_at,
+        finished_at=bulk.finished_at,
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BulkSyncOut,
+    responses=error_responses(409),
+)
+async def create_bulk_sync(
+    body: BulkSyncIn, principal: CurrentPrincipal, services: ServicesDep
+) -> BulkSyncOut:
+    """Preview a bulk sync of the selected orders (every condition given must hold). The
+    preview runs on a worker; GET the bulk sync until `state` is `previewed`, then POST
+    `.../start` to run it (or pass `start: true` to run it as soon as it is previewed)."""
+    if not await connected_now(services, principal.company_id):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail="QuickBooks is not connected: connect it before a bulk sync.",
+        )
+    selection = Selection.model_validate(body.model_dump(exclude={"start"}))
+    bulk = await services.bulk_syncs.repository.create(
+        principal.company_id, selection, start_when_previewed=body.start
+    )
+    await jobs.defer_bulk_sync(services.job_app, bulk.id)
+    return await describe(services, bulk)
+
+
+@router.get("", response_model=BulkSyncList)
+async def list_bulk_syncs(
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> BulkSyncList:
+    """The company's bulk syncs, newest first."""
+    rows = await services.bulk_syncs.repository.recent(principal.company_id, limit=limit)
+    return BulkSyncList(items=[await describe(services, row) for row in rows])
+
+
+@router.get("/{bulk_id}", response_model=BulkSyncOut, responses=error_responses(404))
+async def get_bulk_sync(
+    bulk_id: BulkId, principal: CurrentPrincipal, services: ServicesDep
+) -> BulkSyncOut:
+    """The preview (what the run does, its QuickBooks calls and time) and the progress."""
+    bulk = await services.bulk_syncs.repository.get(bulk_id, company_id=principal.company_id)
+    if bulk is None:
+        raise _not_found(bulk_id)
+    return await describe(services, bulk)
+
+
+@router.get("/{bulk_id}/items", response_model=BulkSyncItems, responses=error_responses(404))
+async def bulk_sync_items(
+    bulk_id: BulkId,
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    planned: Planned | None = None,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> BulkSyncItems:
+    """The preview per order (in the run's order) with its outcome so far."""
+    repository = services.bulk_syncs.repository
+    if await repository.get(bulk_id, company_id=principal.company_id) is None:
+        raise _not_found(bulk_id)
+    rows = await repository.items(bulk_id, after=after, limit=limit, planned=planned)
+    return BulkSyncItems(
+        items=[_item(row) for row in rows],
+        next_after=rows[-1].seq if len(rows) == limit else None,
+    )
+
+
+def _item(row: ItemRow) -> BulkSyncItemOut:
+    if row.dispatched_at is None:
+        outcome = "waiting"
+    elif row.planned == Planned.SKIP:
+        outcome = "skipped"
+    else:
+        outcome = row.state or "pending"
+    return BulkSyncItemOut(
+        seq=row.seq,
+        order_id=row.source_id,
+        planned=Planned(row.planned),
+        reason=row.reason,
+        message=row.message,
+        qbo_calls=row.calls,
+        previewed_revision=row.revision,
+        current_revision=row.current_revision,
+        outcome=outcome,
+        error_code=row.error_code,
+    )
+
+
+@router.post(
+    "/{bulk_id}/start",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BulkSyncOut,
+    responses=error_responses(404, 409),
+)
+async def start_bulk_sync(
+    bulk_id: BulkId, principal: CurrentPrincipal, services: ServicesDep
+) -> BulkSyncOut:
+    """Confirm the preview: the run does what it said (409 unless `previewed`)."""
+    repository = services.bulk_syncs.repository
+    started = await repository.start(principal.company_id, bulk_id)
+    if started is None:
+        current = await repository.get(bulk_id, company_id=principal.company_id)
+        if current is None:
+            raise _not_found(bulk_id)
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"Bulk sync {bulk_id} is {current.state}: only a previewed one can start.",
+        )
+    await jobs.defer_bulk_sync(services.job_app, bulk_id)
+    return await describe(services, started)
+
+
+@router.post(
+    "/{bulk_id}/cancel",
+    response_model=BulkSyncOut,
+    responses=error_responses(404, 409),
+)
+async def cancel_bulk_sync(
+    bulk_id: BulkId, principal: CurrentPrincipal, services: ServicesDep
+) -> BulkSyncOut:
+    """Stop handing orders to the sync. Orders already in it finish their own sync (each is
+    whole: nothing is left half-written); the others are not sent. 409 once it has ended."""
+    repository = services.bulk_syncs.repository
+    cancelled = await repository.cancel(principal.company_id, bulk_id)
+    if cancelled is None:
+        current = await repository.get(bulk_id, company_id=principal.company_id)
+        if current is None:
+            raise _not_found(bulk_id)
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"Bulk sync {bulk_id} has already ended ({current.state}).",
+        )
+    return await describe(services, cancelled)

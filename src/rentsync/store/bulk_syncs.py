@@ -1,0 +1,441 @@
+"""Bulk syncs in PostgreSQL: the selection, the preview's plan per order (in the run's order),
+the cursor of the run and its progress (R18, B5).
+
+Every step is one transaction that checks the state and the cursor it started from, so a step
+run twice (a worker killed after committing, its job run again) changes nothing the second time,
+and a cancel committed between two steps is seen by the next one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from rentsync.domain.bulk import Plan, Planned, Selection, State
+from rentsync.domain.documents import DocumentType
+from rentsync.domain.ledger import DocumentKey
+from rentsync.domain.triggers import Trigger
+from rentsync.store.documents import schedule_sync
+
+BULK_PRIORITY = -1
+"""The priority of the sync jobs a bulk sync defers: below real-time sync (0), so a worker with
+a free slot always takes a waiting real-time job first (B9)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BulkSyncRow:
+    id: int
+    company_id: int
+    selection: dict[str, Any]
+    state: str
+    start_when_previewed: bool
+    preview_after: str | None
+    items: int
+    dispatched: int
+    planned: dict[str, int]
+    estimated_calls: int
+    created_at: datetime
+    previewed_at: datetime | None
+    started_at: datetime | None
+    cancelled_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Candidate:
+    """A selected order as stored, with what the ledger holds for it."""
+
+    source_id: str
+    revision: int
+    body: dict[str, Any]
+    first_seen_at: datetime
+    job_lock: str | None
+    state: str | None
+    qbo_id: str | None
+    synced_revision: int | None
+    last_user_action_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlannedItem:
+    source_id: str
+    revision: int
+    plan: Plan
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemRow:
+    seq: int
+    source_id: str
+    revision: int
+    current_revision: int
+    planned: str
+    reason: str | None
+    message: str | None
+    calls: int
+    dispatched_at: datetime | None
+    state: str | None
+    error_code: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutcomeCount:
+    planned: str
+    outcome: str
+    """waiting (not handed to the sync yet), pending (in the sync), or the ledger's state."""
+    count: int
+    changed: int
+    """Of those, documents changed since the preview (the run used their current version)."""
+
+
+_COLUMNS = (
+    "id, company_id, selection, state, start_when_previewed, preview_after, items, dispatched, "
+    "planned, estimated_calls, created_at, previewed_at, started_at, cancelled_at, finished_at"
+)
+
+
+def _selection_filter(selection: Selection) -> tuple[str, dict[str, Any]]:
+    where = ["d.deleted_at IS NULL"]
+    params: dict[str, Any] = {}
+    if selection.date_from is not None:
+        where.append("d.body->>'invoice_date' >= %(date_from)s")
+        params["date_from"] = selection.date_from.isoformat()
+    if selection.date_to is not None:
+        where.append("d.body->>'invoice_date' <= %(date_to)s")
+        params["date_to"] = selection.date_to.isoformat()
+    if selection.numbers:
+        where.append("d.body->>'invoice_number' = ANY(%(numbers)s)")
+        params["numbers"] = list(selection.numbers)
+    if selection.kinds:
+        # An order stored without `kind` is an order (the model's default).
+        where.append("coalesce(d.body->>'kind', 'order') = ANY(%(kinds)s)")
+        params["kinds"] = [kind.value for kind in selection.kinds]
+    if selection.not_in_qbo:
+        where.append("r.qbo_id IS NULL")
+    return " AND ".join(where), params
+
+
+class BulkSyncRepository:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def create(
+        self, company_id: int, selection: Selection, *, start_when_previewed: bool
+    ) -> BulkSyncRow:
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(BulkSyncRow)) as cur,
+        ):
+            await cur.execute(
+                "INSERT INTO bulk_syncs (company_id, selection, state, start_when_previewed) "
+                f"VALUES (%s, %s, 'previewing', %s) RETURNING {_COLUMNS}",
+                (company_id, Jsonb(selection.model_dump(mode="json")), start_when_previewed),
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            return row
+
+    async def get(self, bulk_id: int, *, company_id: int | None = None) -> BulkSyncRow | None:
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(BulkSyncRow)) as cur,
+        ):
+            await cur.execute(
+                f"SELECT {_COLUMNS} FROM bulk_syncs WHERE id = %s "
+                "AND (%s::bigint IS NULL OR company_id = %s)",
+                (bulk_id, company_id, company_id),
+            )
+            return await cur.fetchone()
+
+    async def recent(self, company_id: int, *, limit: int = 50) -> list[BulkSyncRow]:
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(BulkSyncRow)) as cur,
+        ):
+            await cur.execute(
+                f"SELECT {_COLUMNS} FROM bulk_syncs WHERE company_id = %s "
+                "ORDER BY id DESC LIMIT %s",
+                (company_id, limit),
+            )
+            return await cur.fetchall()
+
+    async def candidates(
+        self, bulk: BulkSyncRow, selection: Selection, *, limit: int
+    ) -> list[Candidate]:
+        """The next `limit` selected orders after the preview's cursor, in source id order."""
+        where, params = _selection_filter(selection)
+        params.update(
+            company=bulk.company_id,
+            type=DocumentType.ORDER.value,
+            after=bulk.preview_after or "",
+            limit=limit,
+        )
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(Candidate)) as cur,
+        ):
+            await cur.execute(
+                "SELECT d.source_id, d.revision, d.body, d.first_seen_at, d.job_lock, r.state, "
+                "r.qbo_id, r.synced_revision, r.last_user_action_at FROM documents d "
+                "LEFT JOIN sync_records r USING (company_id, doc_type, source_id) "
+                "WHERE d.company_id = %(company)s AND d.doc_type = %(type)s "
+                f"AND d.source_id > %(after)s AND {where} "
+                "ORDER BY d.source_id LIMIT %(limit)s",
+                params,
+            )
+            return await cur.fetchall()
+
+    async def orders_with_payments(self, company_id: int, locks: Sequence[str]) -> set[str]:
+        """Of the given order locks, those with a payment (not voided) sent to rentsync (R11)."""
+        if not locks:
+            return set()
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT DISTINCT job_lock FROM documents WHERE company_id = %s "
+                "AND doc_type = %s AND job_lock = ANY(%s) AND deleted_at IS NULL "
+                "AND coalesce(body->>'voided', 'false') <> 'true'",
+                (company_id, DocumentType.PAYMENT.value, list(locks)),
+            )
+            return {str(row[0]) for row in await cursor.fetchall()}
+
+    async def add_preview_chunk(
+        self,
+        bulk: BulkSyncRow,
+        items: Sequence[PlannedItem],
+        *,
+        references: Sequence[DocumentKey],
+        reference_calls: int,
+        last: bool,
+    ) -> bool:
+        """Store one chunk of the preview and move its cursor; the preview is complete with
+        `last`. `references`: customers and products QuickBooks does not hold yet; each costs
+        `reference_calls` the first time this bulk sync meets it. False (nothing stored) if
+        another run of the step stored this chunk first, or the bulk sync was cancelled."""
+        async with self._pool.connection() as conn, conn.transaction():
+            locked = await _lock(conn, bulk.id)
+            if (
+                locked is None
+                or locked.state != State.PREVIEWING
+                or locked.preview_after != bulk.preview_after
+            ):
+                return False
+            new_references = 0
+            if references:
+                cursor = await conn.execute(
+                    "INSERT INTO bulk_sync_references (bulk_sync_id, doc_type, source_id) "
+                    "SELECT %s, * FROM unnest(%s::text[], %s::text[]) ON CONFLICT DO NOTHING "
+                    "RETURNING 1",
+                    (
+                        bulk.id,
+                        [key.doc_type.value for key in references],
+                        [key.source_id for key in references],
+                    ),
+                )
+                new_references = len(await cursor.fetchall())
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    "INSERT INTO bulk_sync_items (bulk_sync_id, seq, company_id, doc_type, "
+                    "source_id, revision, planned, reason, message, calls) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    [
+                        (
+                            bulk.id,
+                            locked.items + number,
+                            bulk.company_id,
+                            DocumentType.ORDER.value,
+                            item.source_id,
+                            item.revision,
+                            item.plan.planned.value,
+                            item.plan.reason,
+                            item.plan.message,
+                            item.plan.calls,
+                        )
+                        for number, item in enumerate(items, start=1)
+                    ],
+                )
+            planned = dict(locked.planned)
+            for item in items:
+                planned[item.plan.planned.value] = planned.get(item.plan.planned.value, 0) + 1
+            calls = sum(item.plan.calls for item in items) + new_references * reference_calls
+            next_state = State.PREVIEWING
+            if last:
+                next_state = State.RUNNING if locked.start_when_previewed else State.PREVIEWED
+            await conn.execute(
+                "UPDATE bulk_syncs SET items = items + %s, planned = %s, "
+                "estimated_calls = estimated_calls + %s, preview_after = %s, state = %s, "
+                "previewed_at = CASE WHEN %s THEN now() END, "
+                "started_at = CASE WHEN %s THEN now() END WHERE id = %s",
+                (
+                    len(items),
+                    Jsonb(planned),
+                    calls,
+                    items[-1].source_id if items else bulk.preview_after,
+                    next_state.value,
+                    last,
+                    next_state is State.RUNNING,
+                    bulk.id,
+                ),
+            )
+            return True
+
+    async def start(self, company_id: int, bulk_id: int) -> BulkSyncRow | None:
+        """The user confirms the preview: previewed -> running (None when not previewed)."""
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(BulkSyncRow)) as cur,
+        ):
+            await cur.execute(
+                "UPDATE bulk_syncs SET state = 'running', started_at = now() "
+                "WHERE id = %s AND company_id = %s AND state = 'previewed' "
+                f"RETURNING {_COLUMNS}",
+                (bulk_id, company_id),
+            )
+            return await cur.fetchone()
+
+    async def cancel(self, company_id: int, bulk_id: int) -> BulkSyncRow | None:
+        """Stop handing orders to the sync (None when it had already ended)."""
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(BulkSyncRow)) as cur,
+        ):
+            await cur.execute(
+                "UPDATE bulk_syncs SET state = 'cancelled', cancelled_at = now() "
+                "WHERE id = %s AND company_id = %s "
+                "AND state IN ('previewing', 'previewed', 'running') "
+                f"RETURNING {_COLUMNS}",
+                (bulk_id, company_id),
+            )
+            return await cur.fetchone()
+
+    async def dispatch(self, bulk: BulkSyncRow, *, window: int) -> int:
+        """Hand the next orders to the sync (their jobs, at bulk priority) so that at most
+        `window` of this bulk sync's orders are in the sync at once; skips are passed over.
+        Marks the run done once every order was handed over and none is in the sync. Returns
+        how many jobs were deferred (0 when nothing was free, or the run is not running)."""
+        async with self._pool.connection() as conn, conn.transaction():
+            locked = await _lock(conn, bulk.id)
+            if locked is None or locked.state != State.RUNNING:
+                return 0
+            busy = await _in_sync(conn, locked, lookback=window * 4)
+            free = window - busy
+            deferred = 0
+            last_seq = locked.dispatched
+            if free > 0 and locked.dispatched < locked.items:
+                cursor = await conn.execute(
+                    "SELECT i.seq, i.source_id, i.planned, d.revision, d.job_lock, "
+                    "d.deleted_at IS NOT NULL FROM bulk_sync_items i JOIN documents d "
+                    "USING (company_id, doc_type, source_id) WHERE i.bulk_sync_id = %s "
+                    "AND i.seq > %s ORDER BY i.seq LIMIT %s",
+                    (locked.id, locked.dispatched, max(free * 4, 100)),
+                )
+                for seq, source_id, planned, revision, job_lock, deleted in await cursor.fetchall():
+                    if deferred >= free:
+                        break
+                    last_seq = int(seq)
+                    # A skip needs no job; a document deleted since the preview has its own
+                    # (the deletion's), which a bulk sync must not overtake.
+                    if planned == Planned.SKIP or deleted:
+                        continue
+                    await schedule_sync(
+                        conn,
+                        DocumentKey(locked.company_id, DocumentType.ORDER, str(source_id)),
+                        revision=int(revision),
+                        trigger=Trigger.BULK_SYNC,
+                        lock=job_lock,
+                        priority=BULK_PRIORITY,
+                    )
+                    deferred += 1
+                await conn.execute(
+                    "UPDATE bulk_sync_items SET dispatched_at = now() "
+                    "WHERE bulk_sync_id = %s AND seq > %s AND seq <= %s",
+                    (locked.id, locked.dispatched, last_seq),
+                )
+            finished = (
+                last_seq >= locked.items
+                and deferred == 0
+                and await _in_sync(conn, locked, lookback=locked.items) == 0
+            )
+            await conn.execute(
+                "UPDATE bulk_syncs SET dispatched = %s, state = CASE WHEN %s THEN 'done' "
+                "ELSE state END, finished_at = CASE WHEN %s THEN now() END WHERE id = %s",
+                (last_seq, finished, finished, locked.id),
+            )
+            return deferred
+
+    async def outcomes(self, bulk_id: int) -> list[OutcomeCount]:
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(OutcomeCount)) as cur,
+        ):
+            await cur.execute(
+                "SELECT i.planned, CASE WHEN i.dispatched_at IS NULL THEN 'waiting' "
+                "WHEN i.planned = 'skip' THEN 'skipped' ELSE coalesce(r.state, 'pending') END "
+                "AS outcome, count(*)::int AS count, "
+                "count(*) FILTER (WHERE d.revision > i.revision)::int AS changed "
+                "FROM bulk_sync_items i JOIN documents d USING (company_id, doc_type, source_id) "
+                "LEFT JOIN sync_records r USING (company_id, doc_type, source_id) "
+                "WHERE i.bulk_sync_id = %s GROUP BY 1, 2 ORDER BY 1, 2",
+                (bulk_id,),
+            )
+            return await cur.fetchall()
+
+    async def items(
+        self, bulk_id: int, *, after: int = 0, limit: int = 100, planned: Planned | None = None
+    ) -> list[ItemRow]:
+        """The preview's plan per order with its outcome so far, in the run's order."""
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(ItemRow)) as cur,
+        ):
+            await cur.execute(
+                "SELECT i.seq, i.source_id, i.revision, d.revision AS current_revision, "
+                "i.planned, i.reason, i.message, i.calls, i.dispatched_at, r.state, "
+                "r.error->>'code' AS error_code FROM bulk_sync_items i "
+                "JOIN documents d USING (company_id, doc_type, source_id) "
+                "LEFT JOIN sync_records r USING (company_id, doc_type, source_id) "
+                "WHERE i.bulk_sync_id = %s AND i.seq > %s "
+                "AND (%s::text IS NULL OR i.planned = %s) ORDER BY i.seq LIMIT %s",
+                (bulk_id, after, planned, planned, limit),
+            )
+            return await cur.fetchall()
+
+    async def active(self) -> list[int]:
+        """Bulk syncs that still have steps to run (previewing or running)."""
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT id FROM bulk_syncs WHERE state IN ('previewing', 'running') ORDER BY id"
+            )
+            return [int(row[0]) for row in await cursor.fetchall()]
+
+
+async def _lock(conn: AsyncConnection[Any], bulk_id: int) -> BulkSyncRow | None:
+    async with conn.cursor(row_factory=class_row(BulkSyncRow)) as cur:
+        await cur.execute(f"SELECT {_COLUMNS} FROM bulk_syncs WHERE id = %s FOR UPDATE", (bulk_id,))
+        return await cur.fetchone()
+
+
+async def _in_sync(conn: AsyncConnection[Any], bulk: BulkSyncRow, *, lookback: int) -> int:
+    """This run's orders still in the sync, among the last `lookback` handed over. An order the
+    sync keeps retrying with backoff (QuickBooks unreachable for hours) falls out of the window
+    after that and no longer holds the next orders up; the run is done once it settles too."""
+    cursor = await conn.execute(
+        "SELECT count(*) FROM bulk_sync_items i JOIN sync_records r "
+        "USING (company_id, doc_type, source_id) WHERE i.bulk_sync_id = %s AND i.seq > %s "
+        "AND i.seq <= %s AND i.planned <> 'skip' AND i.dispatched_at IS NOT NULL "
+        "AND r.state = 'pending'",
+        (bulk.id, max(bulk.dispatched - lookback, 0), bulk.dispatched),
+    )
+    row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def selection_of(bulk: BulkSyncRow) -> Selection:
+    return Selection.model_validate_json(json.dumps(bulk.selection))

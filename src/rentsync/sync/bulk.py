@@ -1,0 +1,276 @@
+"""Bulk sync (R18, B5, B9): preview a selection of orders, then hand them to the sync.
+
+Why it is built this way:
+- The preview plans each order with the code the sync itself runs before writing (the policy,
+  the items' mapping, the invoice mapping), so what it says is what the run does: created,
+  updated, skipped (with the policy's reason and message, or "already up to date") or failed
+  (plan, account mapping, tax, a customer or product never sent). It is stored per order in
+  the run's order (source id), a chunk per step: a preview of 100,000 orders never sits in
+  memory, and a preview interrupted by a crash goes on from its cursor.
+- The run does not write to QuickBooks itself: it defers each order's ordinary sync job (same
+  requestids, write intents, lookups before creates, retry table: B1), with trigger
+  `bulk_sync` (which releases orders created before the connection, R14) and a priority below
+  real-time jobs. It keeps at most `window` of its orders in the sync at once, so a worker
+  with a free slot always finds the company's (and every other company's) real-time jobs
+  first, and two companies' bulk syncs interleave on the same workers (B9). An order changed
+  since the preview is synced at its current version; the progress counts those.
+- Progress (per planned outcome: waiting, in the sync, synced, skipped, failed) is read from
+  the items and the ledger; the cursor is a committed column. A killed worker loses at most
+  the step it was in: the next step (any worker; `resume` re-starts the loop of every active
+  bulk sync) continues from the cursor, and each order's job is retried by the queue.
+- Cancel stops handing orders over at the next step; orders already in the sync finish their
+  own job (each is a whole reconciliation), so nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from rentsync import policy
+from rentsync.domain import bulk as plan_rules
+from rentsync.domain.bulk import Plan, Planned, State
+from rentsync.domain.documents import DocumentType, Order
+from rentsync.domain.ledger import DocumentKey
+from rentsync.domain.settings import SyncSettings
+from rentsync.domain.triggers import Trigger
+from rentsync.mapping import invoice as invoice_mapping
+from rentsync.mapping.errors import MappingError
+from rentsync.store.bulk_syncs import (
+    BulkSyncRepository,
+    BulkSyncRow,
+    Candidate,
+    PlannedItem,
+    selection_of,
+)
+from rentsync.store.locks import AdvisoryLocks
+from rentsync.sync.kinds.invoice import tax_code_of
+from rentsync.sync.ports import (
+    CompanyQbo,
+    CompanySettings,
+    Documents,
+    Ledger,
+    QboAccess,
+    StoredDocumentView,
+)
+from rentsync.sync.references import ReferenceContext, References
+
+log = logging.getLogger(__name__)
+
+PREVIEW_CHUNK = 200
+"""Orders planned per preview step (one round trip each for them, their references, ledger
+rows and payments)."""
+WINDOW = 20
+"""A bulk sync's orders in the sync at once: enough to keep a realm's 10 request slots busy,
+few enough that real-time jobs find a worker slot within one order's sync."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Facts:
+    """What planning needs about the company, read once per step."""
+
+    company_id: int
+    company: CompanyQbo
+    settings: SyncSettings
+    tax_rate_ids: frozenset[str]
+
+
+class BulkSyncs:
+    def __init__(
+        self,
+        *,
+        repository: BulkSyncRepository,
+        documents: Documents,
+        ledger: Ledger,
+        settings: CompanySettings,
+        qbo: QboAccess,
+        references: References,
+        locks: AdvisoryLocks,
+        window: int = WINDOW,
+        preview_chunk: int = PREVIEW_CHUNK,
+        poll_seconds: float = 0.2,
+    ) -> None:
+        self.repository = repository
+        self._documents = documents
+        self._ledger = ledger
+        self._settings = settings
+        self._qbo = qbo
+        self._references = references
+        self._locks = locks
+        self._window = window
+        self._chunk = preview_chunk
+        self._poll = poll_seconds
+
+    async def run(self, bulk_id: int) -> None:
+        """Step the bulk sync until it is previewed, done or cancelled. One loop per bulk sync
+        across all processes (an advisory lock): a second call returns at once."""
+        async with self._locks.try_hold(f"bulk-sync:{bulk_id}") as held:
+            if not held:
+                return
+            while await self.step(bulk_id):
+                pass
+
+    async def step(self, bulk_id: int) -> bool:
+        """One bounded step; False when there is nothing more to do now."""
+        bulk = await self.repository.get(bulk_id)
+        if bulk is None:
+            return False
+        if bulk.state == State.PREVIEWING:
+            await self._preview_chunk(bulk)
+            return True
+        if bulk.state == State.RUNNING:
+            deferred = await self.repository.dispatch(bulk, window=self._window)
+            if deferred == 0:
+                await asyncio.sleep(self._poll)
+            return True
+        return False
+
+    async def _preview_chunk(self, bulk: BulkSyncRow) -> None:
+        selection = selection_of(bulk)
+        candidates = await self.repository.candidates(bulk, selection, limit=self._chunk)
+        facts = await self._facts(bulk.company_id)
+        plans, references = await self._plan(candidates, facts)
+        await self.repository.add_preview_chunk(
+            bulk,
+            plans,
+            references=references,
+            reference_calls=plan_rules.REFERENCE_CALLS,
+            last=len(candidates) < self._chunk,
+        )
+
+    async def _facts(self, company_id: int) -> _Facts:
+        rates = await self._settings.tax_rates(company_id)
+        return _Facts(
+            company_id=company_id,
+            company=await self._qbo.open(company_id),
+            settings=await self._settings.get(company_id),
+            tax_rate_ids=frozenset(str(rate.qbo_id) for rate in rates),
+        )
+
+    async def _plan(
+        self, candidates: Sequence[Candidate], facts: _Facts
+    ) -> tuple[list[PlannedItem], list[DocumentKey]]:
+        """Plan a chunk of orders; also the customers and products QuickBooks does not hold
+        yet that the chunk's orders will create."""
+        company_id = facts.company_id
+        orders = {c.source_id: Order.model_validate(c.body) for c in candidates}
+        paid = await self.repository.orders_with_payments(
+            company_id,
+            [
+                _order_key(company_id, c.source_id).lock()
+                for c in candidates
+                if policy.needs_payment_fact(orders[c.source_id], facts.settings)
+            ],
+        )
+        reference_keys = sorted(
+            {key for order in orders.values() for key in _references_of(company_id, order)},
+            key=_sort_key,
+        )
+        snapshots = await self._documents.get_many(reference_keys)
+        rows = await self._ledger.get_many(reference_keys)
+        in_qbo = {key for key, row in rows.items() if row.qbo_id}
+        items: list[PlannedItem] = []
+        to_create: set[DocumentKey] = set()
+        for candidate in candidates:
+            order = orders[candidate.source_id]
+            if _order_key(company_id, candidate.source_id).lock() in paid:
+                order = order.model_copy(update={"has_payment": True})
+            plan = self._plan_one(candidate, order, facts, snapshots)
+            if plan.planned in (Planned.CREATE, Planned.UPDATE):
+                to_create.update(
+                    key
+                    for key in _references_of(company_id, order)
+                    if key not in in_qbo and key in snapshots
+                )
+            items.append(
+                PlannedItem(source_id=candidate.source_id, revision=candidate.revision, plan=plan)
+            )
+        return items, sorted(to_create, key=_sort_key)
+
+    def _plan_one(
+        self,
+        candidate: Candidate,
+        order: Order,
+        facts: _Facts,
+        snapshots: Mapping[DocumentKey, StoredDocumentView],
+    ) -> Plan:
+        decision = policy.decide(
+            order,
+            facts.settings,
+            facts.company.connection,
+            trigger=Trigger.BULK_SYNC,
+            first_seen_at=candidate.first_seen_at,
+            last_user_action_at=candidate.last_user_action_at,
+            in_qbo=candidate.qbo_id is not None,
+        )
+        if isinstance(decision, policy.Skip):
+            return Plan(
+                planned=Planned.SKIP, reason=decision.reason.value, message=decision.message
+            )
+        if (
+            candidate.qbo_id is not None
+            and candidate.state == "synced"
+            and candidate.synced_revision == candidate.revision
+        ):
+            return Plan(
+                planned=Planned.SKIP,
+                reason=plan_rules.UP_TO_DATE,
+                message=plan_rules.UP_TO_DATE_MESSAGE,
+            )
+        try:
+            self._check(candidate.source_id, order, facts, snapshots)
+        except MappingError as exc:
+            return Plan(planned=Planned.FAIL, reason=exc.code, message=str(exc))
+        planned = Planned.CREATE if candidate.qbo_id is None else Planned.UPDATE
+        return Plan(planned=planned, calls=plan_rules.WRITE_CALLS)
+
+    def _check(
+        self,
+        source_id: str,
+        order: Order,
+        facts: _Facts,
+        snapshots: Mapping[DocumentKey, StoredDocumentView],
+    ) -> None:
+        """Raise the MappingError the sync would record for the order before writing it: its
+        products' mapping (plan, accounts), a customer or product never sent, the invoice's
+        own mapping (tax). The same functions the sync calls, so the plan cannot drift."""
+        company_id = facts.company_id
+        client = facts.company.client
+        assert client is not None  # connected: the policy skipped the order otherwise
+        ctx = ReferenceContext(
+            company_id=company_id,
+            client=client,
+            accounts=facts.settings.accounts,
+            inventory_allowed=facts.company.inventory_allowed,
+            snapshots=snapshots,
+        )
+        self._references.check_items(ctx, order.product_ids())
+        for key in _references_of(company_id, order):
+            self._references.present(key, snapshots.get(key))
+        placeholder = "0"  # Ids do not change what the mapping accepts or refuses
+        refs = invoice_mapping.InvoiceRefs(
+            customer_id=placeholder,
+            item_ids=dict.fromkeys(order.product_ids(), placeholder),
+            tax_code_id=tax_code_of(order, facts.tax_rate_ids),
+            automated_sales_tax=facts.company.automated_sales_tax,
+        )
+        invoice_mapping.invoice_create(order, refs, key=_order_key(company_id, source_id))
+
+
+def _order_key(company_id: int, source_id: str) -> DocumentKey:
+    return DocumentKey(company_id, DocumentType.ORDER, source_id)
+
+
+def _references_of(company_id: int, order: Order) -> list[DocumentKey]:
+    """The customer and products an order's invoice needs in QuickBooks (customer first, as
+    the sync resolves them)."""
+    return [DocumentKey(company_id, DocumentType.CUSTOMER, order.customer_id)] + [
+        DocumentKey(company_id, DocumentType.PRODUCT, product_id)
+        for product_id in order.product_ids()
+    ]
+
+
+def _sort_key(key: DocumentKey) -> tuple[str, str]:
+    return key.doc_type.value, key.source_id

@@ -1,0 +1,212 @@
+"""R18 bulk sync and B5 preview, through the API, an in-process worker and the emulator: the
+preview says what the run then does; the run releases orders created before the connection
+(R14); bad selections are 422 per field; cancel stops the run."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from rentsync.settings import Settings
+from tests import ingest_fixtures as make
+from tests.sync_rig import Rig, rig_for
+
+BULK = "/api/v1/bulk-syncs"
+
+
+@pytest.fixture
+async def rig(settings: Settings) -> AsyncIterator[Rig]:
+    async with rig_for(settings) as unconnected:
+        yield unconnected
+
+
+async def wait_for(rig: Rig, bulk_id: int, *states: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        response = await rig.api.get(f"{BULK}/{bulk_id}", headers=rig.headers)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        if body["state"] in states:
+            return body
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"bulk sync {bulk_id} never reached {states}: {body}")
+        await asyncio.sleep(0.05)
+
+
+async def items(rig: Rig, bulk_id: int) -> dict[str, dict[str, Any]]:
+    response = await rig.api.get(f"{BULK}/{bulk_id}/items?limit=500", headers=rig.headers)
+    assert response.status_code == 200, response.text
+    return {item["order_id"]: item for item in response.json()["items"]}
+
+
+async def backlog_before_connection(rig: Rig) -> None:
+    """Orders the rental system sent before QuickBooks was connected (skipped, R14)."""
+    await rig.put("customers", "C-1", make.customer())
+    await rig.put("customers", "C-2", make.customer("Oak Lane Weddings"))
+    await rig.put("products", "P-TENT", make.rental_product())
+    await rig.put("orders", "O-1", make.order("5001"))
+    await rig.put("orders", "O-2", make.order("5002", customer_id="C-2"))
+    await rig.put("orders", "O-3", make.order("5003", no_quickbooks=True))
+    await rig.put("orders", "O-4", make.order("5004", lines=[("P-NEVER-SENT", "1", "10.00")]))
+    await rig.put("orders", "O-5", make.order("5005", tax="9.00", tax_rate_id="no-such-rate"))
+    await rig.put("orders", "O-6", make.order("5006", invoice_date="2026-10-01"))
+    for source_id in ("O-1", "O-2", "O-3", "O-4", "O-5", "O-6"):
+        await rig.settled("orders", source_id)
+
+
+async def test_r18_preview_equals_the_run_and_releases_orders_created_before_connection(
+    rig: Rig,
+) -> None:
+    await backlog_before_connection(rig)
+    await rig.connect()
+    await rig.map_accounts()
+    assert await rig.qbo_entities("Invoice") == []
+
+    created = await rig.api.post(BULK, json={"not_in_qbo": True}, headers=rig.headers)
+    assert created.status_code == 202, created.text
+    bulk_id = created.json()["id"]
+    preview = await wait_for(rig, bulk_id, "previewed")
+    planned = await items(rig, bulk_id)
+    assert {order: item["planned"] for order, item in planned.items()} == {
+        "O-1": "create",
+        "O-2": "create",
+        "O-3": "skip",
+        "O-4": "fail",
+        "O-5": "fail",
+        "O-6": "create",
+    }
+    assert planned["O-3"]["reason"] == "no_quickbooks"
+    assert planned["O-3"]["message"] == "The order is marked No QuickBooks."
+    assert planned["O-4"]["reason"] == "rentsync_reference_missing"
+    assert planned["O-5"]["reason"] == "rentsync_tax_rate_not_synced"
+    summary = preview["preview"]
+    assert (summary["orders"], summary["create"], summary["skip"], summary["fail"]) == (6, 3, 1, 2)
+    # Three invoices, and two customers and one product created once each (look-up + create).
+    assert summary["qbo_calls"] == 3 + 2 * 3
+    assert summary["estimated_seconds"] == pytest.approx(9 / 400 * 60, abs=0.1)
+    assert "500 a minute" in summary["ceiling"]
+    # Nothing was written by the preview.
+    assert await rig.qbo_entities("Invoice") == []
+    assert all(item["outcome"] == "waiting" for item in planned.values())
+
+    started = await rig.api.post(f"{BULK}/{bulk_id}/start", headers=rig.headers)
+    assert started.status_code == 202, started.text
+    again = await rig.api.post(f"{BULK}/{bulk_id}/start", headers=rig.headers)
+    assert again.status_code == 409
+    done = await wait_for(rig, bulk_id, "done")
+    progress = done["progress"]
+    assert progress["created"] == 3
+    assert progress["skipped"] == 1
+    assert progress["failed"] == 2
+    assert progress["differs_from_preview"] == 0
+    assert progress["waiting"] == progress["in_sync"] == 0
+    outcome = {order: item["outcome"] for order, item in (await items(rig, bulk_id)).items()}
+    expected = {"create": "synced", "skip": "skipped", "fail": "failed"}
+    assert outcome == {order: expected[item["planned"]] for order, item in planned.items()}
+    invoices = await rig.qbo_entities("Invoice")
+    assert sorted(invoice["DocNumber"] for invoice in invoices) == ["5001", "5002", "5006"]
+    assert (await rig.status("orders", "O-4"))["error"]["code"] == "rentsync_reference_missing"
+    assert (await rig.status("orders", "O-3"))["skip"]["reason"] == "no_quickbooks"
+
+    # A second bulk sync of everything: what is in QuickBooks is up to date, nothing to send.
+    second = await rig.api.post(BULK, json={"start": True}, headers=rig.headers)
+    assert second.status_code == 202, second.text
+    finished = await wait_for(rig, second.json()["id"], "done")
+    again_planned = await items(rig, second.json()["id"])
+    assert {o for o, i in again_planned.items() if i["reason"] == "up_to_date"} == {
+        "O-1",
+        "O-2",
+        "O-6",
+    }
+    assert finished["preview"]["qbo_calls"] == 0
+    assert len(await rig.qbo_entities("Invoice")) == 3
+
+
+async def test_r18_selection_by_dates_numbers_and_kind(rig: Rig) -> None:
+    await backlog_before_connection(rig)
+    await rig.put("orders", "Q-1", make.order("5101", kind="quote"))
+    await rig.settled("orders", "Q-1")
+    await rig.connect()
+    await rig.map_accounts()
+
+    async def selected(selection: dict[str, Any]) -> list[str]:
+        created = await rig.api.post(BULK, json=selection, headers=rig.headers)
+        assert created.status_code == 202, created.text
+        await wait_for(rig, created.json()["id"], "previewed")
+        return sorted(await items(rig, created.json()["id"]))
+
+    assert await selected({"date_from": "2026-10-01", "date_to": "2026-10-31"}) == ["O-6"]
+    assert await selected({"numbers": ["5002", "5005", "9999"]}) == ["O-2", "O-5"]
+    assert await selected({"kinds": ["quote"]}) == ["Q-1"]
+    assert await selected({"date_from": "2026-11-20", "kinds": ["order"]}) == [
+        "O-1",
+        "O-2",
+        "O-3",
+        "O-4",
+        "O-5",
+    ]
+    listed = await rig.api.get(BULK, headers=rig.headers)
+    assert [b["state"] for b in listed.json()["items"]] == ["previewed"] * 4
+    assert await rig.qbo_entities("Invoice") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"date_from": "2026-12-01", "date_to": "2026-11-01"}, None),
+        ({"date_from": "01/12/2026"}, "date_from"),
+        ({"date_to": 20261201}, "date_to"),
+        ({"numbers": []}, "numbers"),
+        ({"numbers": ["x" * 22]}, "numbers"),
+        ({"kinds": ["invoice"]}, "kinds"),
+        ({"not_in_qbo": "yes"}, "not_in_qbo"),
+        ({"start": 1}, "start"),
+        ({"everything": True}, "everything"),
+    ],
+)
+async def test_r18_bad_selection_is_422_naming_the_field(
+    rig: Rig, body: dict[str, Any], field: str | None
+) -> None:
+    await rig.connect()
+    response = await rig.api.post(BULK, json=body, headers=rig.headers)
+    assert response.status_code == 422, response.text
+    if field is not None:
+        assert any(field in error["loc"] for error in response.json()["detail"])
+    listed = await rig.api.get(BULK, headers=rig.headers)
+    assert listed.json()["items"] == [], "nothing stored"
+
+
+async def test_r18_needs_a_connection_and_unknown_ids_are_404(rig: Rig) -> None:
+    refused = await rig.api.post(BULK, json={}, headers=rig.headers)
+    assert refused.status_code == 409
+    assert "not connected" in refused.json()["detail"]
+    for method, path in (
+        ("GET", f"{BULK}/12345"),
+        ("GET", f"{BULK}/12345/items"),
+        ("POST", f"{BULK}/12345/start"),
+        ("POST", f"{BULK}/12345/cancel"),
+    ):
+        response = await rig.api.request(method, path, headers=rig.headers)
+        assert response.status_code == 404, (method, path, response.text)
+    huge = await rig.api.get(f"{BULK}/{2**70}", headers=rig.headers)
+    assert huge.status_code == 422
+
+
+async def test_r18_cancel_a_previewed_bulk_sync_sends_nothing(rig: Rig) -> None:
+    await backlog_before_connection(rig)
+    await rig.connect()
+    await rig.map_accounts()
+    created = await rig.api.post(BULK, json={}, headers=rig.headers)
+    bulk_id = created.json()["id"]
+    await wait_for(rig, bulk_id, "previewed")
+    cancelled = await rig.api.post(f"{BULK}/{bulk_id}/cancel", headers=rig.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["state"] == "cancelled"
+    assert (await rig.api.post(f"{BULK}/{bulk_id}/start", headers=rig.headers)).status_code == 409
+    assert (await rig.api.post(f"{BULK}/{bulk_id}/cancel", headers=rig.headers)).status_code == 409
+    await asyncio.sleep(0.5)
+    assert await rig.qbo_entities("Invoice") == []
+    assert (await rig.status("orders", "O-1"))["state"] == "skipped", "untouched"
