@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -147,13 +147,19 @@ async def rig_for(
     *,
     preset: dict[str, Any] | None = None,
     settings_overrides: dict[str, Any] | None = None,
+    serve: Callable[[Any], str] | None = None,
+    with_worker: bool = True,
     **emulator_config: Any,
 ) -> AsyncIterator[Rig]:
     """`settings_overrides` replace Settings fields after the rig's own (e.g. a shorter
-    transient backoff or a larger worker concurrency)."""
+    transient backoff or a larger worker concurrency). `serve`: serve the emulator over HTTP
+    (returns its base URL), so that worker processes can reach it too."""
     emulator = create_app(fast_config(auto_approve=False, **emulator_config))
-    transport = emulator_transport(emulator)
-    async with httpx2.AsyncClient(transport=transport, base_url=EMULATOR_URL) as qbo:
+    transport: httpx2.AsyncBaseTransport | None = emulator_transport(emulator)
+    base_url = EMULATOR_URL
+    if serve is not None:
+        base_url, transport = serve(emulator), None
+    async with httpx2.AsyncClient(transport=transport, base_url=base_url) as qbo:
         app = (
             await qbo.post("/admin/apps", json={"redirect_uris": [f"{RENTSYNC_URL}/qbo/callback"]})
         ).json()
@@ -161,14 +167,16 @@ async def rig_for(
         connected_settings = dataclasses.replace(
             settings,
             qbo_environment="emulator",
-            qbo_emulator_url=EMULATOR_URL,
+            qbo_emulator_url=base_url,
             qbo_client_id=app["client_id"],
             qbo_client_secret=app["client_secret"],
             qbo_redirect_uri=f"{RENTSYNC_URL}/qbo/callback",
             sync_locked_retry_seconds=0.2,
         )
         connected_settings = dataclasses.replace(connected_settings, **(settings_overrides or {}))
-        async with api_client_for(connected_settings, qbo_transport=transport) as api:
+        async with api_client_for(
+            connected_settings, with_worker=with_worker, qbo_transport=transport
+        ) as api:
             services = api.app.state.services  # type: ignore[attr-defined]
             created, key = await services.companies.create("Party Time Rentals")
             yield Rig(

@@ -161,6 +161,7 @@ def build_references(
 
 
 def build_bulk_syncs(
+    settings: Settings,
     pool: AsyncConnectionPool,
     *,
     documents: DocumentRepository,
@@ -176,6 +177,7 @@ def build_bulk_syncs(
         qbo=qbo_access,
         references=build_references(pool, documents, ledger),
         locks=AdvisoryLocks(pool),
+        requests_per_minute=settings.qbo_requests_per_minute,
     )
 
 
@@ -334,6 +336,7 @@ async def running_services(
                 qbo_access=qbo_access, store=sync_settings, refresh_facts=qbo.refresh_facts
             ),
             bulk_syncs=build_bulk_syncs(
+                settings,
                 pool,
                 documents=documents,
                 ledger=ledger,

@@ -5,7 +5,9 @@ preview says what the run then does; the run releases orders created before the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -57,7 +59,7 @@ async def backlog_before_connection(rig: Rig) -> None:
         await rig.settled("orders", source_id)
 
 
-async def test_r18_preview_equals_the_run_and_releases_orders_created_before_connection(
+async def test_b5_preview_equals_the_run_and_releases_orders_created_before_connection(
     rig: Rig,
 ) -> None:
     await backlog_before_connection(rig)
@@ -210,3 +212,139 @@ async def test_r18_cancel_a_previewed_bulk_sync_sends_nothing(rig: Rig) -> None:
     await asyncio.sleep(0.5)
     assert await rig.qbo_entities("Invoice") == []
     assert (await rig.status("orders", "O-1"))["state"] == "skipped", "untouched"
+
+
+async def backlog(rig: Rig, count: int, *, prefix: str = "B") -> dict[str, Decimal]:
+    """`count` orders over a few customers and products; returns each DocNumber's total."""
+    for number in range(3):
+        await rig.put(
+            "customers", f"{prefix}C-{number}", make.customer(f"{prefix} Customer {number}")
+        )
+        await rig.put(
+            "products", f"{prefix}P-{number}", make.rental_product(f"{prefix} Tent {number}")
+        )
+    totals: dict[str, Decimal] = {}
+    for number in range(count):
+        doc_number = f"{prefix}{7000 + number}"
+        quantity = str(1 + number % 4)
+        body = make.order(
+            doc_number,
+            customer_id=f"{prefix}C-{number % 3}",
+            lines=[(f"{prefix}P-{number % 3}", quantity, "125.00")],
+        )
+        await rig.put("orders", f"{prefix}O-{number}", body)
+        totals[doc_number] = Decimal(body["totals"]["total"])
+    return totals
+
+
+async def assert_once_in_qbo(rig: Rig, totals: dict[str, Decimal]) -> None:
+    invoices = await rig.qbo_entities("Invoice")
+    numbers = [invoice["DocNumber"] for invoice in invoices]
+    assert len(numbers) == len(set(numbers)), "an invoice twice in QuickBooks"
+    assert sorted(numbers) == sorted(totals)
+    assert {i["DocNumber"]: Decimal(str(i["TotalAmt"])) for i in invoices} == totals
+
+
+async def test_r18_bulk_run_under_faults_posts_every_order_once(settings: Settings) -> None:
+    fast = {"sync_transient_base_seconds": 0.05, "worker_concurrency": 8}
+    async with rig_for(settings, settings_overrides=fast) as rig:
+        totals = await backlog(rig, 40)
+        for number in range(40):
+            await rig.settled("orders", f"BO-{number}")
+        await rig.connect()
+        await rig.map_accounts()
+        # Answers lost after QuickBooks committed the write, and 5xx, on a fifth of requests.
+        await rig.faults({"seed": 7, "drop_after_commit_rate": 0.2, "error_rate": 0.1})
+        created = await rig.api.post(BULK, json={"start": True}, headers=rig.headers)
+        assert created.status_code == 202, created.text
+        done = await wait_for(rig, created.json()["id"], "done", timeout=90)
+        await rig.faults({})
+        assert done["progress"]["created"] == 40
+        assert done["progress"]["differs_from_preview"] == 0
+        await assert_once_in_qbo(rig, totals)
+        customers = [c["DisplayName"] for c in await rig.qbo_entities("Customer")]
+        assert sorted(customers) == [f"B Customer {n}" for n in range(3)], "each created once"
+
+
+async def second_company(rig: Rig, name: str) -> Rig:
+    """Another rental business on the same rentsync and emulator, connected the same way."""
+    company = (await rig.qbo.post("/admin/companies", json={"plan": "plus"})).json()
+    services = rig.api.app.state.services  # type: ignore[attr-defined]
+    created, key = await services.companies.create(name)
+    other = dataclasses.replace(
+        rig,
+        realm=company["realmId"],
+        accounts=company["accounts"],
+        headers={"Authorization": f"Bearer {key.key}"},
+        company_id=created.id,
+    )
+    await other.connect()
+    await other.map_accounts()
+    return other
+
+
+async def test_b9_real_time_orders_sync_while_a_bulk_sync_runs(settings: Settings) -> None:
+    async with rig_for(settings) as rig:
+        await backlog(rig, 80)
+        await rig.connect()
+        await rig.map_accounts()
+        other = await second_company(rig, "Other Rentals")
+        await other.put("customers", "C-1", make.customer())
+        await other.put("products", "P-TENT", make.rental_product())
+        await rig.faults({"latency": {"distribution": "fixed", "ms": 60}})
+        await other.faults({"latency": {"distribution": "fixed", "ms": 60}})
+        created = await rig.api.post(BULK, json={"start": True}, headers=rig.headers)
+        bulk_id = created.json()["id"]
+        await wait_for(rig, bulk_id, "running")
+        # Another company's order, and the same company's new order, arrive mid-run.
+        await other.put("orders", "O-1", make.order("8001"))
+        await rig.put("customers", "C-NEW", make.customer("Walk-in"))
+        new = make.order("8002", customer_id="C-NEW", lines=[("BP-0", "1", "99.00")])
+        await rig.put("orders", "O-NEW", new)
+        assert (await other.settled("orders", "O-1"))["state"] == "synced"
+        assert (await rig.settled("orders", "O-NEW"))["state"] == "synced"
+        during = await wait_for(rig, bulk_id, "running", "done")
+        assert during["state"] == "running", "real-time waited for the whole bulk sync"
+        assert during["progress"]["waiting"] > 0, "real-time waited for the whole bulk sync"
+        done = await wait_for(rig, bulk_id, "done", timeout=120)
+        assert done["progress"]["created"] == 80
+
+
+async def test_r18_cancel_mid_run_stops_new_writes_and_leaves_nothing_half_done(
+    settings: Settings,
+) -> None:
+    async with rig_for(settings) as rig:
+        await backlog(rig, 60)
+        for number in range(60):
+            await rig.settled("orders", f"BO-{number}")
+        await rig.connect()
+        await rig.map_accounts()
+        await rig.faults({"latency": {"distribution": "fixed", "ms": 80}})
+        created = await rig.api.post(BULK, json={"start": True}, headers=rig.headers)
+        bulk_id = created.json()["id"]
+        deadline = asyncio.get_running_loop().time() + 30
+        while (await wait_for(rig, bulk_id, "running"))["progress"]["created"] < 5:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+        cancelled = await rig.api.post(f"{BULK}/{bulk_id}/cancel", headers=rig.headers)
+        assert cancelled.status_code == 200, cancelled.text
+        # Orders already in the sync finish their own job; no new ones are handed over.
+        deadline = asyncio.get_running_loop().time() + 30
+        while (body := await wait_for(rig, bulk_id, "cancelled"))["progress"]["in_sync"]:
+            assert asyncio.get_running_loop().time() < deadline, body
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        final = await wait_for(rig, bulk_id, "cancelled")
+        progress = final["progress"]
+        assert progress["waiting"] > 0, "cancelled too late to test it"
+        assert progress["created"] + progress["waiting"] == 60
+        assert progress["failed"] == progress["in_sync"] == 0
+        invoices = await rig.qbo_entities("Invoice")
+        assert len(invoices) == progress["created"]
+        by_state: dict[str, int] = {}
+        for item in (await items(rig, bulk_id)).values():
+            status = await rig.status("orders", item["order_id"])
+            in_qbo = status["qbo"] is not None
+            assert in_qbo == (item["outcome"] == "synced"), (item, status)
+            by_state[status["state"]] = by_state.get(status["state"], 0) + 1
+        assert by_state == {"synced": progress["created"], "skipped": progress["waiting"]}

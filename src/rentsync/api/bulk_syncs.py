@@ -13,7 +13,6 @@ from rentsync import jobs
 from rentsync.api.auth import CurrentPrincipal
 from rentsync.api.deps import ServicesDep
 from rentsync.api.schemas import connected_now, error_responses
-from rentsync.domain import bulk as rules
 from rentsync.domain.bulk import Planned, Selection, State
 from rentsync.domain.values import MAX_VERSION, Flag
 from rentsync.store.bulk_syncs import BulkSyncRow, ItemRow
@@ -100,10 +99,8 @@ def _not_found(bulk_id: int) -> HTTPException:
 
 
 async def describe(services: ServicesDep, bulk: BulkSyncRow) -> BulkSyncOut:
-    repository = services.bulk_syncs.repository
-    counts = await repository.outcomes(bulk.id)
-    progress = rules.progress_of([(c.planned, c.outcome, c.count, c.changed) for c in counts])
-    per_minute = services.settings.qbo_requests_per_minute
+    report = await services.bulk_syncs.report(bulk)
+    progress = report.progress
     return BulkSyncOut(
         id=bulk.id,
         state=State(bulk.state),
@@ -112,11 +109,9 @@ async def describe(services: ServicesDep, bulk: BulkSyncRow) -> BulkSyncOut:
         preview=PreviewOut(
             orders=bulk.items,
             qbo_calls=bulk.estimated_calls,
-            estimated_seconds=round(
-                rules.estimated_duration(bulk.estimated_calls, per_minute).total_seconds(), 1
-            ),
-            ceiling=rules.ceiling_text(per_minute),
-            **{planned.value: bulk.planned.get(planned.value, 0) for planned in Planned},
+            estimated_seconds=round(report.estimated.total_seconds(), 1),
+            ceiling=report.ceiling,
+            **{planned.value: report.planned(planned) for planned in Planned},
         ),
         progress=ProgressOut(
             handed_to_sync=bulk.dispatched,

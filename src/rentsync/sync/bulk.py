@@ -28,10 +28,11 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from rentsync import policy
 from rentsync.domain import bulk as plan_rules
-from rentsync.domain.bulk import Plan, Planned, State
+from rentsync.domain.bulk import Plan, Planned, Progress, State
 from rentsync.domain.documents import DocumentType, Order
 from rentsync.domain.ledger import DocumentKey
 from rentsync.domain.settings import SyncSettings
@@ -68,6 +69,19 @@ few enough that real-time jobs find a worker slot within one order's sync."""
 
 
 @dataclass(frozen=True, kw_only=True)
+class Report:
+    """A bulk sync as the API and the CLI show it: its row, the plan's cost and the progress."""
+
+    bulk: BulkSyncRow
+    progress: Progress
+    estimated: timedelta
+    ceiling: str
+
+    def planned(self, outcome: Planned) -> int:
+        return self.bulk.planned.get(outcome.value, 0)
+
+
+@dataclass(frozen=True, kw_only=True)
 class _Facts:
     """What planning needs about the company, read once per step."""
 
@@ -91,6 +105,7 @@ class BulkSyncs:
         window: int = WINDOW,
         preview_chunk: int = PREVIEW_CHUNK,
         poll_seconds: float = 0.2,
+        requests_per_minute: int = plan_rules.REQUESTS_PER_MINUTE,
     ) -> None:
         self.repository = repository
         self._documents = documents
@@ -102,6 +117,18 @@ class BulkSyncs:
         self._window = window
         self._chunk = preview_chunk
         self._poll = poll_seconds
+        self._per_minute = requests_per_minute
+
+    async def report(self, bulk: BulkSyncRow) -> Report:
+        counts = await self.repository.outcomes(bulk.id)
+        return Report(
+            bulk=bulk,
+            progress=plan_rules.progress_of(
+                [(c.planned, c.outcome, c.count, c.changed) for c in counts]
+            ),
+            estimated=plan_rules.estimated_duration(bulk.estimated_calls, self._per_minute),
+            ceiling=plan_rules.ceiling_text(self._per_minute),
+        )
 
     async def run(self, bulk_id: int) -> None:
         """Step the bulk sync until it is previewed, done or cancelled. One loop per bulk sync
