@@ -1,4 +1,4 @@
-"""The `rentsync` command line: serve, worker, migrate, demo."""
+"""The `rentsync` command line: serve, worker, migrate, demo, company, bulk-sync."""
 
 from __future__ import annotations
 
@@ -445,6 +445,90 @@ def user_set_password(
         except PeopleError as exc:
             raise _fail(f"{exc.field}: {exc.message}") from None
         typer.echo(f"Password set for user {user_id}; their sessions are signed out.")
+
+    _with_services(settings, work)
+
+
+@app.command("bulk-sync")
+def bulk_sync(
+    company: Annotated[int, typer.Option("--company", help="The company's id (`company list`).")],
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="Invoice date on or after (YYYY-MM-DD).")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Invoice date on or before (YYYY-MM-DD).")
+    ] = None,
+    numbers: Annotated[
+        str | None, typer.Option("--numbers", help="Invoice numbers, comma-separated.")
+    ] = None,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="order or quote (repeatable).")
+    ] = None,
+    not_in_qbo: Annotated[
+        bool, typer.Option("--not-in-qbo", help="Only orders QuickBooks does not hold yet.")
+    ] = False,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Show the preview and stop (confirm later).")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Start without asking.")] = False,
+    confirm_id: Annotated[
+        int | None, typer.Option("--confirm", help="Start a bulk sync previewed earlier.")
+    ] = None,
+    cancel_id: Annotated[
+        int | None, typer.Option("--cancel", help="Cancel a bulk sync (no more orders sent).")
+    ] = None,
+) -> None:
+    """Bulk-sync a company's orders to QuickBooks (R18): preview what each becomes (created,
+    updated, skipped, failing and why), the QuickBooks calls and the time it takes, then run
+    it with a progress bar. Every condition given must hold; none: every order. The workers
+    (`rentsync worker` or `serve`) do the syncing; the bulk sync goes on if this command ends."""
+    from pydantic import ValidationError
+    from rich.console import Console
+
+    from rentsync import cli_bulk
+    from rentsync.domain.bulk import Selection
+
+    try:
+        selection = Selection.model_validate(
+            {
+                "date_from": date_from,
+                "date_to": date_to,
+                "numbers": [n for n in numbers.split(",") if n.strip()] if numbers else None,
+                "kinds": kind or None,
+                "not_in_qbo": not_in_qbo,
+            }
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'selection'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise _fail(f"Bad selection: {problems}") from None
+    settings = _settings()
+    console = Console()
+
+    async def work(services: bootstrap.Services) -> None:
+        try:
+            if cancel_id is not None:
+                await cli_bulk.cancel(services, company, cancel_id, console)
+                return
+            if confirm_id is not None:
+                bulk = await cli_bulk.confirm(services, company, confirm_id)
+            else:
+                bulk = await cli_bulk.start_preview(services, company, selection)
+                await cli_bulk.show_preview(services, bulk, console)
+                if preview:
+                    console.print(
+                        f"Start it with: rentsync bulk-sync --company {company} --confirm {bulk.id}"
+                    )
+                    return
+                if not yes and not typer.confirm("Start this bulk sync?", default=False):
+                    console.print(f"Not started. Bulk sync {bulk.id} stays previewed.")
+                    return
+                bulk = await cli_bulk.confirm(services, company, bulk.id)
+            await cli_bulk.follow(services, bulk, console)
+        except cli_bulk.BulkSyncError as exc:
+            raise _fail(str(exc)) from None
 
     _with_services(settings, work)
 
