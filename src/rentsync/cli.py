@@ -487,6 +487,7 @@ def bulk_sync(
 
     from rentsync import cli_bulk
     from rentsync.domain.bulk import Selection
+    from rentsync.sync.bulk import BulkSyncRefused
 
     try:
         selection = Selection.model_validate(
@@ -527,7 +528,7 @@ def bulk_sync(
                     return
                 bulk = await cli_bulk.confirm(services, company, bulk.id)
             await cli_bulk.follow(services, bulk, console)
-        except cli_bulk.BulkSyncError as exc:
+        except BulkSyncRefused as exc:
             raise _fail(str(exc)) from None
 
     _with_services(settings, work)

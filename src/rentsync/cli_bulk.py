@@ -25,28 +25,18 @@ from rentsync import jobs
 from rentsync.bootstrap import Services
 from rentsync.domain.bulk import Planned, Selection, State
 from rentsync.store.bulk_syncs import BulkSyncRow
-from rentsync.sync.bulk import Report
+from rentsync.sync.bulk import BulkSyncRefused, Report
 
 FOLLOW_SECONDS = 0.5
 SHOWN_PER_OUTCOME = 10
 _ENDED = {State.DONE, State.CANCELLED}
 
 
-class BulkSyncError(Exception):
-    """A clear message for the user (exit code 1)."""
-
-
 async def start_preview(services: Services, company_id: int, selection: Selection) -> BulkSyncRow:
     """Create the bulk sync and preview it in this process (a worker may take part)."""
     if await services.companies.get(company_id) is None:
-        raise BulkSyncError(f"No company {company_id}; see `rentsync company list`.")
-    if (await services.qbo.status(company_id)).state != "connected":
-        raise BulkSyncError(
-            f"QuickBooks is not connected for company {company_id}: connect it first."
-        )
-    bulk = await services.bulk_syncs.repository.create(
-        company_id, selection, start_when_previewed=False
-    )
+        raise BulkSyncRefused(f"No company {company_id}; see `rentsync company list`.")
+    bulk = await services.bulk_syncs.create(company_id, selection, start_when_previewed=False)
     await services.bulk_syncs.run(bulk.id)
     return await _wait_for(services, bulk.id, lambda row: row.state != State.PREVIEWING)
 
@@ -91,23 +81,13 @@ async def show_preview(services: Services, bulk: BulkSyncRow, console: Console) 
 
 
 async def confirm(services: Services, company_id: int, bulk_id: int) -> BulkSyncRow:
-    started = await services.bulk_syncs.repository.start(company_id, bulk_id)
-    if started is None:
-        current = await services.bulk_syncs.repository.get(bulk_id, company_id=company_id)
-        if current is None:
-            raise BulkSyncError(f"Company {company_id} has no bulk sync {bulk_id}.")
-        raise BulkSyncError(f"Bulk sync {bulk_id} is {current.state}: only a previewed one starts.")
+    started = await services.bulk_syncs.start(company_id, bulk_id)
     await jobs.defer_bulk_sync(services.job_app, bulk_id)
     return started
 
 
 async def cancel(services: Services, company_id: int, bulk_id: int, console: Console) -> None:
-    cancelled = await services.bulk_syncs.repository.cancel(company_id, bulk_id)
-    if cancelled is None:
-        current = await services.bulk_syncs.repository.get(bulk_id, company_id=company_id)
-        if current is None:
-            raise BulkSyncError(f"Company {company_id} has no bulk sync {bulk_id}.")
-        raise BulkSyncError(f"Bulk sync {bulk_id} has already ended ({current.state}).")
+    await services.bulk_syncs.cancel(company_id, bulk_id)
     console.print(
         f"Bulk sync {bulk_id} cancelled: no more orders are sent; those already in the sync "
         "finish their own sync."

@@ -3,6 +3,7 @@ its progress, cancel it. The work itself is in `sync.bulk`; these routes are thi
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated
 
@@ -12,10 +13,11 @@ from pydantic import BaseModel, Field
 from rentsync import jobs
 from rentsync.api.auth import CurrentPrincipal
 from rentsync.api.deps import ServicesDep
-from rentsync.api.schemas import connected_now, error_responses
+from rentsync.api.schemas import error_responses
 from rentsync.domain.bulk import Planned, Selection, State
 from rentsync.domain.values import MAX_VERSION, Flag
 from rentsync.store.bulk_syncs import BulkSyncRow, ItemRow
+from rentsync.sync.bulk import BulkSyncRefused, NoSuchBulkSync
 
 router = APIRouter(prefix="/api/v1/bulk-syncs", tags=["bulk sync"])
 
@@ -98,6 +100,16 @@ def _not_found(bulk_id: int) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"No bulk sync {bulk_id}.")
 
 
+async def _refusals(action: Awaitable[BulkSyncRow]) -> BulkSyncRow:
+    """404 for another company's or an unknown bulk sync, 409 for one in the wrong state."""
+    try:
+        return await action
+    except NoSuchBulkSync as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    except BulkSyncRefused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+
+
 async def describe(services: ServicesDep, bulk: BulkSyncRow) -> BulkSyncOut:
     report = await services.bulk_syncs.report(bulk)
     progress = report.progress
@@ -144,15 +156,13 @@ async def create_bulk_sync(
     """Preview a bulk sync of the selected orders (every condition given must hold). The
     preview runs on a worker; GET the bulk sync until `state` is `previewed`, then POST
     `.../start` to run it (or pass `start: true` to run it as soon as it is previewed)."""
-    if not await connected_now(services, principal.company_id):
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail="QuickBooks is not connected: connect it before a bulk sync.",
-        )
     selection = Selection.model_validate(body.model_dump(exclude={"start"}))
-    bulk = await services.bulk_syncs.repository.create(
-        principal.company_id, selection, start_when_previewed=body.start
-    )
+    try:
+        bulk = await services.bulk_syncs.create(
+            principal.company_id, selection, start_when_previewed=body.start
+        )
+    except BulkSyncRefused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     await jobs.defer_bulk_sync(services.job_app, bulk.id)
     return await describe(services, bulk)
 
@@ -230,16 +240,7 @@ async def start_bulk_sync(
     bulk_id: BulkId, principal: CurrentPrincipal, services: ServicesDep
 ) -> BulkSyncOut:
     """Confirm the preview: the run does what it said (409 unless `previewed`)."""
-    repository = services.bulk_syncs.repository
-    started = await repository.start(principal.company_id, bulk_id)
-    if started is None:
-        current = await repository.get(bulk_id, company_id=principal.company_id)
-        if current is None:
-            raise _not_found(bulk_id)
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail=f"Bulk sync {bulk_id} is {current.state}: only a previewed one can start.",
-        )
+    started = await _refusals(services.bulk_syncs.start(principal.company_id, bulk_id))
     await jobs.defer_bulk_sync(services.job_app, bulk_id)
     return await describe(services, started)
 
@@ -254,14 +255,5 @@ async def cancel_bulk_sync(
 ) -> BulkSyncOut:
     """Stop handing orders to the sync. Orders already in it finish their own sync (each is
     whole: nothing is left half-written); the others are not sent. 409 once it has ended."""
-    repository = services.bulk_syncs.repository
-    cancelled = await repository.cancel(principal.company_id, bulk_id)
-    if cancelled is None:
-        current = await repository.get(bulk_id, company_id=principal.company_id)
-        if current is None:
-            raise _not_found(bulk_id)
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail=f"Bulk sync {bulk_id} has already ended ({current.state}).",
-        )
+    cancelled = await _refusals(services.bulk_syncs.cancel(principal.company_id, bulk_id))
     return await describe(services, cancelled)

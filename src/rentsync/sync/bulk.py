@@ -32,7 +32,8 @@ from datetime import timedelta
 
 from rentsync import policy
 from rentsync.domain import bulk as plan_rules
-from rentsync.domain.bulk import Plan, Planned, Progress, State
+from rentsync.domain.bulk import Plan, Planned, Progress, Selection, State
+from rentsync.domain.connection import ConnectionState
 from rentsync.domain.documents import DocumentType, Order
 from rentsync.domain.ledger import DocumentKey
 from rentsync.domain.settings import SyncSettings
@@ -66,6 +67,14 @@ rows and payments)."""
 WINDOW = 20
 """A bulk sync's orders in the sync at once: enough to keep a realm's 10 request slots busy,
 few enough that real-time jobs find a worker slot within one order's sync."""
+
+
+class BulkSyncRefused(Exception):
+    """A bulk sync cannot be created, started or cancelled now; the message says why."""
+
+
+class NoSuchBulkSync(BulkSyncRefused):
+    pass
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,6 +127,45 @@ class BulkSyncs:
         self._chunk = preview_chunk
         self._poll = poll_seconds
         self._per_minute = requests_per_minute
+
+    async def create(
+        self, company_id: int, selection: Selection, *, start_when_previewed: bool
+    ) -> BulkSyncRow:
+        """A new bulk sync, to be previewed (by `run`); refused while QuickBooks is not
+        connected (every order would only be skipped)."""
+        company = await self._qbo.open(company_id)
+        if company.connection.state is not ConnectionState.CONNECTED:
+            raise BulkSyncRefused(
+                f"QuickBooks is not connected for company {company_id}: connect it before a "
+                "bulk sync."
+            )
+        return await self.repository.create(
+            company_id, selection, start_when_previewed=start_when_previewed
+        )
+
+    async def start(self, company_id: int, bulk_id: int) -> BulkSyncRow:
+        """The user confirms the preview; only a previewed bulk sync starts."""
+        started = await self.repository.start(company_id, bulk_id)
+        if started is not None:
+            return started
+        current = await self._current(company_id, bulk_id)
+        raise BulkSyncRefused(
+            f"Bulk sync {bulk_id} is {current.state}: only a previewed one starts."
+        )
+
+    async def cancel(self, company_id: int, bulk_id: int) -> BulkSyncRow:
+        """No more orders are handed to the sync; those in it finish their own sync."""
+        cancelled = await self.repository.cancel(company_id, bulk_id)
+        if cancelled is not None:
+            return cancelled
+        current = await self._current(company_id, bulk_id)
+        raise BulkSyncRefused(f"Bulk sync {bulk_id} has already ended ({current.state}).")
+
+    async def _current(self, company_id: int, bulk_id: int) -> BulkSyncRow:
+        current = await self.repository.get(bulk_id, company_id=company_id)
+        if current is None:
+            raise NoSuchBulkSync(f"Company {company_id} has no bulk sync {bulk_id}.")
+        return current
 
     async def report(self, bulk: BulkSyncRow) -> Report:
         counts = await self.repository.outcomes(bulk.id)
