@@ -227,22 +227,23 @@ async def test_i12_qbo_log_filters_by_entity_code_and_dates(services: bootstrap.
 
     fault = '{"Fault": {"Error": [{"Message": "Duplicate", "code": "6140"}]}}'
     for item in (
-        entry(ours, "/invoice?minorversion=75", 400, fault, now),
-        entry(ours, "/invoice/17?minorversion=75", 200, '{"Invoice": {}}', now),
+        entry(ours, "/v3/company/r/invoice?minorversion=75", 400, fault, now),
+        entry(ours, "/v3/company/r/invoice/17?minorversion=75", 200, '{"Invoice": {}}', now),
         entry(
             ours,
-            "/query?minorversion=75&query=select * from Invoice where Id = '1'",
+            "/v3/company/r/query?minorversion=75&query=select * from Invoice where Id = '1'",
             200,
             "{}",
             now - timedelta(days=2),
         ),
-        entry(ours, "/customer?minorversion=75", 200, '{"Customer": {}}', now),
-        entry(theirs, "/invoice?minorversion=75", 400, fault, now),
+        entry(ours, "/v3/company/r/customer?minorversion=75", 200, '{"Customer": {}}', now),
+        entry(theirs, "/v3/company/r/invoice?minorversion=75", 400, fault, now),
     ):
         await services.qbo_log.record(item)
 
     async def paths(company: int = ours, **filters: Any) -> list[str]:
-        return sorted(r.path.split("?")[0] for r in await services.qbo_log.page(company, **filters))
+        rows = await services.qbo_log.page(company, **filters)
+        return sorted(r.path.split("?")[0].removeprefix("/v3/company/r") for r in rows)
 
     assert await paths(entity="Invoice") == ["/invoice", "/invoice/17", "/query"]
     assert await paths(entity="invoice", code="6140") == ["/invoice"]

@@ -73,7 +73,7 @@ class QboLogRepository:
     ) -> list[LogRow]:
         """Newest first; page on with `before_id` = the last row's id.
 
-        `entity`: requests about a QBO entity (its path, e.g. `/invoice/42`, or a query
+        `entity`: requests about a QBO entity (its path, e.g. `.../invoice/42`, or a query
         `select ... from Invoice`); `code`: answers carrying that fault code."""
         conditions = ["company_id = %(company)s"]
         params: dict[str, object] = {"company": company_id, "limit": limit}
@@ -100,9 +100,11 @@ class QboLogRepository:
             conditions.append("at < %(until)s")
             params["until"] = until
         if entity:
+            # Paths are `/v3/company/<realm>/<entity>[/<id>]?...` or a query naming it.
             conditions.append(
-                "(lower(split_part(split_part(path, '?', 1), '/', 2)) = lower(%(entity)s) "
-                "OR (path LIKE '/query?%%' AND path ~* ('from\\s+' || %(entity)s || '\\M')))"
+                "(path ~* ('^/v3/company/[^/?]+/' || %(entity)s || '([/?]|$)') "
+                "OR (path ~* '^/v3/company/[^/?]+/query[?]' "
+                "AND path ~* ('from\\s+' || %(entity)s || '\\M')))"
             )
             params["entity"] = re.escape(entity)
         if code:

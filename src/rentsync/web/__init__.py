@@ -30,12 +30,33 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from rentsync.web import account, auth, home, people, quickbooks, render, security, signin
+from rentsync.web import (
+    account,
+    auth,
+    dashboard,
+    documents,
+    messages,
+    people,
+    qbo_logs,
+    quickbooks,
+    render,
+    security,
+    signin,
+)
 
 if TYPE_CHECKING:
     from rentsync.settings import Settings
 
-_ROUTERS = (signin.router, home.router, account.router, quickbooks.router, people.router)
+_ROUTERS = (
+    signin.router,
+    dashboard.router,
+    documents.router,
+    messages.router,
+    qbo_logs.router,
+    account.router,
+    quickbooks.router,
+    people.router,
+)
 
 
 async def _sign_in_required(request: Request, exc: Exception) -> Response:

@@ -19,6 +19,9 @@ class NavEntry:
 
 NAV: tuple[NavEntry, ...] = (
     NavEntry("Dashboard", "/"),
+    NavEntry("Documents", "/documents"),
+    NavEntry("System messages", "/messages"),
+    NavEntry("QuickBooks logs", "/quickbooks/logs", Ability.VIEW_QBO_LOGS),
     NavEntry("QuickBooks", "/settings/quickbooks"),
     NavEntry("Tax rates", "/settings/tax-rates"),
     NavEntry("Users", "/users", Ability.MANAGE_USERS),
