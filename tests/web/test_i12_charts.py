@@ -74,3 +74,13 @@ def test_i12_empty_chart_renders() -> None:
     svg = charts.stacked_bars("Nothing", [], [])
     assert ET.fromstring(svg).get("role") == "img"
     assert not re.search(r"nan|inf", svg, re.IGNORECASE)
+
+
+def test_i12_log_entry_headline_is_the_first_fault() -> None:
+    from rentsync.web.qbo_logs import fault_of
+
+    body = '{"Fault": {"Error": [{"Message": "Duplicate Document Number Error", "code": "6140"}]}}'
+    assert fault_of(body) == "6140: Duplicate Document Number Error"
+    assert fault_of('{"Invoice": {"Id": "1"}}') is None
+    assert fault_of("<html>Bad gateway</html>") is None
+    assert fault_of('{"Fault": {"Error": []}}') is None

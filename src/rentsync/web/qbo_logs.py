@@ -4,6 +4,7 @@ logs" (the link is absent and the page 403 for others); the same log the API ser
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
@@ -24,6 +25,20 @@ MayViewLogs = Annotated[ConsoleUser, requires(Ability.VIEW_QBO_LOGS)]
 _ENTITY = re.compile(r"^[A-Za-z]{1,40}$")
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 OUTCOMES = (("", "Any answer"), ("ok", "Succeeded"), ("failed", "Failed"))
+
+
+def fault_of(body: str) -> str | None:
+    """QuickBooks' first fault in an answer (`code: message`), for the entry's headline."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    fault = answer.get("Fault") if isinstance(answer, dict) else None
+    errors = fault.get("Error") if isinstance(fault, dict) else None
+    if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
+        return None
+    first = errors[0]
+    return f"{first.get('code', '')}: {first.get('Message', '')}".strip(": ")
 
 
 @router.get("/quickbooks/logs")
@@ -83,7 +98,7 @@ async def logs(
         "qbo_logs.html",
         user,
         {
-            "rows": rows,
+            "rows": [(row, fault_of(row.response_body)) for row in rows],
             "chosen": {k: str(v) for k, v in params.items()},
             "outcomes": OUTCOMES,
             "next_params": {**params, "before": rows[-1].id} if more and rows else None,
