@@ -22,6 +22,19 @@ RENTSYNC_URL = "http://rentsync.test"
 FINAL_STATES = {"synced", "skipped", "failed"}
 
 
+def account_mapping(preset_accounts: dict[str, str]) -> dict[str, str]:
+    """The usual mapping (`PUT /api/v1/settings` accounts) of an emulator company's preset
+    chart of accounts."""
+    return {
+        "income": preset_accounts["income"],
+        "expense": preset_accounts["cogs"],
+        "asset": preset_accounts["inventory"],
+        "payable": preset_accounts["ap"],
+        "vendor_payment": preset_accounts["bank"],
+        "deposit": preset_accounts["undeposited"],
+    }
+
+
 @dataclasses.dataclass
 class Rig:
     api: httpx2.AsyncClient
@@ -58,15 +71,7 @@ class Rig:
         return dict(status)
 
     async def map_accounts(self, **overrides: str) -> None:
-        accounts = {
-            "income": self.accounts["income"],
-            "expense": self.accounts["cogs"],
-            "asset": self.accounts["inventory"],
-            "payable": self.accounts["ap"],
-            "vendor_payment": self.accounts["bank"],
-            "deposit": self.accounts["undeposited"],
-            **overrides,
-        }
+        accounts = {**account_mapping(self.accounts), **overrides}
         saved = await self.api.put(
             "/api/v1/settings",
             json={"sync_mode": "all_orders_and_quotes", "accounts": accounts},

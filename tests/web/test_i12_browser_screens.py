@@ -14,6 +14,7 @@ from playwright.async_api import expect
 from rentsync.domain.people import Role
 from rentsync.people.service import Actor
 from tests import ingest_fixtures as make
+from tests.sync_rig import account_mapping
 from tests.web.conftest import LiveConsole
 
 PASSWORD = "correct horse battery staple"
@@ -56,17 +57,7 @@ class Company:
         accounts = self.live.emulator.emulator.companies[self.live.realm_id].preset_accounts
         saved = await self.api.put(
             "/api/v1/settings",
-            json={
-                "sync_mode": "all_orders_and_quotes",
-                "accounts": {
-                    "income": accounts["income"],
-                    "expense": accounts["cogs"],
-                    "asset": accounts["inventory"],
-                    "payable": accounts["ap"],
-                    "vendor_payment": accounts["bank"],
-                    "deposit": accounts["undeposited"],
-                },
-            },
+            json={"sync_mode": "all_orders_and_quotes", "accounts": account_mapping(accounts)},
         )
         assert saved.status_code == 200, saved.text
         await self.put("customers", "C-1", make.customer())

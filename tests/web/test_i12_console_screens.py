@@ -20,10 +20,7 @@ from tests.web.console_fixtures import add_user, form_post, sign_in, text_of
 @pytest.fixture
 async def rig(settings: Settings) -> AsyncIterator[Rig]:
     async with rig_for(settings) as connected:
-        await connected.connect()
-        await connected.map_accounts()
-        await connected.put("customers", "C-1", make.customer())
-        await connected.put("products", "P-TENT", make.rental_product())
+        await connected.ready_with_catalogue()
         yield connected
 
 
