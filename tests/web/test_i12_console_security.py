@@ -364,3 +364,20 @@ async def test_i12_sign_in_link_can_open_a_given_console_page(api: httpx2.AsyncC
         token_path = path.split("?")[0]
         used = await form_post(b, token_path, {"next": "/settings/tax-rates"})
         assert used.status_code == 303 and used.headers["location"] == "/settings/tax-rates"
+
+
+async def test_i12_console_pages_cannot_be_framed_or_leak_the_link(api: httpx2.AsyncClient) -> None:
+    async with browser(api) as b:
+        for path in ("/signin", "/signin/link/" + "a" * 43):
+            page = await b.get(path)
+            csp = page.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in csp and "script-src" not in csp
+            assert "default-src 'self'" in csp
+            assert page.headers["x-frame-options"] == "DENY"
+            assert page.headers["referrer-policy"] == "no-referrer"
+            assert page.headers["cache-control"] == "no-store"
+    # The API and its Swagger pages keep their own headers.
+    health = await api.get("/health")
+    assert "content-security-policy" not in health.headers
+    docs = await api.get("/docs")
+    assert "x-frame-options" not in docs.headers

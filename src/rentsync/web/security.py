@@ -42,6 +42,34 @@ def secure_cookies(host: str) -> bool:
         return True
 
 
+_NOT_CONSOLE_PREFIXES = ("/api/", "/docs", "/redoc")
+CONSOLE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    # Scripts only from the console's own files (no inline script); no page may be framed
+    # (clickjacking of its buttons). Inline style attributes are allowed (charts' widths).
+    (
+        b"content-security-policy",
+        b"default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+        b"base-uri 'self'; object-src 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    # A sign-in link's token is in its path: never sent on as a Referer.
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    # Pages show a company's data: not kept by shared caches or the back button's cache.
+    (b"cache-control", b"no-store"),
+)
+"""Added to every HTML page but the API's Swagger and ReDoc pages (JSON answers keep theirs)."""
+
+
+def _with_console_headers(message: Message) -> Message:
+    headers = dict(message.get("headers") or [])
+    if not headers.get(b"content-type", b"").startswith(b"text/html"):
+        return message
+    present = {name.lower() for name in headers}
+    extra = [(n, v) for n, v in CONSOLE_HEADERS if n not in present]
+    return {**message, "headers": [*(message.get("headers") or []), *extra]}
+
+
 def _outside_console(scope: dict[str, Any]) -> bool:
     path: str = scope.get("path", "")
     return path.startswith("/api/") or path == "/qbo/callback"
@@ -104,10 +132,14 @@ class ConsoleSecurity:
                 return
             wrapped = self._wrapped[secure] = self._build(services.console_keys, secure)
         started = False
+        console = not scope.get("path", "").startswith(_NOT_CONSOLE_PREFIXES)
 
         async def send_watched(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                if console:
+                    message = _with_console_headers(message)
             await send(message)
 
         try:
