@@ -112,7 +112,7 @@ async def limits(emu: Emulator, request: Request, realm: str) -> Response:
         return _error("unknown realm", 404)
     if request.method == "PUT":
         limiter.config = limiter.config.updated(await _body(request))
-    return _json(limiter.config.to_json())
+    return _json({**limiter.config.to_json(), "refused": dict(limiter.refused)})
 
 
 async def fault_plan(emu: Emulator, request: Request, realm: str) -> Response:

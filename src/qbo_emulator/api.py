@@ -93,7 +93,7 @@ async def _guarded(
             raise faults.ConnectionDropped(f"dropped after commit (intuit_tid {tid})")
         return _response(emu, status, raw, JSON, tid)
     finally:
-        limiter.release()
+        limiter.release(grant.client_id)
 
 
 async def _json_body(request: Request) -> Any:

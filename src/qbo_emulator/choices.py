@@ -56,7 +56,35 @@ REFRESH_TOKEN_TTL_SECONDS: Final = 8_726_400  # 101 days, the rolling window QBO
 # (`Config.refresh_hard_lifetime_seconds`) so tests can bring it near.
 REFRESH_TOKEN_HARD_LIFETIME_SECONDS: Final = 5 * 365 * 86_400
 
-# 429 body: XML with 3001, even when JSON was asked for; no Retry-After header.
+# --- Rate limits (reference §1; qbo_emulator/limits.py) ---
+# CONFIRMED (limits-and-throttles page): 500 requests a minute per realm; batch requests count
+# toward it (Intuit's 2016 concurrency blog).
+LIMIT_PER_MINUTE: Final = 500
+# CONFIRMED (limits-and-throttles page; 2025-08 blog for sandbox): 10 requests a second per realm
+# and app; the 2016 blog words it as at most 10 concurrent requests per realm and app. Modelled
+# by default: at most 10 in flight per realm and app. UNCONFIRMED: how QBO measures "a second".
+# A strict rolling second here turned the test machine's scheduling delays into 429s (requests
+# sent 1.2 s apart were admitted 0.47 s apart after the emulator's event loop stalled), which
+# says more about this process than about QBO; so the rolling second is off by default
+# (`per_second` 0) and can be switched on per company (admin limits API) where a test wants it.
+# rentsync's limiter keeps to 10 a second regardless.
+LIMIT_IN_FLIGHT: Final = 10
+LIMIT_PER_SECOND: Final = 0
+# CONFIRMED (limits-and-throttles page, 2025-08 blog): 40 batch requests a minute per realm and
+# app, 120 a minute per realm whatever the app; 30 items a batch, more is fault 1040 "Batch size
+# exceeds allowed limit" (code and message from Intuit's fault-code enum). UNCONFIRMED: the HTTP
+# status of the 1040 answer (400 like every other validation fault here).
+LIMIT_BATCH_PER_MINUTE: Final = 40
+LIMIT_REALM_BATCH_PER_MINUTE: Final = 120
+LIMIT_BATCH_MAX_ITEMS: Final = 30
+# UNCONFIRMED: how QBO counts a minute. Intuit documents "per minute" without the algorithm;
+# chosen: a rolling window (a request counts for the 60 s after it arrived; one that arrives
+# exactly 60 s after another no longer sees it), the strictest reading, so a client that never
+# gets a 429 here gets none from a fixed-window QBO either. A refused request is not counted.
+LIMIT_WINDOW: Final = "rolling"
+# CONFIRMED by recordings in public issue threads (2016-2024, reference §1): the 429 body is XML
+# with code 3001 "ThrottleExceeded", even when JSON was asked for. UNCONFIRMED: a Retry-After
+# header (only third-party claims); not sent: the documented advice is "wait 60 seconds".
 THROTTLE_SENDS_RETRY_AFTER: Final = False
 
 # DocNumber uniqueness scope: each group is one namespace. Bills, payments and bill payments are not

@@ -43,7 +43,7 @@ from rentsync.store.overview import OverviewRepository
 from rentsync.store.people import PeopleRepository
 from rentsync.store.pool_check import IdleConnectionCheck
 from rentsync.store.qbo_log import QboLogRepository
-from rentsync.store.rate_limits import PgInFlightSlots, PgRateWindow
+from rentsync.store.rate_limits import PgRealmBudget
 from rentsync.store.sync_settings import SyncSettingsRepository
 from rentsync.sync import retry
 from rentsync.sync.bulk import BulkSyncs
@@ -240,9 +240,8 @@ def build_qbo(
         store=connections,
         oauth=oauth,
         limiter=Limiter(
-            window=PgRateWindow(pool),
-            slots=PgInFlightSlots(pool),
-            settings=LimitSettings(per_minute=settings.qbo_requests_per_minute),
+            budget=PgRealmBudget(pool),
+            settings=LimitSettings.scaled(settings.qbo_requests_per_minute),
         ),
         signing_key=crypto.derive_key(secret, "qbo-oauth-state:v1"),
         request_log=qbo_log,

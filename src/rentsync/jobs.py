@@ -25,7 +25,6 @@ from psycopg_pool import AsyncConnectionPool
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey
 from rentsync.store.documents import SYNC_QUEUE, SYNC_TASK
-from rentsync.store.rate_limits import PgRateWindow
 from rentsync.sync.failures import RetryLater
 
 if TYPE_CHECKING:
@@ -162,14 +161,12 @@ async def requeue_stalled_jobs(app: procrastinate.App, *, seconds_since_heartbea
     return requeued
 
 
-# Daily: the QuickBooks request log is kept RENTSYNC_QBO_LOG_RETENTION_DAYS days (R16); the
-# per-minute rate-limit counters only matter for the current minute.
+# Daily: the QuickBooks request log is kept RENTSYNC_QBO_LOG_RETENTION_DAYS days (R16).
 @blueprint.periodic(cron="17 3 * * *")
 @blueprint.task(name="rentsync.purge_qbo_log", queue=MAINTENANCE_QUEUE, pass_context=True)
 async def purge_qbo_log(context: procrastinate.JobContext, timestamp: int) -> None:
     services = services_of(context)
     removed = await services.qbo_log.purge(older_than_days=services.settings.qbo_log_retention_days)
-    await PgRateWindow(services.pool).purge()
     log.info(
         "QuickBooks log purged",
         extra={"action": "qbo.log.purged", "removed": removed},

@@ -27,9 +27,10 @@ import pytest
 
 from rentsync.qbo import errors
 from rentsync.qbo.limits import Limiter, LimitSettings
+from rentsync.qbo.ports import SlotAsk
 from rentsync.settings import Settings
 from rentsync.store import migrate
-from rentsync.store.rate_limits import PgInFlightSlots
+from rentsync.store.rate_limits import PgRealmBudget
 from tests import ingest_fixtures as make
 from tests.chaos.processes import RENTSYNC, PgServer
 from tests.jobs.test_workers import defer_pings, query_one, wait_until
@@ -61,24 +62,32 @@ async def test_b1_qbo_calls_go_on_after_the_slot_table_is_emptied(rig: Rig) -> N
 
 
 @pytest.fixture
-async def slots(settings: Settings) -> AsyncIterator[PgInFlightSlots]:
+async def slots(settings: Settings) -> AsyncIterator[PgRealmBudget]:
     from psycopg_pool import AsyncConnectionPool
 
     async with AsyncConnectionPool(settings.database_url or "", min_size=1, max_size=4) as pool:
-        yield PgInFlightSlots(pool)
+        yield PgRealmBudget(pool)
 
 
-async def _hold_every_slot(slots: PgInFlightSlots, realm: str, *, for_seconds: float) -> None:
+async def _hold_every_slot(slots: PgRealmBudget, realm: str, *, for_seconds: float) -> None:
+    ask = SlotAsk(
+        realm_id=realm,
+        holder="dead",
+        lease_seconds=for_seconds,
+        capacity=10,
+        keep_free=0,
+        rings=LimitSettings().rings(batch=False, background=False)[:1],
+    )
     for _ in range(10):
-        taken = await slots.acquire(realm, capacity=10, holder="dead", lease_seconds=for_seconds)
+        taken, _ = await slots.take(ask)
         assert taken is not None
 
 
 async def test_b1_a_slot_leased_by_a_dead_process_is_taken_over_when_its_lease_ends(
-    slots: PgInFlightSlots,
+    slots: PgRealmBudget,
 ) -> None:
     await _hold_every_slot(slots, "realm-1", for_seconds=1.0)  # a process that then died
-    limiter = Limiter(slots=slots, settings=LimitSettings(slot_wait_seconds=20))
+    limiter = Limiter(budget=slots, settings=LimitSettings(slot_wait_seconds=20))
     loop = asyncio.get_running_loop()
     began = loop.time()
     async with limiter.slot("realm-1"):
@@ -87,10 +96,10 @@ async def test_b1_a_slot_leased_by_a_dead_process_is_taken_over_when_its_lease_e
 
 
 async def test_b1_a_request_waits_for_a_slot_a_bounded_time_then_fails_as_transient(
-    slots: PgInFlightSlots,
+    slots: PgRealmBudget,
 ) -> None:
     await _hold_every_slot(slots, "realm-2", for_seconds=600)
-    limiter = Limiter(slots=slots, settings=LimitSettings(slot_wait_seconds=0.5))
+    limiter = Limiter(budget=slots, settings=LimitSettings(slot_wait_seconds=0.5))
     with pytest.raises(errors.Unreachable) as refused:
         async with asyncio.timeout(10), limiter.slot("realm-2"):
             pass

@@ -38,13 +38,13 @@ async def test_a_burst_of_100_writes_under_real_limits(settings: Settings) -> No
         assert failures == []
         assert len({r.id for r in results if not isinstance(r, BaseException)}) == 100
         limiter = h.services.qbo.limiter
-        assert limiter.peak_in_flight[h.realm] == 10
-        # The emulator answers 429 past 10 in flight: none was sent.
+        assert 1 < limiter.peak_in_flight[h.realm] <= 10
+        # The emulator answers 429 past 10 in flight or 10 a second: none was sent.
         log = await h.services.qbo_log.page(h.company_id, limit=500)
         assert [e.status for e in log if e.status == 429] == []
         assert sum(1 for e in log if "/customer?" in e.path and e.status == 200) == 100
         async with h.services.pool.connection() as conn:
-            cursor = await conn.execute("SELECT sum(n) FROM qbo_rate_windows WHERE kind = 'all'")
+            cursor = await conn.execute("SELECT head FROM qbo_rate_heads WHERE kind = 'minute'")
             row = await cursor.fetchone()
         assert row is not None and row[0] >= 100
 

@@ -67,10 +67,9 @@ def make(
         company_id=1,
         realm_id=REALM,
         tokens=tokens or FakeTokens(),
-        limiter=limiter or Limiter(),
+        limiter=limiter or Limiter(sleep=sleep or Sleeps()),
         request_log=log,
         settings=ClientSettings(throttle_wait_seconds=60.0),
-        sleep=sleep or Sleeps(),
     )
 
 
@@ -234,28 +233,42 @@ THROTTLE_XML = (
 )
 
 
-async def test_throttle_waits_the_servers_hint_or_60s_then_gives_up() -> None:
-    calls = 0
+async def test_i13_a_429_is_honoured_once_waiting_the_servers_hint_or_60s() -> None:
+    answers = iter(
+        [
+            httpx2.Response(429, content=THROTTLE_XML, headers={"Retry-After": "7"}),
+            ok({"Customer": {"Id": "1"}}),
+            httpx2.Response(403, content=THROTTLE_XML.replace(b"=429", b"=403")),
+            ok({"Customer": {"Id": "2"}}),
+        ]
+    )
+    sleeps = Sleeps()
+    client = make(lambda r: next(answers), sleep=sleeps)
+    assert (await client.read("Customer", "1")).id == "1"
+    assert sleeps.waits == [pytest.approx(7.0, abs=0.5)]
+    assert (await client.read("Customer", "2")).id == "2"
+    assert sleeps.waits[1:] == [pytest.approx(60.0, abs=0.5)]
+
+
+async def test_i13_a_second_429_is_raised_to_the_caller_without_a_backoff_spiral() -> None:
+    sent = 0
 
     def handler(request: httpx2.Request) -> httpx2.Response:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            return httpx2.Response(429, content=THROTTLE_XML, headers={"Retry-After": "7"})
-        if calls == 2:
-            return httpx2.Response(403, content=THROTTLE_XML.replace(b"=429", b"=403"))
-        return ok({"Customer": {"Id": "1"}})
+        nonlocal sent
+        sent += 1
+        return httpx2.Response(429, content=THROTTLE_XML)
 
     sleeps = Sleeps()
-    assert (await make(handler, sleep=sleeps).read("Customer", "1")).id == "1"
-    assert sleeps.waits == [7.0, 60.0]
-
-    sleeps = Sleeps()
-    client = make(lambda r: httpx2.Response(429, content=THROTTLE_XML), sleep=sleeps)
+    client = make(handler, sleep=sleeps)
     with pytest.raises(errors.Throttled) as caught:
         await client.read("Customer", "1")
     assert caught.value.retry_after == 60.0
-    assert sleeps.waits == [60.0, 60.0, 60.0]
+    assert sent == 2  # the first answer honoured once, then the caller decides
+    assert sleeps.waits == [pytest.approx(60.0, abs=0.5)]
+    # The realm stays blocked for this process: the next call waits before it sends anything.
+    with pytest.raises(errors.Throttled):
+        await client.read("Customer", "1")
+    assert sleeps.waits[1] == pytest.approx(60.0, abs=0.5)
 
 
 async def test_transport_errors_are_translated_once() -> None:

@@ -33,6 +33,10 @@ CATALOGUE_QUERIES = {
         WHERE schemaname = 'public' AND tablename NOT LIKE 'procrastinate%%'
           AND tablename NOT LIKE '%%yoyo%%'
         ORDER BY 1, 2""",
+    "functions": """
+        SELECT proname, pg_get_functiondef(oid) FROM pg_proc
+        WHERE pronamespace = 'public'::regnamespace AND proname NOT LIKE 'procrastinate%%'
+        ORDER BY 1, 2""",
 }
 
 

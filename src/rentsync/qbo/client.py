@@ -9,9 +9,9 @@ carries the caller's deterministic `requestid` (see `rentsync.qbo.requestid`); a
 
 from __future__ import annotations
 
-import asyncio
+import copy
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -46,8 +46,9 @@ class ClientSettings:
     """How long to wait after a 429 when QBO gives no Retry-After."""
     max_throttle_wait_seconds: float | None = None
     """Cap on any throttle wait, server hint included (tests make it small)."""
-    throttle_retries: int = 3
-    """429s the client absorbs per call before raising `Throttled` to the caller."""
+    throttle_retries: int = 1
+    """429s the client absorbs per call (waiting as QBO says, with every other process, see
+    `limits.Limiter.block`) before raising `Throttled` to the caller."""
     read_retries: int = 1
     """Retries of a read (GET, query) after a dropped connection or a 5xx."""
 
@@ -121,7 +122,6 @@ class QboClient:
         limiter: Limiter,
         request_log: RequestLog | None = None,
         settings: ClientSettings | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._http = http_client
@@ -132,8 +132,15 @@ class QboClient:
         self._limiter = limiter
         self._log = request_log
         self.settings = settings or ClientSettings()
-        self._sleep = sleep
         self._clock = clock
+        self.background = False
+        """Every call takes a background slot (bulk work: spare budget only, see limits.py)."""
+
+    def in_background(self) -> QboClient:
+        """The same client whose calls use only the budget real-time work leaves spare."""
+        other = copy.copy(self)
+        other.background = True
+        return other
 
     # --- entities ---------------------------------------------------------------------------
 
@@ -350,7 +357,7 @@ class QboClient:
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if content is not None:
                 headers["Content-Type"] = "application/json"
-            async with self._limiter.slot(self.realm_id, batch=batch):
+            async with self._limiter.slot(self.realm_id, batch=batch, background=self.background):
                 at = self._clock()
                 try:
                     answer = await http.send(
@@ -379,10 +386,11 @@ class QboClient:
             if error is None:
                 doc["__intuit_tid"] = answer.intuit_tid
                 return doc
-            if isinstance(error, errors.Throttled) and throttled < self.settings.throttle_retries:
-                throttled += 1
+            if isinstance(error, errors.Throttled):
+                # Every process holds back from the realm for as long as QBO said; this call
+                # then tries once more (the next slot waits the block out), no backoff of its own.
                 log.warning(
-                    "QuickBooks throttled a request; waiting",
+                    "QuickBooks throttled a request; every process waits",
                     extra={
                         "action": "qbo.throttled",
                         "company_id": self.company_id,
@@ -390,8 +398,10 @@ class QboClient:
                         "wait_seconds": error.retry_after,
                     },
                 )
-                await self._sleep(error.retry_after)
-                continue
+                await self._limiter.block(self.realm_id, error.retry_after)
+                if throttled < self.settings.throttle_retries:
+                    throttled += 1
+                    continue
             if (
                 isinstance(error, errors.ServerError)
                 and not is_write

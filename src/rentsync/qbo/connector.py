@@ -165,6 +165,7 @@ class QboService:
         )
 
     async def aclose(self) -> None:
+        await self.limiter.aclose()
         await self._http.aclose()
 
     # --- state ------------------------------------------------------------------------------

@@ -1,24 +1,39 @@
-"""Per-realm limits, shared by every process: ≤ 10 requests in flight, ≤ 500 a minute, ≤ 40
-batches a minute (reference §1).
+"""QuickBooks' per-realm limits (reference §1), shared by every process, so rentsync never
+provokes a 429:
 
-- In flight: a per-process `asyncio.Semaphore(10)` per realm keeps one process from asking the
-  database for more than it could use; the cross-process cap is a table of 10 leased slots per
-  realm (`InFlightSlots`): a request holds one slot while it runs. A slot whose holder died is
-  reclaimed when its lease (request timeout + margin) ends. A request that gets no slot for a
-  little longer than a lease (every slot taken before it began waiting has been released or
-  has expired by then, so the table is broken or the realm overloaded) fails as `Unreachable`,
-  nothing sent, which the sync retries: nothing waits for a slot forever.
-- Per minute: a fixed-window counter per (realm, kind, minute) in the database (`RateWindow`).
-  A request that finds its minute full waits for the next one, holding its slot.
+- at most 500 requests in any rolling minute per realm (batches count),
+- at most 10 requests in flight and 10 a second per realm and app,
+- at most 40 batches in any rolling minute per realm and app, 120 per realm: rentsync is one
+  app, so its 40 is the one that binds (the ring is the smaller of the two).
 
-Intuit does not document its window algorithm, so the client still treats a 429 as "wait and
-retry" (see `client.py`).
+Each rate is a ring of the last N send times in PostgreSQL (`store/rate_limits.py`): a request
+may go when the send N places back is older than the window (plus a margin for the time between
+leaving here and reaching QuickBooks). In-flight slots are leased rows; a slot whose holder died
+is taken over when its lease ends. One statement per request takes the slot and stamps the
+rings; a finished request's slot is given back by the process's next take (or a moment later by
+a timer), so giving back costs no statement of its own under load.
+
+Background work (bulk sync) asks with `background=True`: it goes only while `background_keep_free`
+slots stay free and the rolling minute keeps `background_headroom_per_minute` requests (and the
+second `background_keep_free`) for real-time work, which therefore never waits behind it for more
+than the requests already in flight.
+
+A 429 anyway (another app of the same company, a limit Intuit changed): `block` sets the realm's
+"blocked until" in the database, so every process waits it out together, then the request is
+tried once more (see `client.py`); nothing backs off on its own.
+
+A request that gets no slot for a little longer than a lease (every slot taken before it began
+waiting has been released or has expired by then, so the table is broken or the realm
+overloaded) fails as `Unreachable`, nothing sent, which the sync retries: nothing waits for a
+slot forever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import itertools
 import os
 import random
 import secrets
@@ -26,23 +41,63 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from rentsync.qbo import errors
-from rentsync.qbo.ports import InFlightSlots, RateWindow
+from rentsync.qbo.ports import HeldSlot, RealmBudget, Ring, SlotAsk
 
-ALL = "all"
+QBO_PER_MINUTE = 500
+MINUTE = "minute"
+SECOND = "second"
 BATCH = "batch"
 
 
 @dataclass(frozen=True, kw_only=True)
 class LimitSettings:
     in_flight: int = 10
-    per_minute: int = 500
+    per_minute: int = QBO_PER_MINUTE
+    per_second: int = 10
     batch_per_minute: int = 40
+    """Per realm and app."""
+    realm_batch_per_minute: int = 120
+    """Per realm, every app together."""
+    margin_seconds: float = 2.0
+    """Added to the minute windows: a request reaches QuickBooks a little after it is stamped
+    here, later still on a busy machine (costs 3 % of the minute: 500 per 62 s)."""
+    second_margin_seconds: float = 0.2
+    """10 per 1.2 s is still above the minute's 500 per 61 s, so it costs no throughput."""
+    background_keep_free: int = 3
+    background_headroom_per_minute: int = 60
     lease_seconds: float = 60.0
     """How long a slot stays taken if its holder dies; above the request timeout."""
     poll_seconds: float = 0.01
     """First wait between attempts to get a slot (doubles up to 0.2 s, with jitter)."""
     slot_wait_seconds: float = 65.0
     """Longest wait for a slot before the request fails as `Unreachable` (nothing sent)."""
+    release_delay_seconds: float = 0.02
+    """A finished slot not given back by a take within this long is given back on its own."""
+
+    @classmethod
+    def scaled(cls, per_minute: int) -> LimitSettings:
+        """QBO's rules with the minute raised (only against the emulator with its limits off):
+        the second and batch rates grow in proportion, so nothing else binds first."""
+        factor = max(per_minute, 1) / QBO_PER_MINUTE
+        return cls(
+            per_minute=per_minute,
+            per_second=max(1, round(10 * factor)),
+            batch_per_minute=max(1, round(40 * factor)),
+            realm_batch_per_minute=max(1, round(120 * factor)),
+            background_headroom_per_minute=round(60 * min(factor, 1.0)),
+        )
+
+    def rings(self, *, batch: bool, background: bool) -> tuple[Ring, ...]:
+        keep = self.background_keep_free if background else 0
+        minute_headroom = self.background_headroom_per_minute if background else 0
+        rings = [
+            Ring(MINUTE, self.per_minute, 60.0 + self.margin_seconds, minute_headroom),
+            Ring(SECOND, self.per_second, 1.0 + self.second_margin_seconds, keep),
+        ]
+        if batch:
+            size = min(self.batch_per_minute, self.realm_batch_per_minute)
+            rings.append(Ring(BATCH, size, 60.0 + self.margin_seconds))
+        return tuple(rings)
 
 
 class Limiter:
@@ -51,17 +106,20 @@ class Limiter:
     def __init__(
         self,
         *,
-        window: RateWindow | None = None,
-        slots: InFlightSlots | None = None,
+        budget: RealmBudget | None = None,
         settings: LimitSettings | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._window = window
-        self._slots = slots
+        self._budget = budget
         self._settings = settings or LimitSettings()
         self._sleep = sleep
-        self._local: dict[str, asyncio.Semaphore] = {}
+        self._local: dict[tuple[str, bool], asyncio.Semaphore] = {}
         self._holder_prefix = f"{os.getpid()}:{secrets.token_hex(4)}"
+        self._holders = itertools.count()
+        self._finished: list[HeldSlot] = []
+        self._flush: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
+        self._blocked_until: dict[str, float] = {}
         self.in_flight: dict[str, int] = {}
         """Requests in flight per realm from this process (for tests and diagnostics)."""
         self.peak_in_flight: dict[str, int] = {}
@@ -70,66 +128,140 @@ class Limiter:
     def settings(self) -> LimitSettings:
         return self._settings
 
-    def _semaphore(self, realm_id: str) -> asyncio.Semaphore:
-        semaphore = self._local.get(realm_id)
+    def _semaphore(self, realm_id: str, background: bool) -> asyncio.Semaphore:
+        # Background asks wait in a queue of their own, so they never hold up real-time ones here.
+        key = (realm_id, background)
+        semaphore = self._local.get(key)
         if semaphore is None:
-            semaphore = self._local[realm_id] = asyncio.Semaphore(self._settings.in_flight)
+            size = self._settings.in_flight
+            if background:
+                size = max(1, size - self._settings.background_keep_free)
+            semaphore = self._local[key] = asyncio.Semaphore(size)
         return semaphore
 
     @contextlib.asynccontextmanager
-    async def slot(self, realm_id: str, *, batch: bool = False) -> AsyncIterator[None]:
+    async def slot(
+        self, realm_id: str, *, batch: bool = False, background: bool = False
+    ) -> AsyncIterator[None]:
         """Hold the right to have one request in flight to `realm_id` for the block."""
-        async with self._semaphore(realm_id):
-            holder = f"{self._holder_prefix}:{secrets.token_hex(4)}"
-            slot = await self._acquire_shared(realm_id, holder)
+        async with self._semaphore(realm_id, background):
+            held = await self._take(realm_id, batch=batch, background=background)
+            now = self.in_flight.get(realm_id, 0) + 1
+            self.in_flight[realm_id] = now
+            self.peak_in_flight[realm_id] = max(self.peak_in_flight.get(realm_id, 0), now)
             try:
-                await self._count(realm_id, ALL, self._settings.per_minute)
-                if batch:
-                    await self._count(realm_id, BATCH, self._settings.batch_per_minute)
-                now = self.in_flight.get(realm_id, 0) + 1
-                self.in_flight[realm_id] = now
-                self.peak_in_flight[realm_id] = max(self.peak_in_flight.get(realm_id, 0), now)
-                try:
-                    yield
-                finally:
-                    self.in_flight[realm_id] -= 1
+                yield
             finally:
-                if slot is not None and self._slots is not None:
-                    # Shielded: a cancelled request must still give its slot back.
-                    await asyncio.shield(self._slots.release(realm_id, slot, holder))
+                self.in_flight[realm_id] -= 1
+                if held is not None:
+                    self._give_back(held)
 
-    async def _acquire_shared(self, realm_id: str, holder: str) -> int | None:
-        if self._slots is None:
+    async def block(self, realm_id: str, seconds: float) -> None:
+        """QuickBooks answered 429: no request to the realm from any process for `seconds`."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        self._blocked_until[realm_id] = max(self._blocked_until.get(realm_id, 0.0), until)
+        if self._budget is not None:
+            await self._budget.block(realm_id, seconds)
+
+    async def aclose(self) -> None:
+        """Give back every finished slot now (at shutdown)."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        await self._release_finished()
+        if self._flushing:
+            await asyncio.gather(*self._flushing, return_exceptions=True)
+
+    # --- taking and giving back -------------------------------------------------------------
+
+    async def _take(self, realm_id: str, *, batch: bool, background: bool) -> HeldSlot | None:
+        await self._wait_local_block(realm_id)
+        if self._budget is None:
             return None
-        wait = self._settings.poll_seconds
+        settings = self._settings
+        ask = SlotAsk(
+            realm_id=realm_id,
+            holder=f"{self._holder_prefix}:{next(self._holders)}",
+            lease_seconds=settings.lease_seconds,
+            capacity=settings.in_flight,
+            keep_free=settings.background_keep_free if background else 0,
+            rings=settings.rings(batch=batch, background=background),
+        )
+        poll = settings.poll_seconds
         # Counted in time slept (not the wall clock) so an injected `sleep` bounds it too.
-        waited = 0.0
+        busy_waited = 0.0
         while True:
-            slot = await self._slots.acquire(
-                realm_id,
-                capacity=self._settings.in_flight,
-                holder=holder,
-                lease_seconds=self._settings.lease_seconds,
-            )
+            slot, wait = await self._take_once(ask)
             if slot is not None:
-                return slot
-            if waited >= self._settings.slot_wait_seconds:
+                return HeldSlot(realm_id, slot, ask.holder)
+            if wait > 0:
+                await self._sleep(wait)
+                continue
+            if busy_waited >= settings.slot_wait_seconds:
                 raise errors.Unreachable(
                     f"no free request slot for QuickBooks company {realm_id} after "
-                    f"{waited:.0f} s; nothing was sent",
+                    f"{busy_waited:.0f} s; nothing was sent",
                     remedy="rentsync's request slots for this QuickBooks company stayed taken; "
                     "nothing was sent and the sync retries on its own.",
                 )
-            pause = wait * (0.5 + random.random())  # noqa: S311 - jitter only
+            pause = poll * (0.5 + random.random())  # noqa: S311 - jitter only
             await self._sleep(pause)
-            waited += pause
-            wait = min(wait * 2, 0.2)
+            busy_waited += pause
+            poll = min(poll * 2, 0.2)
 
-    async def _count(self, realm_id: str, kind: str, limit: int) -> None:
-        if self._window is None:
+    async def _take_once(self, ask: SlotAsk) -> tuple[int | None, float]:
+        assert self._budget is not None
+        finished, self._finished = tuple(self._finished), []
+        taking = asyncio.ensure_future(
+            self._budget.take(dataclasses.replace(ask, release=finished))
+        )
+        try:
+            # Shielded: a cancelled caller must not leave a slot taken that nobody gives back.
+            return await asyncio.shield(taking)
+        except asyncio.CancelledError:
+            taking.add_done_callback(lambda done: self._abandoned(done, ask))
+            raise
+        except BaseException:
+            self._finished.extend(finished)  # not given back: try again with the next take
+            raise
+
+    def _abandoned(self, done: asyncio.Future[tuple[int | None, float]], ask: SlotAsk) -> None:
+        if done.cancelled() or done.exception() is not None:
             return
-        while True:
-            used, seconds_left = await self._window.hit(realm_id, kind)
-            if used <= limit:
-                return
-            await self._sleep(max(seconds_left, 0.0) + 0.05)
+        slot, _ = done.result()
+        if slot is not None:
+            self._give_back(HeldSlot(ask.realm_id, slot, ask.holder))
+
+    def _give_back(self, held: HeldSlot) -> None:
+        self._finished.append(held)
+        if self._flush is None:
+            loop = asyncio.get_running_loop()
+            self._flush = loop.call_later(self._settings.release_delay_seconds, self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._flush = None
+        if self._finished:
+            task = asyncio.ensure_future(self._release_finished())
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
+
+    async def _release_finished(self) -> None:
+        if self._budget is None or not self._finished:
+            self._finished.clear()
+            return
+        finished, self._finished = tuple(self._finished), []
+        try:
+            await self._budget.release(finished)
+        except Exception:  # the leases end on their own; the next take gives them back
+            self._finished.extend(finished)
+
+    async def _wait_local_block(self, realm_id: str) -> None:
+        until = self._blocked_until.get(realm_id)
+        if until is None:
+            return
+        left = until - asyncio.get_running_loop().time()
+        if left > 0:
+            await self._sleep(left)
+        if self._blocked_until.get(realm_id) == until:  # waited out (and not blocked again since)
+            del self._blocked_until[realm_id]

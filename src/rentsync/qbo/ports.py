@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
+from rentsync.domain.limits import HeldSlot, Ring, SlotAsk
 from rentsync.domain.qbo import (
     CompanyFacts,
     LogEntry,
@@ -20,11 +22,13 @@ from rentsync.domain.qbo import (
 __all__ = [
     "CompanyFacts",
     "ConnectionStore",
-    "InFlightSlots",
+    "HeldSlot",
     "LockedConnection",
     "LogEntry",
-    "RateWindow",
+    "RealmBudget",
     "RequestLog",
+    "Ring",
+    "SlotAsk",
     "StoredConnection",
     "StoredStatus",
     "TokenSet",
@@ -72,20 +76,20 @@ class ConnectionStore(Protocol):
         ...
 
 
-class RateWindow(Protocol):
-    async def hit(self, realm_id: str, kind: str) -> tuple[int, float]:
-        """Count one request in the current minute; (count so far, seconds left in the minute)."""
+class RealmBudget(Protocol):
+    """A realm's limits shared by every process: in-flight slots, rolling rate windows and the
+    wait QuickBooks asked for after a 429."""
+
+    async def take(self, ask: SlotAsk) -> tuple[int | None, float]:
+        """(slot, 0) with every ring stamped, or (None, seconds to wait; 0 when every slot is
+        taken and the caller should poll)."""
         ...
 
+    async def release(self, held: Sequence[HeldSlot]) -> None: ...
 
-class InFlightSlots(Protocol):
-    async def acquire(
-        self, realm_id: str, *, capacity: int, holder: str, lease_seconds: float
-    ) -> int | None:
-        """A free slot number below `capacity`, leased to `holder`; None when all are taken."""
+    async def block(self, realm_id: str, seconds: float) -> None:
+        """No process sends to the realm for `seconds` (QuickBooks answered 429)."""
         ...
-
-    async def release(self, realm_id: str, slot: int, holder: str) -> None: ...
 
 
 class RequestLog(Protocol):

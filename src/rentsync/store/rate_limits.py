@@ -1,100 +1,68 @@
-"""The per-realm QBO limits, shared by every process (implements qbo.ports RateWindow and
-InFlightSlots on two UNLOGGED tables).
+"""The per-realm QBO limits, shared by every process (implements qbo.ports RealmBudget).
 
-UNLOGGED because they change on every request and matter only for a minute; PostgreSQL's crash
-recovery empties them. Nothing here may depend on their rows surviving: a lost rate window only
-forgets the current minute, and a realm's slot rows are made again whenever a request finds none
-free and some missing."""
+The tables are UNLOGGED because they change on every request and matter only for a minute;
+PostgreSQL's crash recovery empties them. Nothing here depends on their rows surviving: lost
+rings only forget the last minute's sends, and a realm's rows are made again by the next request
+(`qbo_take_slot`, migration 0035). Every request costs one statement: `take` (the function holds
+the realm's row lock while it checks and stamps), which also gives back the slots the process
+finished with since its previous call."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from rentsync.domain.limits import HeldSlot, SlotAsk
 
-class PgRateWindow:
-    """Fixed one-minute windows on the database clock, so all processes agree on the minute."""
+_TAKE = """SELECT slot, wait_seconds FROM qbo_take_slot(
+    %s, %s, %s, %s, %s, %s::text[], %s::integer[], %s::float8[], %s::integer[],
+    %s::text[], %s::integer[], %s::text[])"""
 
+_RELEASE = """UPDATE qbo_inflight_slots AS s SET holder = NULL, leased_until = NULL
+  FROM unnest(%s::text[], %s::integer[], %s::text[]) AS r(realm, slot, holder)
+ WHERE s.realm_id = r.realm AND s.slot = r.slot AND s.holder = r.holder"""
+
+_BLOCK = """INSERT INTO qbo_realm_limits AS l (realm_id, blocked_until)
+VALUES (%(realm)s, clock_timestamp() + make_interval(secs => %(seconds)s))
+ON CONFLICT (realm_id) DO UPDATE
+   SET blocked_until = greatest(l.blocked_until, excluded.blocked_until)"""
+
+
+def _columns(held: Sequence[HeldSlot]) -> tuple[list[str], list[int], list[str]]:
+    return [h.realm_id for h in held], [h.slot for h in held], [h.holder for h in held]
+
+
+class PgRealmBudget:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
 
-    async def hit(self, realm_id: str, kind: str) -> tuple[int, float]:
+    async def take(self, ask: SlotAsk) -> tuple[int | None, float]:
+        rings = ask.rings
+        params = (
+            ask.realm_id,
+            ask.holder,
+            ask.lease_seconds,
+            ask.capacity,
+            ask.keep_free,
+            [r.kind for r in rings],
+            [r.size for r in rings],
+            [r.window_seconds for r in rings],
+            [r.headroom for r in rings],
+            *_columns(ask.release),
+        )
         async with self._pool.connection() as conn:
-            cursor = await conn.execute(
-                """INSERT INTO qbo_rate_windows AS w (realm_id, kind, minute, n)
-                   VALUES (%s, %s, date_trunc('minute', clock_timestamp()), 1)
-                   ON CONFLICT (realm_id, kind, minute) DO UPDATE SET n = w.n + 1
-                   RETURNING n, extract(epoch FROM
-                       (minute + interval '1 minute') - clock_timestamp())::float8""",
-                (realm_id, kind),
-            )
+            cursor = await conn.execute(_TAKE, params)
             row = await cursor.fetchone()
         assert row is not None
-        return int(row[0]), float(row[1])
+        return (None if row[0] is None else int(row[0])), float(row[1])
 
-    async def purge(self) -> int:
+    async def release(self, held: Sequence[HeldSlot]) -> None:
+        if not held:
+            return
         async with self._pool.connection() as conn:
-            cursor = await conn.execute(
-                "DELETE FROM qbo_rate_windows WHERE minute < now() - interval '5 minutes'"
-            )
-            return cursor.rowcount
+            await conn.execute(_RELEASE, _columns(held))
 
-
-_LEASE = """UPDATE qbo_inflight_slots AS s
-   SET holder = %(holder)s,
-       leased_until = clock_timestamp() + make_interval(secs => %(lease)s)
-  FROM (SELECT realm_id, slot FROM qbo_inflight_slots
-         WHERE realm_id = %(realm)s AND slot < %(capacity)s
-           AND (holder IS NULL OR leased_until < clock_timestamp())
-         ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED) AS free
- WHERE s.realm_id = free.realm_id AND s.slot = free.slot
-RETURNING s.slot"""
-
-_SEED = """INSERT INTO qbo_inflight_slots (realm_id, slot)
-SELECT %(realm)s, g FROM generate_series(0, %(capacity)s - 1) AS g
-ON CONFLICT DO NOTHING"""
-
-
-class PgInFlightSlots:
-    """`capacity` rows per realm; a request leases a free (or expired) one, SKIP LOCKED.
-
-    A lease ends when its holder releases it or when it expires, so a slot held by a process
-    that died is taken over once its lease is over. The rows need no seeding beforehand: a
-    request that finds no free slot inserts whichever of the realm's rows are missing (the
-    first request to a realm, or any request after crash recovery emptied the table) and tries
-    once more."""
-
-    def __init__(self, pool: AsyncConnectionPool) -> None:
-        self._pool = pool
-
-    async def acquire(
-        self, realm_id: str, *, capacity: int, holder: str, lease_seconds: float
-    ) -> int | None:
-        params = {"holder": holder, "lease": lease_seconds, "realm": realm_id, "capacity": capacity}
+    async def block(self, realm_id: str, seconds: float) -> None:
         async with self._pool.connection() as conn:
-            slot = await self._lease(conn, params)
-            if slot is None and await self._seed(conn, params):
-                slot = await self._lease(conn, params)
-        return slot
-
-    @staticmethod
-    async def _lease(conn: AsyncConnection[Any], params: dict[str, Any]) -> int | None:
-        cursor = await conn.execute(_LEASE, params)
-        row = await cursor.fetchone()
-        return int(row[0]) if row else None
-
-    @staticmethod
-    async def _seed(conn: AsyncConnection[Any], params: dict[str, Any]) -> bool:
-        """Insert the realm's missing slot rows; True when any was missing."""
-        cursor = await conn.execute(_SEED, params)
-        return cursor.rowcount > 0
-
-    async def release(self, realm_id: str, slot: int, holder: str) -> None:
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                "UPDATE qbo_inflight_slots SET holder = NULL, leased_until = NULL "
-                "WHERE realm_id = %s AND slot = %s AND holder = %s",
-                (realm_id, slot, holder),
-            )
+            await conn.execute(_BLOCK, {"realm": realm_id, "seconds": seconds})

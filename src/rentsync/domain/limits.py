@@ -1,0 +1,37 @@
+"""What a request asks of a QBO company's shared limits (see rentsync.qbo.limits), as plain data
+both the limiter and its PostgreSQL store speak."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Ring:
+    """A rolling-window limit: at most `size` sends in any `window_seconds`; an ask may go only
+    while `headroom` more would still fit (background work leaves that much to real-time)."""
+
+    kind: str
+    size: int
+    window_seconds: float
+    headroom: int = 0
+
+
+@dataclass(frozen=True)
+class HeldSlot:
+    realm_id: str
+    slot: int
+    holder: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlotAsk:
+    realm_id: str
+    holder: str
+    lease_seconds: float
+    capacity: int
+    keep_free: int
+    """Slots that must stay free after this one is taken (0 for real-time work)."""
+    rings: tuple[Ring, ...]
+    release: tuple[HeldSlot, ...] = ()
+    """Slots this process finished with, given back in the same statement."""

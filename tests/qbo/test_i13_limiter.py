@@ -1,0 +1,256 @@
+"""The limiter is QBO's rules (issue 13, reference §1), shared by every process through PostgreSQL:
+a rolling minute (not a fixed one), 10 a second, 10 in flight, batches 40 a minute, background
+work only in the spare budget, and a 429 blocks the realm for every process at once."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from rentsync.qbo.limits import Limiter, LimitSettings
+from rentsync.qbo.ports import HeldSlot, Ring, SlotAsk
+from rentsync.settings import Settings
+from rentsync.store.rate_limits import PgRealmBudget
+from tests.chaos.processes import QBO_EMULATOR, Service, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def pool(settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
+    async with AsyncConnectionPool(
+        settings.database_url or "", min_size=1, max_size=4, kwargs={"autocommit": True}
+    ) as opened:
+        yield opened
+
+
+async def _sql(pool: AsyncConnectionPool, query: str, *params: object) -> list[tuple[object, ...]]:
+    async with pool.connection() as conn:
+        cursor = await conn.execute(query, params)
+        return await cursor.fetchall() if cursor.description else []
+
+
+def _ask(realm: str, *rings: Ring, holder: str = "h", keep_free: int = 0) -> SlotAsk:
+    return SlotAsk(
+        realm_id=realm,
+        holder=holder,
+        lease_seconds=60,
+        capacity=10,
+        keep_free=keep_free,
+        rings=rings,
+    )
+
+
+async def _take_and_finish(budget: PgRealmBudget, ask: SlotAsk) -> float:
+    """Take a slot and give it back at once; 0, or the wait the budget asked for."""
+    slot, wait = await budget.take(ask)
+    if slot is not None:
+        await budget.release([_held(ask, slot)])
+        return 0.0
+    return wait
+
+
+def _held(ask: SlotAsk, slot: int) -> HeldSlot:
+    return HeldSlot(ask.realm_id, slot, ask.holder)
+
+
+async def test_i13_the_minute_is_rolling_exact_at_the_boundary(pool: AsyncConnectionPool) -> None:
+    budget = PgRealmBudget(pool)
+    ask = _ask("realm-roll", Ring("minute", 5, 60.0))
+    for _ in range(5):
+        assert await _take_and_finish(budget, ask) == 0.0
+    wait = await _take_and_finish(budget, ask)
+    assert 59.0 < wait <= 60.0  # the oldest of the last 5 leaves the window in about 60 s
+    # Age the oldest send to just inside the window: still refused, with the rest of its wait.
+    await _sql(
+        pool,
+        "UPDATE qbo_rate_sends SET sent_at = clock_timestamp() - interval '59.8 seconds' "
+        "WHERE realm_id = 'realm-roll' AND pos = 0",
+    )
+    wait = await _take_and_finish(budget, ask)
+    assert 0.0 < wait <= 0.2
+    # Just outside: exactly one more goes, and the next waits for the second-oldest.
+    await _sql(
+        pool,
+        "UPDATE qbo_rate_sends SET sent_at = clock_timestamp() - interval '60.01 seconds' "
+        "WHERE realm_id = 'realm-roll' AND pos = 0",
+    )
+    assert await _take_and_finish(budget, ask) == 0.0
+    assert 59.0 < await _take_and_finish(budget, ask) <= 60.0
+    # A fixed window would have started afresh after a minute's edge; the rolling one did not:
+    # never more than 5 stamps inside any 60 s.
+    [(inside,)] = await _sql(
+        pool,
+        "SELECT count(*) FROM qbo_rate_sends WHERE realm_id = 'realm-roll' "
+        "AND sent_at > clock_timestamp() - interval '60 seconds'",
+    )
+    assert inside == 5
+
+
+async def test_i13_ten_in_flight_then_every_ask_waits_for_a_release(
+    pool: AsyncConnectionPool,
+) -> None:
+    budget = PgRealmBudget(pool)
+    ask = _ask("realm-slots", Ring("minute", 500, 60.0))
+    taken = [await budget.take(ask) for _ in range(10)]
+    assert sorted(slot for slot, _ in taken) == list(range(10))  # type: ignore[type-var]
+    assert await budget.take(ask) == (None, 0.0)  # every slot taken: poll
+    # A finished slot is given back by the next take itself (no statement of its own).
+    first = _held(ask, 0)
+    slot, _ = await budget.take(dataclasses.replace(ask, release=(first,)))
+    assert slot == 0
+
+
+async def test_i13_batches_40_a_minute_and_singles_still_go(pool: AsyncConnectionPool) -> None:
+    budget = PgRealmBudget(pool)
+    settings = LimitSettings()
+    batch = _ask("realm-batch", *settings.rings(batch=True, background=False))
+    single = _ask("realm-batch", *settings.rings(batch=False, background=False))
+    assert [r.size for r in batch.rings if r.kind == "batch"] == [40]  # min(40 per app, 120)
+    age_the_second = (
+        "UPDATE qbo_rate_sends SET sent_at = sent_at - interval '2 s' WHERE kind = 'second'"
+    )
+    for n in range(40):
+        await _sql(pool, age_the_second)  # so that only the batch ring can bind
+        assert await _take_and_finish(budget, batch) == 0.0, n
+    await _sql(pool, age_the_second)
+    wait = await _take_and_finish(budget, batch)
+    assert 50.0 < wait <= 62.0
+    assert await _take_and_finish(budget, single) == 0.0
+
+
+async def test_i13_ten_a_second(pool: AsyncConnectionPool) -> None:
+    budget = PgRealmBudget(pool)
+    ask = _ask("realm-second", *LimitSettings().rings(batch=False, background=False))
+    for _ in range(10):
+        assert await _take_and_finish(budget, ask) == 0.0
+    wait = await _take_and_finish(budget, ask)
+    assert 0.5 < wait <= 1.2
+
+
+async def test_i13_background_work_leaves_slots_and_budget_to_real_time(
+    pool: AsyncConnectionPool,
+) -> None:
+    budget = PgRealmBudget(pool)
+    settings = LimitSettings(background_keep_free=3, per_second=1000)
+    background = _ask(
+        "realm-bg", *settings.rings(batch=False, background=True), holder="bulk", keep_free=3
+    )
+    real_time = _ask("realm-bg", *settings.rings(batch=False, background=False))
+    held = [await budget.take(background) for _ in range(7)]
+    assert all(slot is not None for slot, _ in held)
+    assert await budget.take(background) == (None, 0.0)  # 3 slots stay free for real-time
+    for _ in range(3):
+        slot, _ = await budget.take(real_time)
+        assert slot is not None
+
+    # The rolling minute: background stops 60 requests short of the 500.
+    await _sql(pool, "UPDATE qbo_inflight_slots SET holder = NULL WHERE realm_id = 'realm-bg'")
+    minute = LimitSettings(per_minute=20, per_second=1000, background_headroom_per_minute=5)
+    background = _ask("realm-bg2", *minute.rings(batch=False, background=True), keep_free=3)
+    real_time = _ask("realm-bg2", *minute.rings(batch=False, background=False))
+    sent = 0
+    while await _take_and_finish(budget, background) == 0.0:
+        sent += 1
+    assert sent == 15
+    for _ in range(5):
+        assert await _take_and_finish(budget, real_time) == 0.0
+    assert await _take_and_finish(budget, real_time) > 0
+
+
+async def test_i13_a_429_blocks_the_realm_for_every_process(pool: AsyncConnectionPool) -> None:
+    one = Limiter(budget=PgRealmBudget(pool))
+    other = Limiter(budget=PgRealmBudget(pool))  # another process: nothing shared but the DB
+    await one.block("realm-429", 0.6)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    async with other.slot("realm-429"):
+        waited = loop.time() - began
+    assert 0.4 < waited < 5
+    # A shorter block later does not shorten a longer one.
+    await one.block("realm-429", 30)
+    await other.block("realm-429", 0.1)
+    _, wait = await PgRealmBudget(pool).take(_ask("realm-429", Ring("minute", 500, 60.0)))
+    assert 25 < wait <= 30
+    await one.aclose()
+    await other.aclose()
+
+
+async def test_i13_no_429_from_a_600_request_burst_across_two_processes(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """QBO's real limits in the emulator (a separate process), two rentsync-like processes
+    sharing the realm's budget through PostgreSQL, 300 requests each at once: every request is
+    answered 200, none 429 (10 in flight and the rolling 500 a minute both bind)."""
+    port = free_port()
+    emulator = Service(
+        "qbo-emulator",
+        [QBO_EMULATOR, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={"PATH": "/usr/bin:/bin"},
+        log_dir=tmp_path,
+    )
+    emulator.start()
+    base = f"http://127.0.0.1:{port}"
+    senders: list[subprocess.Popen[str]] = []
+    try:
+        async with httpx2.AsyncClient(base_url=base, timeout=30) as admin:
+            for _ in range(100):
+                try:
+                    await admin.get("/admin/apps")
+                    break
+                except httpx2.TransportError:
+                    await asyncio.sleep(0.1)
+            app = (await admin.post("/admin/apps", json={"redirect_uris": ["http://x/cb"]})).json()
+            realm = (await admin.post("/admin/companies", json={})).json()["realmId"]
+            tokens = await admin.post(
+                f"/admin/companies/{realm}/tokens", json={"client_id": app["client_id"]}
+            )
+            await admin.put(
+                f"/admin/companies/{realm}/faults",
+                json={"latency": {"distribution": "fixed", "ms": 30}},
+            )
+            for _ in range(2):
+                sender = subprocess.Popen(  # our interpreter, fixed arguments
+                    [
+                        sys.executable,
+                        "-m",
+                        "tests.qbo.limited_sender",
+                        settings.database_url or "",
+                        base,
+                        realm,
+                        tokens.json()["access_token"],
+                        "300",
+                    ],
+                    cwd=REPO,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                senders.append(sender)
+            for sender in senders:
+                assert sender.stdout is not None and sender.stdout.readline().strip() == "ready"
+            for sender in senders:
+                assert sender.stdin is not None
+                sender.stdin.write("go\n")
+                sender.stdin.flush()
+            outputs = []
+            for sender in senders:
+                out, _ = await asyncio.to_thread(sender.communicate, timeout=180)
+                assert sender.returncode == 0, out
+                outputs.append(json.loads(out.strip().splitlines()[-1]))
+            limits = (await admin.get(f"/admin/companies/{realm}/limits")).json()
+        assert (outputs, limits["refused"]) == ([{"200": 300}, {"200": 300}], {})
+    finally:
+        for sender in senders:
+            if sender.poll() is None:
+                sender.kill()
+        emulator.stop()
