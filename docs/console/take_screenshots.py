@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"
@@ -32,8 +32,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_demo(data_dir: str, port: int) -> tuple[subprocess.Popen[str], str, str]:
-    """The demo, once it serves: (process, owner e-mail, password)."""
+def _start_demo(data_dir: str, port: int) -> tuple[subprocess.Popen[str], list[tuple[str, str]]]:
+    """The demo, once it serves: (process, each demo company's owner e-mail and password)."""
     env = {
         **os.environ,
         "RENTSYNC_DATA_DIR": data_dir,
@@ -49,17 +49,17 @@ def _start_demo(data_dir: str, port: int) -> tuple[subprocess.Popen[str], str, s
         text=True,
     )
     assert demo.stdout is not None
-    sign_in: tuple[str, str] | None = None
+    sign_ins: list[tuple[str, str]] = []
     for line in demo.stdout:
         found = SIGN_IN.search(line)
-        if found and sign_in is None:
-            sign_in = (found.group(1), found.group(2))
+        if found:
+            sign_ins.append((found.group(1), found.group(2)))
         if line.startswith("Serving"):
             break
-    if sign_in is None:
+    if len(sign_ins) < 2:
         demo.kill()
-        raise SystemExit("the demo did not print a console sign-in")
-    return demo, *sign_in
+        raise SystemExit("the demo did not print its companies' console sign-ins")
+    return demo, sign_ins
 
 
 async def _shoot(page: Page, name: str, *, full_page: bool = False) -> None:
@@ -68,27 +68,36 @@ async def _shoot(page: Page, name: str, *, full_page: bool = False) -> None:
     sys.stdout.write(f"docs/console/{name}.png\n")
 
 
-async def _screens(url: str, email: str, password: str) -> None:
+async def _signed_in(browser: Browser, url: str, email: str, password: str) -> Page:
+    context = await browser.new_context(base_url=url, viewport=VIEWPORT)
+    page = await context.new_page()
+    await page.goto("/signin")
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    return page
+
+
+async def _screens(url: str, sign_ins: list[tuple[str, str]]) -> None:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox"] if os.geteuid() == 0 else []
         )
-        context = await browser.new_context(base_url=url, viewport=VIEWPORT)
-        page = await context.new_page()
-        await page.goto("/signin")
-        await page.get_by_label("E-mail address").fill(email)
-        await page.get_by_label("Password").fill(password)
-        await page.get_by_role("button", name="Sign in").click()
-        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        page = await _signed_in(browser, url, *sign_ins[0])
+        context = page.context
         await page.goto("/")
         await _shoot(page, "dashboard", full_page=True)
         await page.goto("/documents")
         await _shoot(page, "documents")
         await page.goto("/messages")
         await _shoot(page, "system-messages")
-        failed = page.locator("ul.messages li").filter(has_text="Failed").first
-        await failed.locator("a").first.click()
-        await _shoot(page, "document-failed", full_page=True)
+        # The second demo company's invoice whose tax QuickBooks computed differently (B2).
+        other = await _signed_in(browser, url, *sign_ins[1])
+        await other.goto("/documents?code=invoice_tax_mismatch")
+        await other.locator("#documents tbody a").first.click()
+        await expect(other.locator("#read-back")).to_be_visible()
+        await _shoot(other, "document-failed", full_page=True)
         await page.goto("/quickbooks/logs?outcome=failed")
         await _shoot(page, "quickbooks-logs")
         phone = await browser.new_context(
@@ -104,9 +113,9 @@ async def _screens(url: str, email: str, password: str) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="rentsync-shots-") as data_dir:
         port = _free_port()
-        demo, email, password = _start_demo(data_dir, port)
+        demo, sign_ins = _start_demo(data_dir, port)
         try:
-            asyncio.run(_screens(f"http://127.0.0.1:{port}", email, password))
+            asyncio.run(_screens(f"http://127.0.0.1:{port}", sign_ins))
         finally:
             demo.terminate()
             demo.wait(timeout=60)

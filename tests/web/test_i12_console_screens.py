@@ -94,6 +94,8 @@ async def test_i12_document_page_and_resync_through_the_same_service(rig: Rig) -
         assert "History of attempts" in text and 'id="resync"' in page.text
         holds = await browser.get("/quickbooks-holds/order/O-1")
         assert "7001" in text_of(holds) and "SyncToken" in text_of(holds)
+        read_back = holds.text.split('id="read-back"', 1)[1]
+        assert "Total" in read_back and "differs" not in read_back
         # The bookkeeper renumbers the older invoice in QuickBooks, then presses Resync.
         await rig.act("Invoice", first["qbo"]["id"], "edit", {"DocNumber": "7001-OLD"})
         before = len((await rig.status("orders", "O-2"))["history"])

@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from rentsync.api.deps import ServicesDep
 from rentsync.bootstrap import Services
 from rentsync.domain.ledger import DocumentKey, SkipReason, skip_notice
+from rentsync.domain.listing import compared_figures
 from rentsync.domain.people import Ability, ConsoleUser
 from rentsync.qbo import errors, links
 from rentsync.store.listing import DocumentFilter, ListedDocument, cursor_of
@@ -207,8 +208,8 @@ async def quickbooks_holds(
     request: Request, doc_type: str, source_id: str, user: CurrentUser, services: ServicesDep
 ) -> Response:
     """What QuickBooks holds for the document now (read live; an htmx fragment of its page)."""
-    _key, listed = await _document_or_404(services, user, doc_type, source_id)
-    context: dict[str, Any] = {"doc": listed, "figures": [], "problem": None}
+    key, listed = await _document_or_404(services, user, doc_type, source_id)
+    context: dict[str, Any] = {"doc": listed, "figures": [], "compared": [], "problem": None}
     if listed.qbo_entity and listed.qbo_id:
         try:
             client = await services.qbo.client_for(user.company_id)
@@ -224,6 +225,11 @@ async def quickbooks_holds(
                 if (value := _figure(result.data, path)) is not None
             ]
             context["intuit_tid"] = result.intuit_tid
+            document = await services.documents.get(key)
+            if document is not None and document.body is not None:
+                context["compared"] = compared_figures(
+                    kinds.listings()[key.doc_type], document.body, result.data
+                )
     return render(request, "quickbooks_holds.html", user, context)
 
 

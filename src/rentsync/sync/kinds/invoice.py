@@ -16,7 +16,7 @@ from collections.abc import Set
 from rentsync import policy
 from rentsync.domain.documents import DocumentType, Order
 from rentsync.domain.ledger import DocumentKey, WriteIntent
-from rentsync.domain.listing import Listing, party
+from rentsync.domain.listing import Listing, compare, party
 from rentsync.domain.triggers import Trigger
 from rentsync.mapping import invoice as invoice_mapping
 from rentsync.mapping.fingerprint import fingerprint
@@ -193,5 +193,9 @@ KIND = KindSpec(
         date=("invoice_date",),
         amount=("totals", "total"),
         party=party((DocumentType.CUSTOMER, "customer_id")),
+        compared=compare(
+            ("Total", ("totals", "total"), ("TotalAmt",)),
+            ("Tax", ("totals", "tax"), ("TxnTaxDetail", "TotalTax")),
+        ),
     ),
 )

@@ -22,7 +22,7 @@ from typing import Any
 from rentsync import policy
 from rentsync.domain.documents import DocumentType, Order
 from rentsync.domain.ledger import DocumentKey, SkipReason, WriteIntent
-from rentsync.domain.listing import Listing, party
+from rentsync.domain.listing import Listing, compare, party
 from rentsync.domain.payments import Payment, PaymentKind, PaymentMethod, balance_due
 from rentsync.mapping import payment as payment_mapping
 from rentsync.mapping.fingerprint import fingerprint
@@ -364,5 +364,6 @@ KIND = KindSpec(
         date=("date",),
         amount=("amount",),
         party=party((DocumentType.ORDER, "order_id"), (DocumentType.CUSTOMER, "customer_id")),
+        compared=compare(("Amount", ("amount",), ("TotalAmt",)), unless=("voided",)),
     ),
 )

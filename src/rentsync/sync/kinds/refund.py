@@ -15,7 +15,7 @@ from typing import Any
 
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, SkipReason, WriteIntent
-from rentsync.domain.listing import Listing, party
+from rentsync.domain.listing import Listing, compare, party
 from rentsync.domain.payments import Payment, Refund, refund_source_id
 from rentsync.mapping import payment as payment_mapping
 from rentsync.mapping.fingerprint import fingerprint
@@ -142,5 +142,6 @@ KIND = KindSpec(
         date=("refund", "date"),
         amount=("refund", "amount"),
         party=party((DocumentType.ORDER, "order_id"), (DocumentType.CUSTOMER, "customer_id")),
+        compared=compare(("Amount", ("refund", "amount"), ("TotalAmt",))),
     ),
 )
