@@ -162,3 +162,33 @@ async def test_i12_rate_limit_holds_across_processes(services: bootstrap.Service
         actor, email="b@tent.example", name="B", role=Role.VIEWER, password=PASSWORD
     )
     assert (await other_process.sign_in("b@tent.example", PASSWORD, client_ip="1.1.1.1")).user
+
+
+async def test_i12_two_owners_demoting_each_other_at_once_leave_one_owner(
+    services: bootstrap.Services,
+) -> None:
+    import asyncio
+
+    actor = await _company(services)
+    people = services.people
+    first = await people.create_user(actor, email="a@tent.example", name="A", role=Role.OWNER)
+    second = await people.create_user(actor, email="b@tent.example", name="B", role=Role.OWNER)
+    for _ in range(5):
+        results = await asyncio.gather(
+            people.update_user(
+                Actor.of(first), second.id, role=Role.VIEWER, view_qbo_logs=False, active=True
+            ),
+            people.update_user(
+                Actor.of(second), first.id, role=Role.VIEWER, view_qbo_logs=False, active=True
+            ),
+            return_exceptions=True,
+        )
+        refused = [r for r in results if isinstance(r, PeopleError)]
+        assert len(refused) == 1 and refused[0].field == "role", results
+        owners = [u for u in await people.users(actor.company_id) if u.role is Role.OWNER]
+        assert len(owners) == 1
+        # Both owners again for the next round.
+        demoted = first if owners[0].id == second.id else second
+        await people.update_user(
+            Actor.of(owners[0]), demoted.id, role=Role.OWNER, view_qbo_logs=False, active=True
+        )

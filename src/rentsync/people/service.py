@@ -27,7 +27,7 @@ from rentsync.domain.people import (
 )
 from rentsync.people import passwords
 from rentsync.store.audit import AuditRepository
-from rentsync.store.people import EmailTaken, PeopleRepository
+from rentsync.store.people import EmailTaken, LastOwner, PeopleRepository
 
 FAILURES_PER_EMAIL = 5
 FAILURES_PER_CLIENT = 20
@@ -147,20 +147,16 @@ class PeopleService:
         current = await self._repo.in_company(actor.company_id, user_id)
         if current is None:
             raise PeopleError("user", "no such user in this company")
-        losing_owner = current.role is Role.OWNER and current.active
-        if (
-            losing_owner
-            and (role is not Role.OWNER or not active)
-            and await self._repo.count_owners(actor.company_id) <= 1
-        ):
-            raise PeopleError("role", "the company needs at least one active owner")
-        updated = await self._repo.update(
-            user_id,
-            role=role,
-            view_qbo_logs=view_qbo_logs,
-            active=active,
-            end_sessions=role is not current.role or not active,
-        )
+        try:
+            updated = await self._repo.update(
+                user_id,
+                role=role,
+                view_qbo_logs=view_qbo_logs,
+                active=active,
+                end_sessions=role is not current.role or not active,
+            )
+        except LastOwner as exc:
+            raise PeopleError("role", str(exc)) from None
         assert updated is not None
         await self.record(
             actor,

@@ -21,6 +21,10 @@ class EmailTaken(ValueError):
     """Another user (of any company) signs in with this e-mail address."""
 
 
+class LastOwner(ValueError):
+    """The change would leave the company without an active owner."""
+
+
 def _user(row: tuple[Any, ...]) -> ConsoleUser:
     return ConsoleUser(
         id=int(row[0]),
@@ -101,7 +105,18 @@ class PeopleRepository:
         active: bool,
         end_sessions: bool,
     ) -> ConsoleUser | None:
-        async with self._pool.connection() as conn:
+        """Change a user; LastOwner when that leaves the company without an active owner. The
+        company's owners are locked first, so two owners demoting each other at once cannot
+        both succeed."""
+        async with self._pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "SELECT id FROM console_users WHERE active AND role = 'owner' AND company_id = "
+                "(SELECT company_id FROM console_users WHERE id = %s) ORDER BY id FOR UPDATE",
+                (user_id,),
+            )
+            owners = {int(row[0]) for row in await cursor.fetchall()}
+            if owners == {user_id} and (role is not Role.OWNER or not active):
+                raise LastOwner("the company needs at least one active owner")
             cursor = await conn.execute(
                 "UPDATE console_users SET role = %s, view_qbo_logs = %s, active = %s, "
                 "session_version = session_version + %s, updated_at = now() "
@@ -134,16 +149,6 @@ class PeopleRepository:
                 "UPDATE console_users SET session_version = session_version + 1 WHERE id = %s",
                 (user_id,),
             )
-
-    async def count_owners(self, company_id: int) -> int:
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(
-                "SELECT count(*) FROM console_users "
-                "WHERE company_id = %s AND role = 'owner' AND active",
-                (company_id,),
-            )
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
 
     # one-time sign-in links
 
