@@ -46,6 +46,7 @@ from rentsync.store.qbo_log import QboLogRepository
 from rentsync.store.rate_limits import PgRealmBudget
 from rentsync.store.sync_settings import SyncSettingsRepository
 from rentsync.sync import retry
+from rentsync.sync.batch_creates import CreateCoalescer
 from rentsync.sync.bulk import BulkSyncs
 from rentsync.sync.kinds import KINDS
 from rentsync.sync.kinds.base import Engine
@@ -193,7 +194,12 @@ def build_reconciler(
     locks = AdvisoryLocks(pool)
     references = build_references(pool, documents, ledger)
     engine = Engine(
-        documents=documents, ledger=ledger, settings=sync_settings, qbo=qbo_access, locks=locks
+        documents=documents,
+        ledger=ledger,
+        settings=sync_settings,
+        qbo=qbo_access,
+        locks=locks,
+        creates=CreateCoalescer(),
     )
     return Reconciler(
         ledger=ledger,

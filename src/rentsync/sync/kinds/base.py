@@ -17,7 +17,9 @@ from typing import Any, Protocol
 from rentsync.domain.documents import Document, DocumentType
 from rentsync.domain.ledger import DocumentKey, SyncState
 from rentsync.domain.listing import Listing
+from rentsync.domain.triggers import Trigger
 from rentsync.qbo import errors
+from rentsync.sync.batch_creates import CreateCoalescer
 from rentsync.sync.ports import (
     CompanyQbo,
     CompanySettings,
@@ -52,6 +54,15 @@ class Engine:
     qbo: QboAccess
     locks: Locks | None = None
     """Cross-process locks (e.g. to create a QBO name-list record once)."""
+    creates: CreateCoalescer | None = None
+    """Gathers the creates of bulk-sync jobs into QBO batch requests (`sync.batch_creates`)."""
+
+    def client_for(self, run: Run, company: CompanyQbo) -> QboGateway:
+        """The company's client for this run: a bulk sync's creates travel in batches."""
+        client = client_of(company)
+        if self.creates is not None and run.record.trigger == Trigger.BULK_SYNC:
+            return self.creates.gateway(client)
+        return client
 
     async def synced(
         self, run: Run, outcome: str, qbo: dict[str, Any] | None = None, **extra: Any

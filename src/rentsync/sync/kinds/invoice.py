@@ -21,7 +21,7 @@ from rentsync.domain.triggers import Trigger
 from rentsync.mapping import invoice as invoice_mapping
 from rentsync.mapping.fingerprint import fingerprint
 from rentsync.sync.failures import VerificationFailed
-from rentsync.sync.kinds.base import Engine, KindSpec, Run, client_of
+from rentsync.sync.kinds.base import Engine, KindSpec, Run
 from rentsync.sync.references import ReferenceContext, References
 from rentsync.sync.verify import verify_invoice
 from rentsync.sync.writer import CLEARED, Transaction, TransactionWriter, qbo_columns
@@ -54,7 +54,7 @@ class InvoiceKind:
         if isinstance(decision, policy.Skip):
             await engine.skipped(run, reason=decision.reason.value, message=decision.message)
             return "skipped"
-        client = client_of(company)
+        client = engine.client_for(run, company)
         references = [DocumentKey(key.company_id, DocumentType.CUSTOMER, order.customer_id)] + [
             DocumentKey(key.company_id, DocumentType.PRODUCT, pid) for pid in order.product_ids()
         ]

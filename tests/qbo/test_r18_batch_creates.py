@@ -1,0 +1,124 @@
+"""R18 batch creates: the creates of bulk jobs of one realm travel as items of QBO batch
+requests (at most 30), and each create gets its own outcome back, as from a single create:
+the object QBO made, its own Fault classified by the errors catalogue, or an uncertain outcome
+when the whole batch failed. Against the emulator, through the real client."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rentsync.qbo import errors
+from rentsync.qbo.requestid import request_id
+from rentsync.settings import Settings
+from rentsync.sync.batch_creates import CreateCoalescer, batch_request_id
+from tests.qbo_fixtures import qbo_harness
+
+
+def _customer(company_id: int, name: str, number: int) -> dict[str, Any]:
+    return {
+        "entity": "Customer",
+        "payload": {"DisplayName": name},
+        "requestid": request_id(company_id, f"customer:{number}", 1, "create"),
+    }
+
+
+async def test_r18_creates_go_in_batches_of_30_each_with_its_own_outcome(
+    settings: Settings,
+) -> None:
+    async with qbo_harness(settings) as h:
+        await h.connect()
+        client = await h.services.qbo.client_for(h.company_id)
+        existing = await client.create(
+            "Customer",
+            {"DisplayName": "Already There"},
+            requestid=request_id(h.company_id, "customer:existing", 1, "create"),
+        )
+        coalescer = CreateCoalescer(linger_seconds=0.2)
+        gateway = coalescer.gateway(client)
+        creates = [_customer(h.company_id, f"Batch customer {n}", n) for n in range(35)]
+        creates.append(_customer(h.company_id, "Already There", 99))
+        results = await asyncio.gather(
+            *(gateway.create(c["entity"], c["payload"], requestid=c["requestid"]) for c in creates),
+            return_exceptions=True,
+        )
+        refused = results[-1]
+        assert isinstance(refused, errors.DuplicateName), refused
+        assert refused.code == "6240"
+        made = results[:-1]
+        assert all(not isinstance(r, BaseException) for r in made), made
+        names = [r.data["DisplayName"] for r in made]  # type: ignore[union-attr]
+        assert names == [f"Batch customer {n}" for n in range(35)], "each its own object"
+        assert len({r.id for r in made}) == 35  # type: ignore[union-attr]
+        assert existing.id not in {r.id for r in made}  # type: ignore[union-attr]
+        assert coalescer.batches_sent == 2  # 30 items, then 6
+        log = await h.services.qbo_log.page(h.company_id, limit=100)
+        batches = [entry for entry in log if "/batch" in entry.path]
+        assert len(batches) == 2
+        assert all(entry.requestid and len(entry.requestid) <= 36 for entry in batches)
+        singles = [entry for entry in log if "/customer" in entry.path]
+        assert len(singles) == 1, "only the create made before the coalescer"
+
+
+async def test_r18_a_lone_create_goes_as_a_single_create(settings: Settings) -> None:
+    async with qbo_harness(settings) as h:
+        await h.connect()
+        client = await h.services.qbo.client_for(h.company_id)
+        coalescer = CreateCoalescer(linger_seconds=0.01)
+        one = _customer(h.company_id, "Alone", 1)
+        made = await coalescer.gateway(client).create(
+            one["entity"], one["payload"], requestid=one["requestid"]
+        )
+        assert made.data["DisplayName"] == "Alone"
+        assert coalescer.batches_sent == 0
+        log = await h.services.qbo_log.page(h.company_id, limit=10)
+        assert [entry.requestid for entry in log if "/customer" in entry.path] == [one["requestid"]]
+
+
+async def test_r18_a_batch_whose_answer_is_lost_is_uncertain_for_every_item(
+    settings: Settings,
+) -> None:
+    async with qbo_harness(settings) as h:
+        await h.connect()
+        await h.admin("PUT", f"/admin/companies/{h.realm}/faults", {"next": ["drop"]})
+        client = await h.services.qbo.client_for(h.company_id)
+        coalescer = CreateCoalescer(linger_seconds=0.2)
+        gateway = coalescer.gateway(client)
+        creates = [_customer(h.company_id, f"Lost {n}", n) for n in range(3)]
+        results = await asyncio.gather(
+            *(gateway.create(c["entity"], c["payload"], requestid=c["requestid"]) for c in creates),
+            return_exceptions=True,
+        )
+        for result in results:
+            assert isinstance(result, errors.QboError), result
+            assert result.outcome_uncertain, "the writer must look before creating again"
+
+
+def test_r18_batch_requestid_is_stable_and_fits_qbo_limit() -> None:
+    ids = [f"id-{n}" for n in range(30)]
+    assert batch_request_id(ids) == batch_request_id(list(reversed(ids)))
+    assert batch_request_id(ids) != batch_request_id(ids[:-1])
+    assert len(batch_request_id(ids)) <= 36
+
+
+async def test_r18_past_40_batches_a_minute_creates_go_singly(settings: Settings) -> None:
+    async with qbo_harness(settings) as h:
+        await h.connect()
+        client = await h.services.qbo.client_for(h.company_id)
+        coalescer = CreateCoalescer(linger_seconds=0.1, batches_per_minute=1)
+        gateway = coalescer.gateway(client)
+        for round_number in range(2):
+            creates = [
+                _customer(h.company_id, f"Round {round_number} customer {n}", 10 * round_number + n)
+                for n in range(3)
+            ]
+            results = await asyncio.gather(
+                *(
+                    gateway.create(c["entity"], c["payload"], requestid=c["requestid"])
+                    for c in creates
+                )
+            )
+            assert len({r.id for r in results}) == 3
+        assert coalescer.batches_sent == 1, "the second round went as single creates"
+        log = await h.services.qbo_log.page(h.company_id, limit=50)
+        assert sum(1 for entry in log if "/customer" in entry.path) == 3
