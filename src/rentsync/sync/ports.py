@@ -63,6 +63,11 @@ class QboGateway(Protocol):
         self, entity: str, where: str = "", *, page_size: int = ..., order_by: str = ""
     ) -> list[dict[str, Any]]: ...
 
+    def in_background(self) -> QboGateway:
+        """The same company's client, whose calls take only the budget real-time work leaves
+        spare (bulk sync, B9)."""
+        ...
+
 
 @dataclass(frozen=True, kw_only=True)
 class CompanyQbo:

@@ -58,11 +58,14 @@ class Engine:
     """Gathers the creates of bulk-sync jobs into QBO batch requests (`sync.batch_creates`)."""
 
     def client_for(self, run: Run, company: CompanyQbo) -> QboGateway:
-        """The company's client for this run: a bulk sync's creates travel in batches."""
+        """The company's client for this run. A bulk sync's calls take only the budget
+        real-time work leaves spare (the limiter's background slots, B9), and its creates
+        travel in batches."""
         client = client_of(company)
-        if self.creates is not None and run.record.trigger == Trigger.BULK_SYNC:
-            return self.creates.gateway(client)
-        return client
+        if run.record.trigger != Trigger.BULK_SYNC:
+            return client
+        client = client.in_background()
+        return self.creates.gateway(client) if self.creates is not None else client
 
     async def synced(
         self, run: Run, outcome: str, qbo: dict[str, Any] | None = None, **extra: Any
