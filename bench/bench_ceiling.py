@@ -1,0 +1,239 @@
+"""Backfill at QuickBooks' rate ceiling (issue 13): P1, P2, P5 and P6 side by side with their goals.
+
+Every part is its own process (`bench/rig.py`): PostgreSQL, `qbo-emulator serve` with QBO's
+real limits and a fixed latency, `rentsync serve --no-worker` and one `rentsync worker`.
+
+- P1: a first backfill (customers, products, orders over them) into an empty QBO company, QBO
+  documents created per minute divided by the ceiling QBO allows for that work, and the count of
+  requests answered 429 (rentsync's QuickBooks log and the emulator's own count). The ceiling:
+  single requests, 500 a minute per realm, one document each, so 500 documents a minute; with
+  batches (30 items, 40 a minute per realm and app, each one request of the 500) it would be
+  40 x 30 + 460 = 1,660. The ratio is taken against the ceiling of the way the documents went.
+- P2: the same work (its first orders, as many as fit in `NAIVE_SECONDS`) by the naive sequential
+  python-quickbooks script (`bench/naive.py`) against another company of the same emulator, in
+  the same run: documents per minute and rentsync's ratio to it.
+- P5: QBO calls per document: in the first backfill (requests / documents created) and in steady
+  state (new orders for customers and products already in QBO).
+- P6: the peak resident memory (VmHWM) of every rentsync process during the run.
+
+`RENTSYNC_BENCH_SIZE=full` runs the issue's sizes (5,000 orders over 1,000 customers and 100
+products, about 13 minutes at the single-request ceiling); the default (`small`) is a fifth of
+that; `tiny` checks the bench itself.
+P3 (event latency of 100 other companies during a bulk sync) and P6 at 100,000 orders need the
+bulk sync (issue 13, the "bulk" part): not measured here yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from decimal import Decimal
+from typing import Any
+
+import httpx2
+
+from bench import naive
+from bench.rig import Company, Rig, process_rig
+
+LATENCY_MS = 150
+SIZES = {
+    "tiny": {"orders": 100, "customers": 20, "products": 5},  # a quick check of the bench itself
+    "small": {"orders": 1_000, "customers": 200, "products": 20},
+    "full": {"orders": 5_000, "customers": 1_000, "products": 100},
+}
+STEADY_ORDERS = 100
+NAIVE_SECONDS = 60.0
+PUTS_IN_FLIGHT = 20
+SINGLE_CEILING = 500  # documents a minute: one request each, 500 requests a minute per realm
+BATCH_CEILING = 40 * 30 + (500 - 40)
+
+
+def customer_body(n: int) -> dict[str, Any]:
+    return {"name": f"Ceiling Customer {n}", "email": f"c{n}@ceiling.example"}
+
+
+def product_body(n: int) -> dict[str, Any]:
+    kinds = ("rental", "service", "fee")
+    return {
+        "name": f"Ceiling Product {n}",
+        "kind": kinds[n % 3],
+        "rate": f"{5 + n % 40}.50",
+        "taxable": n % 3 == 0,
+    }
+
+
+def order_body(n: int, customers: int, products: int) -> dict[str, Any]:
+    picked = dict.fromkeys([n % products, (n * 7 + 3) % products])
+    lines = []
+    total = Decimal("0.00")
+    for index, product in enumerate(picked):
+        quantity = Decimal(1 + (n + index) % 9)
+        rate = Decimal(product_body(product)["rate"])
+        amount = quantity * rate
+        total += amount
+        lines.append(
+            {
+                "product_id": f"P-{product}",
+                "quantity": str(quantity),
+                "rate": str(rate),
+                "amount": str(amount),
+            }
+        )
+    return {
+        "kind": "order",
+        "customer_id": f"C-{n % customers}",
+        "invoice_number": str(200000 + n),
+        "invoice_date": "2026-11-20",
+        "lines": lines,
+        "totals": {"subtotal": str(total), "discount": "0.00", "tax": "0.00", "total": str(total)},
+    }
+
+
+async def _put_all(api: httpx2.AsyncClient, puts: list[tuple[str, str, dict[str, Any]]]) -> None:
+    gate = asyncio.Semaphore(PUTS_IN_FLIGHT)
+
+    async def one(plural: str, source_id: str, body: dict[str, Any]) -> None:
+        async with gate:
+            response = await api.put(f"/api/v1/{plural}/{source_id}", json=body)
+            if response.status_code not in (200, 202):
+                raise RuntimeError(f"PUT {plural}/{source_id}: {response.status_code}")
+
+    await asyncio.gather(*(one(*put) for put in puts))
+
+
+async def _wait_settled(rig: Rig, company: Company, within: float) -> None:
+    """Until no document of the company is waiting or in the sync (failures end the wait)."""
+    deadline = time.monotonic() + within
+    while True:
+        rig.sample_rss()
+        [(open_docs, failed)] = await rig.sql(
+            "SELECT count(*) FILTER (WHERE r.state IS NULL OR r.state = 'pending' "
+            "OR (r.state = 'synced' AND r.synced_revision < d.revision)), "
+            "count(*) FILTER (WHERE r.state = 'failed') "
+            "FROM documents d LEFT JOIN sync_records r USING (company_id, doc_type, source_id) "
+            "WHERE d.company_id = %s",
+            company.company_id,
+        )
+        if open_docs == 0:
+            if failed:
+                print(f"  ! {failed} documents failed")
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{open_docs} documents still open after {within:.0f} s")
+        await asyncio.sleep(0.5)
+
+
+async def _qbo_documents(rig: Rig, realm: str) -> int:
+    books = await rig.books(realm)
+    entities = books.get("entities", {})
+    return sum(len(entities.get(name, {})) for name in ("Customer", "Item", "Invoice"))
+
+
+async def _requests_since(rig: Rig, company: Company, since: float) -> tuple[int, int]:
+    [(total, throttled)] = await rig.sql(
+        "SELECT count(*), count(*) FILTER (WHERE status = 429) FROM qbo_log "
+        "WHERE company_id = %s AND at >= to_timestamp(%s)",
+        company.company_id,
+        since,
+    )
+    return int(total), int(throttled)
+
+
+async def _run(size: str) -> list[str]:
+    counts = SIZES[size]
+    n_orders, n_customers, n_products = counts["orders"], counts["customers"], counts["products"]
+    customers = {f"C-{n}": customer_body(n) for n in range(n_customers)}
+    products = {f"P-{n}": product_body(n) for n in range(n_products)}
+    orders = [order_body(n, n_customers, n_products) for n in range(n_orders)]
+    rows: list[str] = []
+    async with process_rig() as rig:
+        # P2 first, alone on the machine: the naive script on a company of its own.
+        naive_company = await rig.add_company("Naive Rentals", limits=True, latency_ms=LATENCY_MS)
+        budget = max(1, int(NAIVE_SECONDS / (5 * LATENCY_MS / 1000)))
+        naive_run = await asyncio.to_thread(
+            naive.run,
+            rig.emulator_url,
+            naive_company.realm,
+            naive_company.accounts["income"],
+            orders[:budget],
+            customers,
+            products,
+        )
+        if not naive_run.documents:
+            raise RuntimeError(f"the naive script created nothing: {naive_run.first_error}")
+        naive_rate = naive_run.documents / naive_run.seconds * 60
+
+        company = await rig.add_company("Ceiling Rentals", limits=True, latency_ms=LATENCY_MS)
+        before = await _qbo_documents(rig, company.realm)
+        started_wall = time.time()
+        started = time.monotonic()
+        puts = [("customers", cid, body) for cid, body in customers.items()]
+        puts += [("products", pid, body) for pid, body in products.items()]
+        puts += [("orders", f"O-{n}", body) for n, body in enumerate(orders)]
+        await _put_all(company.api, puts)
+        put_seconds = time.monotonic() - started
+        await _wait_settled(rig, company, within=3600)
+        seconds = time.monotonic() - started
+        created = await _qbo_documents(rig, company.realm) - before
+        requests, throttled = await _requests_since(rig, company, started_wall)
+        refused = await rig.refused(company.realm)
+        per_minute = created / seconds * 60
+        ratio = per_minute / SINGLE_CEILING
+
+        steady_wall = time.time()
+        steady = [order_body(n, n_customers, n_products) for n in range(n_orders, n_orders + 100)]
+        await _put_all(
+            company.api, [("orders", f"O-{n_orders + i}", b) for i, b in enumerate(steady)]
+        )
+        await _wait_settled(rig, company, within=600)
+        steady_requests, steady_throttled = await _requests_since(rig, company, steady_wall)
+        rig.sample_rss()
+        peaks = dict(rig.peaks)
+
+    rows.append(
+        f"size {size}: {n_orders} orders over {n_customers} customers and {n_products} products "
+        f"into an empty QBO company, {LATENCY_MS} ms latency, QBO's real limits; 1 worker "
+        f"(concurrency 10), API and emulator separate processes; every document went through "
+        f"the real-time sync (PUT -> job), single requests (the bulk sync is not wired here yet)"
+    )
+    rows.append(
+        f"P1  {created} QBO documents in {seconds:.0f} s (PUTs took {put_seconds:.0f} s): "
+        f"{per_minute:.0f} documents/min / ceiling {SINGLE_CEILING} (single requests) = "
+        f"{ratio:.2f} (goal >= 0.90); requests {requests} = {requests / seconds * 60:.0f}/min "
+        f"of 500; 429 answers {throttled} (emulator: {sum(refused.values())} {refused or ''}) "
+        f"(goal 0); batch ceiling for reference {BATCH_CEILING}/min"
+    )
+    naive_invoices = naive_run.invoices / naive_run.seconds * 60
+    invoices = n_orders / seconds * 60
+    rows.append(
+        f"P2  naive python-quickbooks, sequential: {naive_run.documents} documents "
+        f"({naive_run.invoices} invoices of {naive_run.orders} orders, {naive_run.errors} errors) "
+        f"in {naive_run.seconds:.0f} s = {naive_rate:.0f} documents/min, {naive_invoices:.0f} "
+        f"invoices/min; rentsync / naive = {per_minute / naive_rate:.1f}x in documents, "
+        f"{invoices / naive_invoices:.1f}x in invoices ({invoices:.0f}/min) (goal >= 10x)"
+    )
+    rows.append(
+        f"P5  QBO calls per document: first backfill {requests / max(created, 1):.3f} "
+        f"({requests} requests / {created} documents created); steady state "
+        f"{steady_requests / STEADY_ORDERS:.3f} ({steady_requests} requests / {STEADY_ORDERS} "
+        f"new orders, 429: {steady_throttled}) (goal <= 1.05)"
+    )
+    rows.append(
+        "P6  peak RSS (VmHWM) per rentsync process: "
+        + ", ".join(f"{name} {mb:.0f} MB" for name, mb in sorted(peaks.items()))
+        + f" (goal <= 300 MB; measured at size {size}, not the 100,000-order backfill)"
+    )
+    return rows
+
+
+def main() -> None:
+    size = os.environ.get("RENTSYNC_BENCH_SIZE", "small")
+    if size not in SIZES:
+        raise SystemExit(f"RENTSYNC_BENCH_SIZE must be one of {', '.join(SIZES)}")
+    for row in asyncio.run(_run(size)):
+        print(f"  {row}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+"""rentsync as in production for the issue-13 benchmarks: every part its own OS process.
+
+A PostgreSQL under /tmp, `qbo-emulator serve` (QBO's real limits or none, a fixed latency),
+`rentsync serve --no-worker` and N `rentsync worker` processes; companies made with
+`rentsync company create` and connected through the real OAuth flow. The peak resident memory of
+every rentsync process is read from /proc (VmHWM, the kernel's own high-water mark) while it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import psycopg
+from tests.chaos.harness import connect
+from tests.chaos.processes import QBO_EMULATOR, RENTSYNC, PgServer, Service, free_port
+
+from bench.bench_sync import settings_body
+
+SECRET_KEY = "bench-secret-key-not-for-production-0123456789"
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """The process's peak resident set (VmHWM) in MB, or None once it has gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found.group(1)) / 1024 if found else None
+
+
+@dataclasses.dataclass
+class Company:
+    company_id: int
+    realm: str
+    accounts: dict[str, str]
+    api: httpx2.AsyncClient
+
+
+@dataclasses.dataclass
+class Rig:
+    root: Path
+    database_url: str
+    emulator_url: str
+    api_url: str
+    env: dict[str, str]
+    qbo: httpx2.AsyncClient
+    rentsync: list[Service]
+    companies: list[Company] = dataclasses.field(default_factory=list)
+    peaks: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def sample_rss(self) -> None:
+        """Keep each rentsync process's peak (read again before it exits, so none is lost)."""
+        for service in self.rentsync:
+            if service.pid is not None and (peak := peak_rss_mb(service.pid)) is not None:
+                self.peaks[service.name] = max(self.peaks.get(service.name, 0.0), peak)
+
+    async def add_company(self, name: str, *, limits: bool, latency_ms: int) -> Company:
+        books = _ok(
+            await self.qbo.post(
+                "/admin/companies",
+                json={"plan": "plus", "name": f"{name} QBO", "limits": {"enabled": limits}},
+            )
+        )
+        realm = str(books["realmId"])
+        if latency_ms:
+            _ok(
+                await self.qbo.put(
+                    f"/admin/companies/{realm}/faults",
+                    json={"latency": {"distribution": "fixed", "ms": latency_ms}},
+                )
+            )
+        company_id, key = await asyncio.to_thread(self._create_company, name)
+        api = httpx2.AsyncClient(
+            base_url=self.api_url,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
+            limits=httpx2.Limits(max_connections=40),
+        )
+        await connect(api, self.qbo, realm)
+        accounts = books["accounts"]
+        _ok(await api.put("/api/v1/settings", json=settings_body(accounts)))
+        company = Company(company_id, realm, accounts, api)
+        self.companies.append(company)
+        return company
+
+    def _create_company(self, name: str) -> tuple[int, str]:
+        done = subprocess.run(  # our interpreter's console script, fixed arguments
+            [RENTSYNC, "company", "create", name],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        company = re.search(r"Created company (\d+)", done.stdout)
+        key = re.search(r"API key \(store it now; it is not shown again\): (\S+)", done.stdout)
+        if done.returncode != 0 or not company or not key:
+            raise RuntimeError(f"company create: {done.stderr}{done.stdout}")
+        return int(company.group(1)), key.group(1)
+
+    async def books(self, realm: str) -> dict[str, Any]:
+        return dict(_ok(await self.qbo.get(f"/admin/companies/{realm}")))
+
+    async def refused(self, realm: str) -> dict[str, int]:
+        """Requests the emulator answered 429, by the limit that refused them."""
+        return dict(_ok(await self.qbo.get(f"/admin/companies/{realm}/limits"))["refused"])
+
+    async def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
+        async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as c:
+            cursor = await c.execute(query, params)
+            return list(await cursor.fetchall())
+
+
+def _ok(response: httpx2.Response) -> Any:
+    if response.status_code not in (200, 201):
+        raise RuntimeError(f"{response.request.url}: {response.status_code} {response.text[:300]}")
+    return response.json()
+
+
+async def _wait_http(url: str, service: Service, within: float) -> None:
+    deadline = time.monotonic() + within
+    async with httpx2.AsyncClient(timeout=2) as client:
+        while True:
+            if service.exited() is not None:
+                raise RuntimeError(f"{service.name} exited at start:\n{service.tail()}")
+            with contextlib.suppress(httpx2.TransportError):
+                if (await client.get(url)).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{service.name} not up after {within} s:\n{service.tail()}")
+            await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def process_rig(
+    *,
+    workers: int = 1,
+    concurrency: int = 10,
+    requests_per_minute: int = 500,
+    extra_env: dict[str, str] | None = None,
+) -> AsyncIterator[Rig]:
+    root = Path(tempfile.mkdtemp(prefix="rentsync-bench-rig-", dir="/tmp"))
+    logs = root / "logs"
+    logs.mkdir()
+    pg = PgServer(root)
+    services: list[Service] = []
+    try:
+        await asyncio.to_thread(pg.first_start)
+        database_url = await asyncio.to_thread(pg.create_database, "rentsync_bench")
+        emulator_port, api_port = free_port(), free_port()
+        emulator_url = f"http://127.0.0.1:{emulator_port}"
+        api_url = f"http://127.0.0.1:{api_port}"
+        base_env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("RENTSYNC_") and k != "DATABASE_URL"
+        }
+        emulator = Service(
+            "qbo-emulator",
+            [QBO_EMULATOR, "serve", "--host", "127.0.0.1", "--port", str(emulator_port)],
+            base_env,
+            logs,
+        )
+        services.append(emulator)
+        emulator.start()
+        await _wait_http(f"{emulator_url}/admin/apps", emulator, 30)
+        async with httpx2.AsyncClient(base_url=emulator_url, timeout=60) as qbo:
+            callback = f"{api_url}/qbo/callback"
+            app = _ok(await qbo.post("/admin/apps", json={"redirect_uris": [callback]}))
+            env = {
+                **base_env,
+                "DATABASE_URL": database_url,
+                "RENTSYNC_DATA_DIR": str(root / "data"),
+                "RENTSYNC_SECRET_KEY": SECRET_KEY,
+                "RENTSYNC_QBO_ENVIRONMENT": "emulator",
+                "RENTSYNC_QBO_EMULATOR_URL": emulator_url,
+                "RENTSYNC_QBO_CLIENT_ID": app["client_id"],
+                "RENTSYNC_QBO_CLIENT_SECRET": app["client_secret"],
+                "RENTSYNC_QBO_REDIRECT_URI": callback,
+                "RENTSYNC_QBO_REQUESTS_PER_MINUTE": str(requests_per_minute),
+                "RENTSYNC_HOST": "127.0.0.1",
+                "RENTSYNC_PORT": str(api_port),
+                "RENTSYNC_WORKER_CONCURRENCY": str(concurrency),
+                "RENTSYNC_LOG_LEVEL": "WARNING",
+                **(extra_env or {}),
+            }
+            api = Service("serve", [RENTSYNC, "serve", "--no-worker"], env, logs)
+            services.append(api)
+            api.start()
+            await _wait_http(f"{api_url}/health", api, 90)
+            rentsync = [api]
+            for n in range(1, workers + 1):
+                worker = Service(f"worker-{n}", [RENTSYNC, "worker"], env, logs)
+                services.append(worker)
+                rentsync.append(worker)
+                worker.start()
+            rig = Rig(root, database_url, emulator_url, api_url, env, qbo, rentsync)
+            try:
+                yield rig
+            finally:
+                rig.sample_rss()
+                for company in rig.companies:
+                    await company.api.aclose()
+    finally:
+        for service in reversed(services):
+            service.stop()
+        await asyncio.to_thread(pg.stop)
+        shutil.rmtree(root, ignore_errors=True)
