@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,16 @@ class Rig:
             if service.pid is not None and (peak := peak_rss_mb(service.pid)) is not None:
                 self.peaks[service.name] = max(self.peaks.get(service.name, 0.0), peak)
 
-    async def add_company(self, name: str, *, limits: bool, latency_ms: int) -> Company:
+    async def add_company(
+        self,
+        name: str,
+        *,
+        limits: bool,
+        latency_ms: int,
+        before_connecting: Callable[[httpx2.AsyncClient], Awaitable[None]] | None = None,
+    ) -> Company:
+        """A rentsync company connected to a new emulator company (`before_connecting` runs
+        with its API client first: documents sent then are R14's, from before the connection)."""
         books = _ok(
             await self.qbo.post(
                 "/admin/companies",
@@ -89,6 +98,8 @@ class Rig:
             timeout=60,
             limits=httpx2.Limits(max_connections=40),
         )
+        if before_connecting is not None:
+            await before_connecting(api)
         await connect(api, self.qbo, realm)
         accounts = books["accounts"]
         _ok(await api.put("/api/v1/settings", json=settings_body(accounts)))
