@@ -20,13 +20,14 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from rentsync.domain import qbo as qbo_rules
 from rentsync.domain.documents import OrderKind
 from rentsync.domain.values import Flag, IsoDate
 
-REQUESTS_PER_MINUTE = 500
-IN_FLIGHT = 10
-BATCHES_PER_MINUTE = 40
-BATCH_ITEMS = 30
+REQUESTS_PER_MINUTE = qbo_rules.REQUESTS_PER_MINUTE
+IN_FLIGHT = qbo_rules.IN_FLIGHT
+BATCHES_PER_MINUTE = qbo_rules.BATCHES_PER_MINUTE
+BATCH_ITEMS = qbo_rules.BATCH_ITEMS
 BULK_SHARE = 0.8
 """The part of a realm's 500 requests a minute a bulk sync plans for; the rest is headroom for
 the company's real-time sync (B9)."""

@@ -32,6 +32,19 @@ class TokenSet:
         )
 
 
+# QuickBooks' published limits per company (realm), reference §1 and §6: the limiter enforces
+# them, the batch path fills batches to them and the bulk preview estimates with them.
+REQUESTS_PER_MINUTE = 500
+"""Requests a minute per realm, batches included."""
+IN_FLIGHT = 10
+"""Requests in flight per realm and app (and 10 a second)."""
+BATCHES_PER_MINUTE = 40
+"""Batch requests a minute per realm and app."""
+REALM_BATCHES_PER_MINUTE = 120
+"""Batch requests a minute per realm, every app together."""
+BATCH_ITEMS = 30
+"""Items in one batch request (more: fault 1040)."""
+
 RECONNECT_WARNING = timedelta(days=30)
 """How long before the refresh token's hard expiry the connection warns that it must be
 reconnected."""

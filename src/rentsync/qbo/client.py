@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from rentsync.domain import qbo as qbo_rules
 from rentsync.domain.clock import utcnow
 from rentsync.qbo import codec, errors, http, redact
 from rentsync.qbo.limits import Limiter
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 MINOR_VERSION = 75
 MAX_RESULTS = 1000
-MAX_BATCH_ITEMS = 30
+MAX_BATCH_ITEMS = qbo_rules.BATCH_ITEMS
 # Invoice is voided with operation=void; these with operation=update&include=void (reference §4).
 VOID_BY_UPDATE = frozenset({"Payment", "BillPayment", "SalesReceipt", "RefundReceipt"})
 

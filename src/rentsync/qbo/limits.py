@@ -40,10 +40,10 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from rentsync.domain import qbo as qbo_rules
 from rentsync.qbo import errors
 from rentsync.qbo.ports import HeldSlot, RealmBudget, Ring, SlotAsk
 
-QBO_PER_MINUTE = 500
 MINUTE = "minute"
 SECOND = "second"
 BATCH = "batch"
@@ -51,12 +51,12 @@ BATCH = "batch"
 
 @dataclass(frozen=True, kw_only=True)
 class LimitSettings:
-    in_flight: int = 10
-    per_minute: int = QBO_PER_MINUTE
-    per_second: int = 10
-    batch_per_minute: int = 40
+    in_flight: int = qbo_rules.IN_FLIGHT
+    per_minute: int = qbo_rules.REQUESTS_PER_MINUTE
+    per_second: int = qbo_rules.IN_FLIGHT
+    batch_per_minute: int = qbo_rules.BATCHES_PER_MINUTE
     """Per realm and app."""
-    realm_batch_per_minute: int = 120
+    realm_batch_per_minute: int = qbo_rules.REALM_BATCHES_PER_MINUTE
     """Per realm, every app together."""
     margin_seconds: float = 2.0
     """Added to the minute windows: a request reaches QuickBooks a little after it is stamped
@@ -78,7 +78,7 @@ class LimitSettings:
     def scaled(cls, per_minute: int) -> LimitSettings:
         """QBO's rules with the minute raised (only against the emulator with its limits off):
         the second and batch rates grow in proportion, so nothing else binds first."""
-        factor = max(per_minute, 1) / QBO_PER_MINUTE
+        factor = max(per_minute, 1) / qbo_rules.REQUESTS_PER_MINUTE
         return cls(
             per_minute=per_minute,
             per_second=max(1, round(10 * factor)),

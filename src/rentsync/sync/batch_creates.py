@@ -40,12 +40,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from rentsync.domain import qbo as qbo_rules
 from rentsync.qbo import errors
 from rentsync.qbo.client import MAX_BATCH_ITEMS, BatchItem, BatchOutcome
 from rentsync.sync.ports import QboGateway, Written
 
-BATCHES_PER_MINUTE = 40
-"""QBO's batches a minute per realm and app (reference §1, §6)."""
+BATCHES_PER_MINUTE = qbo_rules.BATCHES_PER_MINUTE
 LINGER_SECONDS = 0.05
 """How long the first create of a batch waits for others: a small part of one QBO round trip."""
 
