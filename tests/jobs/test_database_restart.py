@@ -281,6 +281,16 @@ def test_b1_a_worker_process_survives_postgres_killed_and_restarted(
             worker.wait(10)
 
 
+def _socket_dir_when_ready(pgdata: Path) -> str | None:
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    except OSError:
+        return None
+    if len(lines) < 8 or lines[7].strip() != "ready" or not lines[4].strip():
+        return None
+    return lines[4].strip()
+
+
 def test_b1_a_worker_on_the_embedded_database_starts_it_again_after_a_kill(
     pg_root: Path, tmp_path: Path
 ) -> None:
@@ -294,8 +304,11 @@ def test_b1_a_worker_on_the_embedded_database_starts_it_again_after_a_kill(
     embedded = PgServer(data_dir)  # rentsync keeps its embedded server in <data dir>/pgdata
     try:
         assert wait_until(lambda: embedded.postmaster_pid() is not None, timeout=60)
-        # postmaster.pid's fifth line: the socket directory (pgdata unless its path is too long).
-        socket_dir = (embedded.pgdata / "postmaster.pid").read_text().splitlines()[4]
+        # postmaster.pid is written in stages: its fifth line, the socket directory (pgdata
+        # unless its path is too long), is filled in with the eighth, "ready". Read earlier it
+        # is empty and the URL below would name the machine's own server.
+        assert wait_until(lambda: _socket_dir_when_ready(embedded.pgdata) is not None, 60)
+        socket_dir = _socket_dir_when_ready(embedded.pgdata)
         url = f"postgresql://postgres:@/rentsync?host={socket_dir}"
         assert wait_until(lambda: _live_workers(url) == 1, timeout=60)
 
