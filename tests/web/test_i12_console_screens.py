@@ -183,3 +183,19 @@ async def test_i12_one_companys_user_never_sees_anothers_documents(rig: Rig) -> 
             browser, "/documents/resync", {"doc_type": "order", "source_id": "O-2"}
         )
         assert forged.status_code == 404
+
+
+async def test_r17_no_resync_is_offered_for_a_skip_the_rental_system_decides(rig: Rig) -> None:
+    """A document marked No QuickBooks stays skipped whatever a resync does: the message shows
+    its remedy but no Resync buttons; a failure beside it keeps them."""
+    await _failed_duplicate(rig)
+    await rig.put("orders", "O-NQ", {**make.order("7002"), "no_quickbooks": True})
+    skipped = await rig.settled("orders", "O-NQ")
+    assert skipped["state"] == "skipped"
+    async with _browser(rig, "owner@party.example") as browser:
+        page = await browser.get("/messages")
+        text = text_of(page)
+        assert 'data-doc="order:O-NQ"' in page.text
+        assert "Resync all with no_quickbooks" not in text
+        assert "Resync all with 6140" in text
+        assert 'value="O-NQ"' not in page.text  # no per-document Resync form for it

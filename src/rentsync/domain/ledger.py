@@ -40,6 +40,12 @@ class SkipReason(enum.StrEnum):
     def remedy(self) -> str:
         return _SKIP_REMEDIES[self]
 
+    @property
+    def resync_can_change(self) -> bool:
+        """Whether a Resync can end this skip: not when the rental system's own data decides
+        (No QuickBooks, a draft), which a resync reads unchanged."""
+        return self not in _DECIDED_BY_THE_SOURCE
+
 
 _SKIP_MESSAGES = {
     SkipReason.NOT_CONNECTED: "QuickBooks not connected.",
@@ -95,6 +101,8 @@ _SKIP_REMEDIES = {
     SkipReason.DRAFT: "Nothing to do: it is sent once approved.",
 }
 
+
+_DECIDED_BY_THE_SOURCE = frozenset({SkipReason.NO_QUICKBOOKS, SkipReason.DRAFT})
 
 _WHILE_DISCONNECTED = frozenset(
     {SkipReason.NOT_CONNECTED, SkipReason.CONNECTION_LOST, SkipReason.BEFORE_CONNECTION}

@@ -30,6 +30,16 @@ def code_of(record: SyncRecord) -> str:
     return str((record.error or {}).get("code") or "")
 
 
+def resync_can_change(record: SyncRecord) -> bool:
+    """Whether offering Resync makes sense: not for a skip the rental system's data decides."""
+    if record.state != "skipped" or not record.skip_reason:
+        return True
+    try:
+        return SkipReason(record.skip_reason).resync_can_change
+    except ValueError:
+        return True
+
+
 def wording(record: SyncRecord, *, connected: bool) -> tuple[str, str, str]:
     """(message, detail, remedy) as the message shows them."""
     if record.state == "skipped" and record.skip_reason:
@@ -67,7 +77,9 @@ async def messages(
         after=start,
     )
     connected = (await services.qbo.status(user.company_id)).state == "connected"
-    items = [(r, code_of(r), *wording(r, connected=connected)) for r in records]
+    items = [
+        (r, code_of(r), *wording(r, connected=connected), resync_can_change(r)) for r in records
+    ]
     last = records[-1] if len(records) == PAGE_SIZE else None
     return render(
         request,
