@@ -192,3 +192,29 @@ async def test_i12_two_owners_demoting_each_other_at_once_leave_one_owner(
         await people.update_user(
             Actor.of(owners[0]), demoted.id, role=Role.OWNER, view_qbo_logs=False, active=True
         )
+
+
+async def test_i12_simultaneous_wrong_passwords_never_pass_the_limit(
+    services: bootstrap.Services,
+) -> None:
+    """Twenty wrong passwords for one address at the same moment: only the limit's worth get a
+    password check, the rest are refused unchecked; a right password afterwards is refused too,
+    and a right password that got through earlier is not counted as a failure."""
+    import asyncio
+
+    actor = await _company(services)
+    await services.people.create_user(
+        actor, email="o@tent.example", name="O", role=Role.OWNER, password=PASSWORD
+    )
+    assert (await services.people.sign_in("o@tent.example", PASSWORD, client_ip="9.9.9.9")).user
+    results = await asyncio.gather(
+        *(
+            services.people.sign_in("o@tent.example", f"wrong {n}", client_ip=f"10.0.0.{n}")
+            for n in range(20)
+        )
+    )
+    checked = [r for r in results if not r.throttled]
+    assert len(checked) == FAILURES_PER_EMAIL
+    assert all(r.user is None for r in results)
+    refused = await services.people.sign_in("o@tent.example", PASSWORD, client_ip="9.9.9.9")
+    assert refused.user is None and refused.throttled

@@ -2,7 +2,9 @@
 
 - Sign-in is refused without checking the password after `FAILURES_PER_EMAIL` failures for one
   address or `FAILURES_PER_CLIENT` from one client address within `FAILURE_WINDOW`; failures
-  are stored in PostgreSQL, so the limit holds across processes and restarts.
+  are stored in PostgreSQL, so the limit holds across processes and restarts. Each attempt is
+  counted before its password is checked (and forgiven when right), so simultaneous attempts
+  cannot go past the limit.
 - A sign-in link's token is 256 random bits; only its HMAC-SHA256 under a key derived from the
   secret key is stored. It works once, within `LINK_LIFETIME`.
 - A session names the user and their session version; changing the password, the role, or
@@ -195,16 +197,22 @@ class PeopleService:
             address = normalize_email(email)
         except ValueError:
             address = MALFORMED_EMAIL  # no user has it; counted like any wrong address
-        by_email, by_client = await self._repo.recent_failures(address, client_ip, FAILURE_WINDOW)
-        if by_email >= FAILURES_PER_EMAIL or by_client >= FAILURES_PER_CLIENT:
+        attempt = await self._repo.claim_attempt(
+            address,
+            client_ip,
+            FAILURE_WINDOW,
+            per_email=FAILURES_PER_EMAIL,
+            per_client=FAILURES_PER_CLIENT,
+        )
+        if attempt is None:
             return SignIn(None, throttled=True)
         found = await self._repo.by_email(address)
         user, stored = found if found is not None else (None, None)
         ok = await passwords.verify_password(stored, password[:4096])
         if not ok or user is None or not user.active:
-            await self._repo.record_failure(address, client_ip)
-            return SignIn(None)
+            return SignIn(None)  # the claimed attempt stays counted as a failure
         assert stored is not None
+        await self._repo.forgive(attempt)
         if passwords.needs_rehash(stored):
             await self._repo.rehash(user.id, stored, await passwords.hash_password(password))
         await self.record(Actor.of(user), "session.signed_in", user.email, {"by": "password"})

@@ -177,18 +177,26 @@ class PeopleRepository:
 
     # failed sign-ins
 
-    async def record_failure(self, email: str, client_ip: str) -> None:
-        async with self._pool.connection() as conn:
+    async def claim_attempt(
+        self,
+        email: str,
+        client_ip: str,
+        window: timedelta,
+        *,
+        per_email: int,
+        per_client: int,
+    ) -> int | None:
+        """Count a sign-in attempt as failed before its password is checked, unless the address
+        or the client already has its failures within `window` (then None). Returns the row to
+        drop once the password proves right (`forgive`). Counting first, under per-address and
+        per-client locks, keeps the limit exact when attempts arrive at the same moment."""
+        async with self._pool.connection() as conn, conn.transaction():
+            # Always the address's lock first, then the client's: no two attempts wait in a cycle.
             await conn.execute(
-                "INSERT INTO console_signin_failures (email, client_ip) VALUES (%s, %s)",
+                "SELECT pg_advisory_xact_lock(hashtext('signin:email:' || %s)), "
+                "pg_advisory_xact_lock(hashtext('signin:client:' || %s))",
                 (email, client_ip),
             )
-
-    async def recent_failures(
-        self, email: str, client_ip: str, window: timedelta
-    ) -> tuple[int, int]:
-        """Failures within `window`: (for this e-mail address, from this client address)."""
-        async with self._pool.connection() as conn:
             await conn.execute(
                 "DELETE FROM console_signin_failures WHERE at < now() - %s", (window * 4,)
             )
@@ -199,5 +207,19 @@ class PeopleRepository:
                 (email, client_ip, window, email, client_ip),
             )
             row = await cursor.fetchone()
-        assert row is not None
-        return int(row[0]), int(row[1])
+            assert row is not None
+            if int(row[0]) >= per_email or int(row[1]) >= per_client:
+                return None
+            cursor = await conn.execute(
+                "INSERT INTO console_signin_failures (email, client_ip) VALUES (%s, %s) "
+                "RETURNING id",
+                (email, client_ip),
+            )
+            claimed = await cursor.fetchone()
+        assert claimed is not None
+        return int(claimed[0])
+
+    async def forgive(self, attempt_id: int) -> None:
+        """The attempt succeeded: it no longer counts as a failure."""
+        async with self._pool.connection() as conn:
+            await conn.execute("DELETE FROM console_signin_failures WHERE id = %s", (attempt_id,))
