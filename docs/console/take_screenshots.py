@@ -4,7 +4,9 @@ Runs `rentsync demo` (its own embedded PostgreSQL under a temporary directory, t
 free ports), signs in as the first demo company's owner in Debian's chromium (Playwright) and
 saves one PNG per screen next to this file. Run from the repository root:
 
-    .venv/bin/python docs/console/take_screenshots.py
+    .venv/bin/python docs/console/take_screenshots.py [NAME ...]
+
+With names (e.g. `bulk-sync`), only those screenshots are written again.
 """
 
 from __future__ import annotations
@@ -62,7 +64,13 @@ def _start_demo(data_dir: str, port: int) -> tuple[subprocess.Popen[str], list[t
     return demo, sign_ins
 
 
+ONLY: set[str] = set()
+"""The screenshots to take (from the command line); empty: all of them."""
+
+
 async def _shoot(page: Page, name: str, *, full_page: bool = False) -> None:
+    if ONLY and name not in ONLY:
+        return
     await page.wait_for_load_state("networkidle")
     await page.screenshot(path=str(HERE / f"{name}.png"), full_page=full_page)
     sys.stdout.write(f"docs/console/{name}.png\n")
@@ -100,6 +108,16 @@ async def _screens(url: str, sign_ins: list[tuple[str, str]]) -> None:
         await _shoot(other, "document-failed", full_page=True)
         await page.goto("/quickbooks/logs?outcome=failed")
         await _shoot(page, "quickbooks-logs")
+        # A bulk sync of everything: its preview, then the run until it is done.
+        await page.goto("/bulk-syncs/new")
+        await page.get_by_role("button", name="Preview").click()
+        state = page.locator("#bulk-state")
+        await expect(state).to_have_text("Previewed: waiting for Start", timeout=60_000)
+        await _shoot(page, "bulk-sync-preview")
+        await page.get_by_role("button", name="Start: send these orders to QuickBooks").click()
+        await expect(state).to_have_text("Done", timeout=300_000)
+        await page.goto(f"{page.url.split('?')[0]}?planned=create")
+        await _shoot(page, "bulk-sync-done", full_page=True)
         phone = await browser.new_context(
             base_url=url,
             viewport={"width": 390, "height": 844},
@@ -111,6 +129,7 @@ async def _screens(url: str, sign_ins: list[tuple[str, str]]) -> None:
 
 
 def main() -> None:
+    ONLY.update(sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="rentsync-shots-") as data_dir:
         port = _free_port()
         demo, sign_ins = _start_demo(data_dir, port)

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from rentsync import jobs
 from rentsync.bootstrap import Services
-from rentsync.domain.bulk import Planned, Selection, State
+from rentsync.domain.bulk import Planned, Selection, State, pace_of
 from rentsync.store.bulk_syncs import BulkSyncRow
 from rentsync.sync.bulk import BulkSyncRefused, Report
 
@@ -132,11 +132,8 @@ async def follow(services: Services, bulk: BulkSyncRow, console: Console) -> Rep
 
 
 def _rate(row: BulkSyncRow, report: Report) -> str:
-    if row.started_at is None:
-        return "-"
-    minutes = (datetime.now(UTC) - row.started_at).total_seconds() / 60
-    written = report.progress.created + report.progress.updated + report.progress.failed
-    return f"{written / minutes:.0f}" if minutes > 0 else "-"
+    pace = pace_of(report.progress, started_at=row.started_at, now=datetime.now(UTC))
+    return "-" if pace.per_minute is None else f"{pace.per_minute:.0f}"
 
 
 def _summary(report: Report) -> str:

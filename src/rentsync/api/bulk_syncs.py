@@ -210,12 +210,6 @@ async def bulk_sync_items(
 
 
 def _item(row: ItemRow) -> BulkSyncItemOut:
-    if row.dispatched_at is None:
-        outcome = "waiting"
-    elif row.planned == Planned.SKIP:
-        outcome = "skipped"
-    else:
-        outcome = row.state or "pending"
     return BulkSyncItemOut(
         seq=row.seq,
         order_id=row.source_id,
@@ -225,7 +219,7 @@ def _item(row: ItemRow) -> BulkSyncItemOut:
         qbo_calls=row.calls,
         previewed_revision=row.revision,
         current_revision=row.current_revision,
-        outcome=outcome,
+        outcome=row.outcome,
         error_code=row.error_code,
     )
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -147,6 +147,27 @@ class Progress:
     @property
     def finished(self) -> int:
         return self.created + self.updated + self.skipped + self.failed
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pace:
+    """How fast a started bulk sync goes: its orders ended per minute since it started, and the
+    time its orders not ended yet take at that rate (both None until one has ended)."""
+
+    per_minute: float | None = None
+    remaining: timedelta | None = None
+
+
+def pace_of(progress: Progress, *, started_at: datetime | None, now: datetime) -> Pace:
+    """The rate and the ETA the CLI's progress bar and the console show (one home)."""
+    if started_at is None or progress.finished == 0:
+        return Pace()
+    minutes = (now - started_at).total_seconds() / 60
+    if minutes <= 0:
+        return Pace()
+    rate = progress.finished / minutes
+    left = progress.waiting + progress.in_sync
+    return Pace(per_minute=rate, remaining=timedelta(minutes=left / rate))
 
 
 _ENDED = {"synced", "skipped", "failed"}

@@ -1,7 +1,7 @@
 """The console's people: roles and what each may do (one home for these decisions).
 
 - viewer: sees every screen of its company and changes nothing;
-- bookkeeper: also does the day's work (sync tax rates, resync documents);
+- bookkeeper: also does the day's work (sync tax rates, resync documents, bulk syncs);
 - owner: also connects and disconnects QuickBooks, saves the sync mode and account mapping,
   manages users and reads the audit.
 The QuickBooks log needs the `view_qbo_logs` flag whatever the role (an owner may grant it,
@@ -25,7 +25,8 @@ class Ability(enum.StrEnum):
     """What a console route asks for; `abilities_of` says which role holds it."""
 
     WORK = "work"
-    """Day-to-day changes: sync tax rates, resync documents."""
+    """Day-to-day changes: sync tax rates, resync documents, create, start and cancel bulk
+    syncs."""
     MANAGE_QUICKBOOKS = "manage_quickbooks"
     """Connect, disconnect, sync mode and account mapping."""
     MANAGE_USERS = "manage_users"

@@ -85,6 +85,16 @@ class ItemRow:
     state: str | None
     error_code: str | None
 
+    @property
+    def outcome(self) -> str:
+        """waiting (not handed to the sync yet), skipped (a planned skip, passed over),
+        pending (in the sync) or the ledger's state once it ended: as `outcomes` counts."""
+        if self.dispatched_at is None:
+            return "waiting"
+        if self.planned == Planned.SKIP:
+            return "skipped"
+        return self.state or "pending"
+
 
 @dataclass(frozen=True, kw_only=True)
 class OutcomeCount:

@@ -33,6 +33,7 @@ from fastapi.staticfiles import StaticFiles
 from rentsync.web import (
     account,
     auth,
+    bulk,
     dashboard,
     documents,
     messages,
@@ -52,6 +53,7 @@ _ROUTERS = (
     dashboard.router,
     documents.router,
     messages.router,
+    bulk.router,
     qbo_logs.router,
     account.router,
     quickbooks.router,

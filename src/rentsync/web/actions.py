@@ -18,6 +18,9 @@ ACTION_LABELS: dict[str, str] = {
     "quickbooks.disconnected": "Disconnected QuickBooks",
     "settings.saved": "Saved the sync settings",
     "tax_rates.synced": "Synced tax rates with QuickBooks",
+    "bulk_sync.created": "Asked for a bulk sync's preview",
+    "bulk_sync.started": "Started a bulk sync",
+    "bulk_sync.cancelled": "Cancelled a bulk sync",
 }
 """How the Audit page names each action (a screen adding an action adds its words here; the
 code is shown beside them either way)."""

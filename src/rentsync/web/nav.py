@@ -21,6 +21,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("Dashboard", "/"),
     NavEntry("Documents", "/documents"),
     NavEntry("System messages", "/messages"),
+    NavEntry("Bulk sync", "/bulk-syncs"),
     NavEntry("QuickBooks logs", "/quickbooks/logs", Ability.VIEW_QBO_LOGS),
     NavEntry("QuickBooks", "/settings/quickbooks"),
     NavEntry("Tax rates", "/settings/tax-rates"),
