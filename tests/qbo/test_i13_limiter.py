@@ -5,6 +5,7 @@ work only in the spare budget, and a 429 blocks the realm for every process at o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import subprocess
@@ -16,6 +17,8 @@ import httpx2
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from rentsync.qbo import errors, http
+from rentsync.qbo.client import ClientSettings, QboClient
 from rentsync.qbo.limits import Limiter, LimitSettings
 from rentsync.qbo.ports import HeldSlot, Ring, SlotAsk
 from rentsync.settings import Settings
@@ -254,3 +257,109 @@ async def test_i13_no_429_from_a_600_request_burst_across_two_processes(
             if sender.poll() is None:
                 sender.kill()
         emulator.stop()
+
+
+# --- the in-flight slot's lease covers the longest hold -----------------------------------------
+
+QBO_LONGEST_REQUEST_SECONDS = 120.0
+"""QuickBooks ends a request after 120 s (reference §1): the longest a request is in flight."""
+
+
+async def _age_leases(pool: AsyncConnectionPool, realm: str, seconds: float) -> None:
+    """As if `seconds` had passed since the realm's slots were taken."""
+    await _sql(
+        pool,
+        "UPDATE qbo_inflight_slots SET leased_until = leased_until - make_interval(secs => %s) "
+        "WHERE realm_id = %s AND holder IS NOT NULL",
+        seconds,
+        realm,
+    )
+
+
+async def test_i13_a_slot_is_not_counted_free_while_its_request_may_still_be_in_flight(
+    pool: AsyncConnectionPool,
+) -> None:
+    """Ten requests in flight for as long as QuickBooks lets one run (the client configured
+    with QBO's own 120 s): an eleventh is not let go meanwhile. (With a 60 s lease the slots
+    were counted free halfway through and an eleventh went in flight.)"""
+    limiter = Limiter(budget=PgRealmBudget(pool))
+    async with contextlib.AsyncExitStack() as in_flight:
+        for _ in range(10):
+            await in_flight.enter_async_context(limiter.slot("realm-long"))
+        await _age_leases(pool, "realm-long", QBO_LONGEST_REQUEST_SECONDS - 0.5)
+        eleventh = _ask("realm-long", Ring("minute", 500, 60.0), holder="eleventh")
+        assert await PgRealmBudget(pool).take(eleventh) == (None, 0.0)
+    await limiter.aclose()
+    # Given back when the requests end: the next ask gets one at once.
+    slot, _ = await PgRealmBudget(pool).take(eleventh)
+    assert slot is not None
+
+
+class _Slow(httpx2.AsyncBaseTransport):
+    """QuickBooks answering after `seconds` (a slow request, or one that will time out)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        await asyncio.sleep(self.seconds)
+        return httpx2.Response(200, json={"Customer": {"Id": "1", "SyncToken": "0"}, "time": "t"})
+
+
+class _Tokens:
+    async def current(self) -> str:
+        return "access-token-0123456789"
+
+    async def refresh(self, rejected: str) -> str:
+        return rejected
+
+
+def _client(pool: AsyncConnectionPool, answer_after: float, timeout: float) -> QboClient:
+    return QboClient(
+        http_client=http.make_client(transport=_Slow(answer_after), timeout=timeout),
+        api_base_url="https://qbo.test",
+        company_id=1,
+        realm_id="realm-deadline",
+        tokens=_Tokens(),
+        limiter=Limiter(budget=PgRealmBudget(pool)),
+        settings=ClientSettings(timeout_seconds=timeout),
+    )
+
+
+async def test_i13_a_request_without_an_answer_in_time_keeps_its_slot_until_the_lease_ends(
+    pool: AsyncConnectionPool,
+) -> None:
+    """The client's timeout is a deadline for the whole exchange (httpx's per-phase timeouts add
+    up past it), and a request that got no answer by then may still run at QuickBooks: its slot
+    stays taken for the lease (which covers QBO's 120 s), not given back at once."""
+    slow = _client(pool, answer_after=3.0, timeout=0.3)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with pytest.raises(errors.NoAnswerInTime):
+        await slow.create("Customer", {"DisplayName": "A"}, requestid="r-1")
+    assert loop.time() - began < 2.0  # the deadline, not the answer 3 s later
+    await slow._limiter.aclose()  # everything it would give back, now
+    rows = await _sql(
+        pool,
+        "SELECT extract(epoch FROM leased_until - clock_timestamp()) FROM qbo_inflight_slots "
+        "WHERE realm_id = 'realm-deadline' AND holder IS NOT NULL",
+    )
+    assert len(rows) == 1
+    assert float(rows[0][0]) > QBO_LONGEST_REQUEST_SECONDS - 5  # type: ignore[arg-type]
+
+    # A request answered in time gives its slot back.
+    await _sql(
+        pool, "UPDATE qbo_inflight_slots SET holder = NULL WHERE realm_id = 'realm-deadline'"
+    )
+    quick = _client(pool, answer_after=0.0, timeout=5.0)
+    created = await quick.create("Customer", {"DisplayName": "B"}, requestid="r-2")
+    assert created.id == "1"
+    await quick._limiter.aclose()
+    assert (
+        await _sql(
+            pool,
+            "SELECT slot FROM qbo_inflight_slots WHERE realm_id = 'realm-deadline' "
+            "AND holder IS NOT NULL",
+        )
+        == []
+    )

@@ -44,6 +44,9 @@ REALM_BATCHES_PER_MINUTE = 120
 """Batch requests a minute per realm, every app together."""
 BATCH_ITEMS = 30
 """Items in one batch request (more: fault 1040)."""
+REQUEST_SECONDS = 120.0
+"""QuickBooks ends a request that runs longer than this (reference §1): the longest a request
+can be in flight there, whether or not our side still waits for its answer."""
 
 RECONNECT_WARNING = timedelta(days=30)
 """How long before the refresh token's hard expiry the connection warns that it must be

@@ -43,6 +43,8 @@ class AccessTokens(Protocol):
 class ClientSettings:
     minor_version: int = MINOR_VERSION
     timeout_seconds: float = 30.0
+    """The deadline of one request, the whole exchange; never above QBO's own 120 s
+    (`deadline_seconds`), so a request holds its limiter slot no longer than a slot's lease."""
     throttle_wait_seconds: float = errors.DEFAULT_THROTTLE_WAIT_SECONDS
     """How long to wait after a 429 when QBO gives no Retry-After."""
     max_throttle_wait_seconds: float | None = None
@@ -52,6 +54,12 @@ class ClientSettings:
     `limits.Limiter.block`) before raising `Throttled` to the caller."""
     read_retries: int = 1
     """Retries of a read (GET, query) after a dropped connection or a 5xx."""
+
+    @property
+    def deadline_seconds(self) -> float:
+        """How long one request may take: QuickBooks ends any request after 120 s, so waiting
+        longer gains nothing."""
+        return min(self.timeout_seconds, qbo_rules.REQUEST_SECONDS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -358,7 +366,10 @@ class QboClient:
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if content is not None:
                 headers["Content-Type"] = "application/json"
-            async with self._limiter.slot(self.realm_id, batch=batch, background=self.background):
+            failure: errors.QboError | None = None
+            async with self._limiter.slot(
+                self.realm_id, batch=batch, background=self.background
+            ) as hold:
                 at = self._clock()
                 try:
                     answer = await http.send(
@@ -368,16 +379,21 @@ class QboClient:
                         params=query,
                         content=content,
                         headers=headers,
-                        timeout_seconds=self.settings.timeout_seconds,
+                        timeout_seconds=self.settings.deadline_seconds,
                     )
                 except errors.QboError as exc:
-                    await self._record(
-                        at, method, path, query, content, None, requestid, token, exc
-                    )
-                    if not is_write and read_retries < self.settings.read_retries:
-                        read_retries += 1
-                        continue
-                    raise
+                    failure = exc
+                    if isinstance(exc, errors.NoAnswerInTime):
+                        hold.keep()  # QuickBooks may still be running it: still in flight there
+            # Logged after the slot is given back: the slot is held for the exchange only.
+            if failure is not None:
+                await self._record(
+                    at, method, path, query, content, None, requestid, token, failure
+                )
+                if not is_write and read_retries < self.settings.read_retries:
+                    read_retries += 1
+                    continue
+                raise failure
             await self._record(at, method, path, query, content, answer, requestid, token, None)
             if answer.status == 401 and not refreshed:
                 refreshed = 1

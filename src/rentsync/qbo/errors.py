@@ -130,6 +130,11 @@ class UncertainOutcome(QboError):
         super().__init__(message, **kwargs)
 
 
+class NoAnswerInTime(UncertainOutcome):
+    """Sent, and no answer came before the client's deadline: QuickBooks may still be running
+    the request (it ends one only after `domain.qbo.REQUEST_SECONDS`)."""
+
+
 class DuplicateRequest(UncertainOutcome):
     default_remedy = (
         "QuickBooks has already seen this request; the document is probably there already. "

@@ -4,11 +4,17 @@ Switching back to `httpx` (or to another fork) is a change to this file only. Ev
 error becomes a `rentsync.qbo.errors` class here, once, chained to its cause:
 
 - the request never left (connect refused, DNS, connect/pool timeout) -> `Unreachable`
-- it was sent and no answer came (read timeout, connection dropped)    -> `UncertainOutcome`
+- it was sent and no answer came in time (read timeout, the deadline)  -> `NoAnswerInTime`
+- the connection dropped before an answer                              -> `UncertainOutcome`
+
+A request's timeout is a deadline for the whole exchange (connect, send, every chunk of the
+answer), not httpx's per-phase timeouts, which add up: the limiter's slot lease relies on a
+request ending by its deadline (`rentsync.qbo.limits`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Iterator, Mapping
@@ -55,8 +61,8 @@ def translated(*, what: str) -> Iterator[None]:
         yield
     except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
         raise errors.Unreachable(f"{what}: could not connect ({type(exc).__name__})") from exc
-    except httpx2.TimeoutException as exc:
-        raise errors.UncertainOutcome(f"{what}: no answer in time ({type(exc).__name__})") from exc
+    except (httpx2.TimeoutException, TimeoutError) as exc:
+        raise errors.NoAnswerInTime(f"{what}: no answer in time ({type(exc).__name__})") from exc
     except (httpx2.TransportError, httpx2.StreamError) as exc:
         raise errors.UncertainOutcome(
             f"{what}: the connection broke before an answer ({type(exc).__name__})"
@@ -87,15 +93,17 @@ async def send(
     headers: Mapping[str, str] | None = None,
     timeout_seconds: float | None = None,
 ) -> Answer:
+    """One request, read in full; `timeout_seconds` bounds the whole exchange."""
     started = time.perf_counter()
     extra: dict[str, Any] = {}
     if timeout_seconds is not None:
         extra["timeout"] = timeout_for(timeout_seconds)
     with translated(what=f"{method} {url.split('?')[0]}"):
-        response = await client.request(
-            method, url, params=params, content=content, headers=headers, **extra
-        )
-        body = await response.aread()
+        async with asyncio.timeout(timeout_seconds):
+            response = await client.request(
+                method, url, params=params, content=content, headers=headers, **extra
+            )
+            body = await response.aread()
     return Answer(
         status=response.status_code,
         headers={k.lower(): v for k, v in response.headers.items()},

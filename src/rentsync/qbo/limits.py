@@ -9,9 +9,16 @@ provokes a 429:
 Each rate is a ring of the last N send times in PostgreSQL (`store/rate_limits.py`): a request
 may go when the send N places back is older than the window (plus a margin for the time between
 leaving here and reaching QuickBooks). In-flight slots are leased rows; a slot whose holder died
-is taken over when its lease ends. One statement per request takes the slot and stamps the
-rings; a finished request's slot is given back by the process's next take (or a moment later by
-a timer), so giving back costs no statement of its own under load.
+is taken over when its lease ends. The lease covers the longest a request can be in flight at
+QuickBooks (it ends any request after 120 s, `domain.qbo.REQUEST_SECONDS`), plus a margin: a
+holder never holds longer (the client's deadline is at most that, for the whole exchange, and
+a 429's wait is spent before a slot is taken, not holding one), so a live request's slot is
+never counted free. A request the client gave up waiting for (`NoAnswerInTime`) may still run
+at QuickBooks: its slot is not given back but left to its lease (`Hold.keep`).
+
+One statement per request takes the slot and stamps the rings; a finished request's slot is
+given back by the process's next take (or a moment later by a timer), so giving back costs no
+statement of its own under load.
 
 Background work (bulk sync) asks with `background=True`: it goes only while `background_keep_free`
 slots stay free and the rolling minute keeps `background_headroom_per_minute` requests (and the
@@ -65,12 +72,14 @@ class LimitSettings:
     """10 per 1.2 s is still above the minute's 500 per 61 s, so it costs no throughput."""
     background_keep_free: int = 3
     background_headroom_per_minute: int = 60
-    lease_seconds: float = 60.0
-    """How long a slot stays taken if its holder dies; above the request timeout."""
+    lease_seconds: float = qbo_rules.REQUEST_SECONDS + 10.0
+    """How long a slot stays taken unless given back: the longest hold (a request in flight at
+    QuickBooks, at most 120 s) plus a margin for the time between the take and the send."""
     poll_seconds: float = 0.01
     """First wait between attempts to get a slot (doubles up to 0.2 s, with jitter)."""
-    slot_wait_seconds: float = 65.0
-    """Longest wait for a slot before the request fails as `Unreachable` (nothing sent)."""
+    slot_wait_seconds: float = qbo_rules.REQUEST_SECONDS + 15.0
+    """Longest wait for a slot before the request fails as `Unreachable` (nothing sent): a
+    little longer than a lease."""
     release_delay_seconds: float = 0.02
     """A finished slot not given back by a take within this long is given back on its own."""
 
@@ -98,6 +107,18 @@ class LimitSettings:
             size = min(self.batch_per_minute, self.realm_batch_per_minute)
             rings.append(Ring(BATCH, size, 60.0 + self.margin_seconds))
         return tuple(rings)
+
+
+class Hold:
+    """One request's right to be in flight (what `Limiter.slot` yields)."""
+
+    def __init__(self) -> None:
+        self.kept = False
+
+    def keep(self) -> None:
+        """The request may still be running at QuickBooks (no answer before the deadline): the
+        slot is not given back at the end of the block but stays taken until its lease ends."""
+        self.kept = True
 
 
 class Limiter:
@@ -142,18 +163,19 @@ class Limiter:
     @contextlib.asynccontextmanager
     async def slot(
         self, realm_id: str, *, batch: bool = False, background: bool = False
-    ) -> AsyncIterator[None]:
+    ) -> AsyncIterator[Hold]:
         """Hold the right to have one request in flight to `realm_id` for the block."""
         async with self._semaphore(realm_id, background):
             held = await self._take(realm_id, batch=batch, background=background)
             now = self.in_flight.get(realm_id, 0) + 1
             self.in_flight[realm_id] = now
             self.peak_in_flight[realm_id] = max(self.peak_in_flight.get(realm_id, 0), now)
+            hold = Hold()
             try:
-                yield
+                yield hold
             finally:
                 self.in_flight[realm_id] -= 1
-                if held is not None:
+                if held is not None and not hold.kept:
                     self._give_back(held)
 
     async def block(self, realm_id: str, seconds: float) -> None:
