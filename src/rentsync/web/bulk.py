@@ -42,6 +42,10 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
 POLL_SECONDS = 2
+LARGE = 10_000
+POLL_SECONDS_LARGE = 10
+"""A bulk sync of more than `LARGE` orders refreshes less often: its counts are one aggregate
+over its items (about 0.5 s of the database at 100,000 orders, measured on this machine)."""
 MayWork = Annotated[ConsoleUser, requires(Ability.WORK)]
 
 FIELDS = ("date_from", "date_to", "numbers", "kinds", "not_in_qbo")
@@ -160,6 +164,7 @@ def _summary(report: Report, now: datetime) -> dict[str, Any]:
         "rate": "—" if pace.per_minute is None else f"{pace.per_minute:.0f}",
         "eta": duration_text(pace.remaining) if running else None,
         "live": bulk.state in (State.PREVIEWING, State.RUNNING) or progress.in_sync > 0,
+        "poll_seconds": POLL_SECONDS if bulk.items <= LARGE else POLL_SECONDS_LARGE,
     }
 
 
@@ -319,7 +324,6 @@ async def _page_context(
         "planned_badges": PLANNED_BADGES,
         "outcome_labels": OUTCOME_LABELS,
         "outcome_badges": OUTCOME_BADGES,
-        "poll_seconds": POLL_SECONDS,
     }
 
 
