@@ -60,6 +60,8 @@ class Rig:
     rentsync: list[Service]
     companies: list[Company] = dataclasses.field(default_factory=list)
     peaks: dict[str, float] = dataclasses.field(default_factory=dict)
+    emulator: Service | None = None
+    pg: PgServer | None = None
 
     def sample_rss(self) -> None:
         """Keep each rentsync process's peak (read again before it exits, so none is lost)."""
@@ -218,7 +220,17 @@ async def process_rig(
                 services.append(worker)
                 rentsync.append(worker)
                 worker.start()
-            rig = Rig(root, database_url, emulator_url, api_url, env, qbo, rentsync)
+            rig = Rig(
+                root,
+                database_url,
+                emulator_url,
+                api_url,
+                env,
+                qbo,
+                rentsync,
+                emulator=emulator,
+                pg=pg,
+            )
             try:
                 yield rig
             finally:
