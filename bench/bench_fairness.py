@@ -92,6 +92,7 @@ SIZES: dict[str, dict[str, int]] = {
 CUSTOMERS_EACH = 2
 PRODUCTS_EACH = 2
 SEED = 20261205
+SLOW_QUEUE_SECONDS = 0.25
 
 
 @dataclass
@@ -359,6 +360,9 @@ def _describe(name: str, timings: list[Timing], missing: int, seconds: float) ->
             parts.append(
                 f"{label} p50 {_ms(_quantile(values, 0.5))} / p99 {_ms(_quantile(values, 0.99))}"
             )
+    queues = [t.queue for t in timings if t.queue is not None]
+    slow_queue = sum(1 for q in queues if q > SLOW_QUEUE_SECONDS)
+    parts.append(f"queue over {SLOW_QUEUE_SECONDS * 1000:.0f} ms: {slow_queue}")
     return (
         f"{name}: {len(totals)} events in {seconds:.0f} s ({len(totals) / max(seconds, 1):.1f}/s)"
         f", event -> QBO p50 {_ms(_quantile(totals, 0.5))} ms, p95 "
