@@ -137,6 +137,14 @@ class Rig:
             return list(await cursor.fetchall())
 
 
+def _set_max_connections(pg: PgServer, limit: int) -> None:
+    with psycopg.connect(pg.admin_url(), autocommit=True) as conn:
+        conn.execute(f"ALTER SYSTEM SET max_connections = {int(limit)}")
+    pg.stop()
+    pg.start()
+    pg.wait_ready()
+
+
 def _ok(response: httpx2.Response) -> Any:
     if response.status_code not in (200, 201):
         raise RuntimeError(f"{response.request.url}: {response.status_code} {response.text[:300]}")
@@ -164,7 +172,10 @@ async def process_rig(
     concurrency: int = 10,
     requests_per_minute: int = 500,
     extra_env: dict[str, str] | None = None,
+    max_connections: int | None = None,
 ) -> AsyncIterator[Rig]:
+    """`max_connections`: PostgreSQL's limit, set before any rentsync process starts (None:
+    the server's default, 100)."""
     root = Path(tempfile.mkdtemp(prefix="rentsync-bench-rig-", dir="/tmp"))
     logs = root / "logs"
     logs.mkdir()
@@ -172,6 +183,8 @@ async def process_rig(
     services: list[Service] = []
     try:
         await asyncio.to_thread(pg.first_start)
+        if max_connections is not None:
+            await asyncio.to_thread(_set_max_connections, pg, max_connections)
         database_url = await asyncio.to_thread(pg.create_database, "rentsync_bench")
         emulator_port, api_port = free_port(), free_port()
         emulator_url = f"http://127.0.0.1:{emulator_port}"
