@@ -21,7 +21,8 @@ products, about 13 minutes at the single-request ceiling); the default (`small`)
 that; `tiny` checks the bench itself.
 P1 runs twice: through the real-time sync (PUT -> job, single requests) and through the bulk
 sync (`POST /api/v1/bulk-syncs`, everything sent before the connection, QBO batches). P3 (event
-latency of 100 other companies during a bulk sync) and P6 at 100,000 orders: not measured yet.
+latency of 100 other companies during a bulk sync) is `bench_fairness.py`; P6 at 100,000 orders:
+not measured yet.
 """
 
 from __future__ import annotations
