@@ -46,7 +46,7 @@ from rentsync.store.qbo_log import QboLogRepository
 from rentsync.store.rate_limits import PgRealmBudget
 from rentsync.store.sync_settings import SyncSettingsRepository
 from rentsync.sync import retry
-from rentsync.sync.batch_creates import CreateCoalescer
+from rentsync.sync.batching import BatchCoalescer
 from rentsync.sync.bulk import BulkSyncs
 from rentsync.sync.kinds import KINDS
 from rentsync.sync.kinds.base import Engine
@@ -199,7 +199,7 @@ def build_reconciler(
         settings=sync_settings,
         qbo=qbo_access,
         locks=locks,
-        creates=CreateCoalescer(),
+        batching=BatchCoalescer(),
     )
     return Reconciler(
         ledger=ledger,

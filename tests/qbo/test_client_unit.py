@@ -14,7 +14,7 @@ import httpx2
 import pytest
 
 from rentsync.qbo import errors, http
-from rentsync.qbo.client import BatchItem, ClientSettings, QboClient, quote
+from rentsync.qbo.client import BatchItem, ClientSettings, QboClient, QueryPage, Result, quote
 from rentsync.qbo.limits import Limiter
 from rentsync.qbo.ports import LogEntry
 
@@ -360,10 +360,12 @@ async def test_batch_outcomes_by_bid() -> None:
     ]
     outcomes = await make(handler).batch(items, requestid="rs-batch")
     invoice = outcomes["1"]
-    assert not isinstance(invoice, (list, errors.QboError)) and invoice.id == "11"
+    assert isinstance(invoice, Result) and invoice.id == "11"
     assert isinstance(outcomes["2"], errors.DuplicateName)
     assert outcomes["2"].intuit_tid == "tid-batch"
-    assert outcomes["3"] == [{"Id": "4"}]
+    page = outcomes["3"]
+    assert isinstance(page, QueryPage) and page.entities == [{"Id": "4"}]
+    assert page.intuit_tid == "tid-batch"
     sent = json.loads(seen[0].content)["BatchItemRequest"]
     assert sent[2] == {"bId": "3", "Query": "select * from Item"}
     assert seen[0].url.path.endswith("/batch")

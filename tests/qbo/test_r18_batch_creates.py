@@ -11,7 +11,7 @@ from typing import Any
 from rentsync.qbo import errors
 from rentsync.qbo.requestid import request_id
 from rentsync.settings import Settings
-from rentsync.sync.batch_creates import CreateCoalescer, batch_request_id
+from rentsync.sync.batching import BatchCoalescer, batch_request_id
 from tests.qbo_fixtures import qbo_harness
 
 
@@ -34,7 +34,7 @@ async def test_r18_creates_go_in_batches_of_30_each_with_its_own_outcome(
             {"DisplayName": "Already There"},
             requestid=request_id(h.company_id, "customer:existing", 1, "create"),
         )
-        coalescer = CreateCoalescer(linger_seconds=0.2)
+        coalescer = BatchCoalescer(linger_seconds=0.2)
         gateway = coalescer.gateway(client)
         creates = [_customer(h.company_id, f"Batch customer {n}", n) for n in range(35)]
         creates.append(_customer(h.company_id, "Already There", 99))
@@ -64,7 +64,7 @@ async def test_r18_a_lone_create_goes_as_a_single_create(settings: Settings) -> 
     async with qbo_harness(settings) as h:
         await h.connect()
         client = await h.services.qbo.client_for(h.company_id)
-        coalescer = CreateCoalescer(linger_seconds=0.01)
+        coalescer = BatchCoalescer(linger_seconds=0.01)
         one = _customer(h.company_id, "Alone", 1)
         made = await coalescer.gateway(client).create(
             one["entity"], one["payload"], requestid=one["requestid"]
@@ -82,7 +82,7 @@ async def test_r18_a_batch_whose_answer_is_lost_is_uncertain_for_every_item(
         await h.connect()
         await h.admin("PUT", f"/admin/companies/{h.realm}/faults", {"next": ["drop"]})
         client = await h.services.qbo.client_for(h.company_id)
-        coalescer = CreateCoalescer(linger_seconds=0.2)
+        coalescer = BatchCoalescer(linger_seconds=0.2)
         gateway = coalescer.gateway(client)
         creates = [_customer(h.company_id, f"Lost {n}", n) for n in range(3)]
         results = await asyncio.gather(
@@ -105,7 +105,7 @@ async def test_r18_past_40_batches_a_minute_creates_go_singly(settings: Settings
     async with qbo_harness(settings) as h:
         await h.connect()
         client = await h.services.qbo.client_for(h.company_id)
-        coalescer = CreateCoalescer(linger_seconds=0.1, batches_per_minute=1)
+        coalescer = BatchCoalescer(linger_seconds=0.1, batches_per_minute=1)
         gateway = coalescer.gateway(client)
         for round_number in range(2):
             creates = [

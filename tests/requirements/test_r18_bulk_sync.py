@@ -398,3 +398,40 @@ async def test_r18_bulk_creates_travel_in_batches_and_post_each_order_once(
         assert batches, "no batch request"
         # Fewer requests than invoices: most invoices travelled as items of a batch.
         assert len(batches) + len(single_invoices) < 60
+
+
+async def test_r18_bulk_lookups_travel_in_batches_and_create_each_customer_once(
+    settings: Settings,
+) -> None:
+    """Each new customer is looked up by name before it is created (B1); in a bulk sync those
+    lookups travel as Query items of batch requests, not one request each."""
+    fast = {"worker_concurrency": 16, "qbo_requests_per_minute": 1_000_000}
+    async with rig_for(settings, settings_overrides=fast) as rig:
+        await rig.put("products", "LP-1", make.rental_product("L Tent"))
+        totals: dict[str, Decimal] = {}
+        for number in range(24):
+            await rig.put("customers", f"LC-{number}", make.customer(f"L Customer {number}"))
+            body = make.order(
+                f"L{8000 + number}", customer_id=f"LC-{number}", lines=[("LP-1", "1", "99.00")]
+            )
+            await rig.put("orders", f"LO-{number}", body)
+            totals[f"L{8000 + number}"] = Decimal(body["totals"]["total"])
+        for number in range(24):
+            await rig.settled("orders", f"LO-{number}")
+        await rig.connect()
+        await rig.map_accounts()
+        await rig.faults({"latency": {"distribution": "fixed", "ms": 40}})
+        created = await rig.api.post(BULK, json={"start": True}, headers=rig.headers)
+        done = await wait_for(rig, created.json()["id"], "done", timeout=90)
+        assert done["progress"]["created"] == 24
+        await assert_once_in_qbo(rig, totals)
+        customers = sorted(c["DisplayName"] for c in await rig.qbo_entities("Customer"))
+        assert customers == sorted(f"L Customer {n}" for n in range(24)), "each created once"
+        services = rig.api.app.state.services  # type: ignore[attr-defined]
+        log = await services.qbo_log.page(rig.company_id, limit=500)
+        query_items = sum(
+            entry.request_body.count('"Query"') for entry in log if "/batch" in entry.path
+        )
+        single_queries = [entry for entry in log if "/query" in entry.path]
+        assert query_items >= 12, "the lookups before the creates went as batch items"
+        assert len(single_queries) < query_items

@@ -111,7 +111,8 @@ class BatchItem:
         return item
 
 
-BatchOutcome = Result | list[dict[str, Any]] | errors.QboError
+BatchOutcome = Result | QueryPage | errors.QboError
+"""A batch item's outcome: the object of an operation, the page of a query, or its Fault."""
 
 
 def quote(value: str) -> str:
@@ -119,7 +120,75 @@ def quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-class QboClient:
+def query_page(response: Mapping[str, Any] | None, intuit_tid: str | None) -> QueryPage:
+    """A QueryResponse (of a query, or of a batch's Query item) as a page; no match is `{}`."""
+    response = response or {}
+    entities: list[dict[str, Any]] = []
+    for value in response.values():
+        if isinstance(value, list):
+            entities.extend(value)
+    total = response.get("totalCount")
+    return QueryPage(
+        entities=entities,
+        start_position=int(response.get("startPosition", 1)),
+        max_results=int(response.get("maxResults", len(entities))),
+        total_count=int(total) if total is not None else None,
+        intuit_tid=intuit_tid,
+    )
+
+
+class Queries:
+    """The lookups, built on one page query (`query`): `QboClient` sends each page as a request
+    of its own; the bulk sync's batching gateway (`rentsync.sync.batching`) sends them as Query
+    items of batch requests. Either way a caller gets the same pages."""
+
+    async def query(self, statement: str) -> QueryPage:
+        """One page; no match gives `entities == []` (QBO answers `{"QueryResponse": {}}`)."""
+        raise NotImplementedError
+
+    async def query_all(
+        self, entity: str, where: str = "", *, page_size: int = MAX_RESULTS, order_by: str = ""
+    ) -> list[dict[str, Any]]:
+        """Every match, page by page (QBO's default page of 100 would silently truncate)."""
+        if not 1 <= page_size <= MAX_RESULTS:
+            raise ValueError(f"page_size must be 1..{MAX_RESULTS}")
+        found: list[dict[str, Any]] = []
+        start = 1
+        while True:
+            statement = f"SELECT * FROM {entity}"  # noqa: S608 - QBO query, not SQL
+            if where:
+                statement += f" WHERE {where}"
+            if order_by:
+                statement += f" ORDERBY {order_by}"
+            statement += f" STARTPOSITION {start} MAXRESULTS {page_size}"
+            page = await self.query(statement)
+            found.extend(page.entities)
+            if len(page.entities) < page_size:
+                return found
+            start += page_size
+
+    async def find_by(self, entity: str, field_name: str, value: str) -> list[dict[str, Any]]:
+        return await self.query_all(entity, f"{field_name} = {quote(value)}")
+
+    async def find_by_doc_number(self, entity: str, doc_number: str) -> dict[str, Any] | None:
+        """The natural-key lookup after an uncertain outcome: the object, or None."""
+        page = await self.query(
+            f"SELECT * FROM {entity} WHERE DocNumber = {quote(doc_number)} MAXRESULTS 2"  # noqa: S608
+        )
+        return page.entities[0] if page.entities else None
+
+    async def find_with_marker(
+        self, entity: str, marker: str, *, where: str = ""
+    ) -> dict[str, Any] | None:
+        """The object whose PrivateNote carries `marker` (PrivateNote cannot be filtered on, so
+        narrow with `where`, e.g. a TxnDate or CustomerRef condition)."""
+        for candidate in await self.query_all(entity, where):
+            if marker in str(candidate.get("PrivateNote") or ""):
+                return candidate
+        return None
+
+
+class QboClient(Queries):
     def __init__(
         self,
         *,
@@ -215,65 +284,12 @@ class QboClient:
         prefs: dict[str, Any] = doc["Preferences"]
         return prefs
 
-    # --- queries ----------------------------------------------------------------------------
+    # --- queries (the lookups built on it: `Queries`) ---------------------------------------
 
     async def query(self, statement: str) -> QueryPage:
         """One page; no match gives `entities == []` (QBO answers `{"QueryResponse": {}}`)."""
         answer_doc = await self._call("GET", self._path("query"), params={"query": statement})
-        response = answer_doc.get("QueryResponse") or {}
-        entities: list[dict[str, Any]] = []
-        for value in response.values():
-            if isinstance(value, list):
-                entities.extend(value)
-        total = response.get("totalCount")
-        return QueryPage(
-            entities=entities,
-            start_position=int(response.get("startPosition", 1)),
-            max_results=int(response.get("maxResults", len(entities))),
-            total_count=int(total) if total is not None else None,
-            intuit_tid=answer_doc.get("__intuit_tid"),
-        )
-
-    async def query_all(
-        self, entity: str, where: str = "", *, page_size: int = MAX_RESULTS, order_by: str = ""
-    ) -> list[dict[str, Any]]:
-        """Every match, page by page (QBO's default page of 100 would silently truncate)."""
-        if not 1 <= page_size <= MAX_RESULTS:
-            raise ValueError(f"page_size must be 1..{MAX_RESULTS}")
-        found: list[dict[str, Any]] = []
-        start = 1
-        while True:
-            statement = f"SELECT * FROM {entity}"  # noqa: S608 - QBO query, not SQL
-            if where:
-                statement += f" WHERE {where}"
-            if order_by:
-                statement += f" ORDERBY {order_by}"
-            statement += f" STARTPOSITION {start} MAXRESULTS {page_size}"
-            page = await self.query(statement)
-            found.extend(page.entities)
-            if len(page.entities) < page_size:
-                return found
-            start += page_size
-
-    async def find_by(self, entity: str, field_name: str, value: str) -> list[dict[str, Any]]:
-        return await self.query_all(entity, f"{field_name} = {quote(value)}")
-
-    async def find_by_doc_number(self, entity: str, doc_number: str) -> dict[str, Any] | None:
-        """The natural-key lookup after an uncertain outcome: the object, or None."""
-        page = await self.query(
-            f"SELECT * FROM {entity} WHERE DocNumber = {quote(doc_number)} MAXRESULTS 2"  # noqa: S608
-        )
-        return page.entities[0] if page.entities else None
-
-    async def find_with_marker(
-        self, entity: str, marker: str, *, where: str = ""
-    ) -> dict[str, Any] | None:
-        """The object whose PrivateNote carries `marker` (PrivateNote cannot be filtered on, so
-        narrow with `where`, e.g. a TxnDate or CustomerRef condition)."""
-        for candidate in await self.query_all(entity, where):
-            if marker in str(candidate.get("PrivateNote") or ""):
-                return candidate
-        return None
+        return query_page(answer_doc.get("QueryResponse"), answer_doc.get("__intuit_tid"))
 
     # --- batch ------------------------------------------------------------------------------
 
@@ -281,7 +297,9 @@ class QboClient:
         self, items: Sequence[BatchItem], *, requestid: str | None = None
     ) -> dict[str, BatchOutcome]:
         """Up to 30 items; outcome per bId (matched by bId, not order). Counts as one request
-        toward the 500/min and one toward the 40 batches/min."""
+        toward the 500/min and one toward the 40 batches/min. A batch of Query items only is a
+        read (retried after a dropped connection or a 5xx, as a query is); give it no
+        `requestid`, or QBO would answer a resent one with the first, stale, answer."""
         if len(items) > MAX_BATCH_ITEMS:
             raise ValueError(f"a batch holds at most {MAX_BATCH_ITEMS} items, got {len(items)}")
         if requestid is not None and len(requestid) > 36:
@@ -308,11 +326,7 @@ class QboClient:
                     found, http_status=200, intuit_tid=tid, fault_type=fault_type
                 )
             elif "QueryResponse" in entry:
-                rows: list[dict[str, Any]] = []
-                for value in (entry["QueryResponse"] or {}).values():
-                    if isinstance(value, list):
-                        rows.extend(value)
-                outcomes[bid] = rows
+                outcomes[bid] = query_page(entry["QueryResponse"], tid)
             else:
                 item = by_bid.get(bid)
                 name = item.entity if item else next(k for k in entry if k != "bId")

@@ -19,7 +19,7 @@ from rentsync.domain.ledger import DocumentKey, SyncState
 from rentsync.domain.listing import Listing
 from rentsync.domain.triggers import Trigger
 from rentsync.qbo import errors
-from rentsync.sync.batch_creates import CreateCoalescer
+from rentsync.sync.batching import BatchCoalescer
 from rentsync.sync.ports import (
     CompanyQbo,
     CompanySettings,
@@ -54,18 +54,19 @@ class Engine:
     qbo: QboAccess
     locks: Locks | None = None
     """Cross-process locks (e.g. to create a QBO name-list record once)."""
-    creates: CreateCoalescer | None = None
-    """Gathers the creates of bulk-sync jobs into QBO batch requests (`sync.batch_creates`)."""
+    batching: BatchCoalescer | None = None
+    """Gathers the creates and lookups of bulk-sync jobs into QBO batch requests
+    (`sync.batching`)."""
 
     def client_for(self, run: Run, company: CompanyQbo) -> QboGateway:
         """The company's client for this run. A bulk sync's calls take only the budget
-        real-time work leaves spare (the limiter's background slots, B9), and its creates
-        travel in batches."""
+        real-time work leaves spare (the limiter's background slots, B9), and its creates and
+        lookups travel in batches."""
         client = client_of(company)
         if run.record.trigger != Trigger.BULK_SYNC:
             return client
         client = client.in_background()
-        return self.creates.gateway(client) if self.creates is not None else client
+        return self.batching.gateway(client) if self.batching is not None else client
 
     async def synced(
         self, run: Run, outcome: str, qbo: dict[str, Any] | None = None, **extra: Any

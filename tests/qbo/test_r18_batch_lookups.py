@@ -1,0 +1,175 @@
+"""R18 batched lookups: the queries of bulk jobs of one realm (a name-list record found by name
+before it is created, a document looked up after an uncertain create) travel as Query items of
+QBO batch requests, and each caller gets what the same query sent alone gives: its own page, or
+its own classified error. Against the emulator, through the real client, with the fault plan."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from rentsync.qbo import errors
+from rentsync.qbo.client import QboClient
+from rentsync.qbo.requestid import request_id
+from rentsync.settings import Settings
+from rentsync.sync.batching import BatchCoalescer
+from tests.qbo_fixtures import Harness, qbo_harness
+
+
+async def _client(h: Harness) -> QboClient:
+    await h.connect()
+    client = await h.services.qbo.client_for(h.company_id)
+    assert isinstance(client, QboClient)
+    return client
+
+
+async def _customers(client: QboClient, company_id: int, *names: str) -> None:
+    for n, name in enumerate(names):
+        await client.create(
+            "Customer",
+            {"DisplayName": name},
+            requestid=request_id(company_id, f"customer:seed-{n}", 1, "create"),
+        )
+
+
+async def _log(h: Harness) -> list[Any]:
+    return list(await h.services.qbo_log.page(h.company_id, limit=200))
+
+
+def _sent_items(entry: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = json.loads(entry.request_body)["BatchItemRequest"]
+    return items
+
+
+async def _settle(results: list[Any]) -> list[Any]:
+    return list(await asyncio.gather(*results, return_exceptions=True))
+
+
+async def test_r18_lookups_travel_as_query_items_each_answered_as_alone(
+    settings: Settings,
+) -> None:
+    async with qbo_harness(settings) as h:
+        client = await _client(h)
+        names = [f"Known {n}" for n in range(6)] + ["O'Hara & Sons"]
+        await _customers(client, h.company_id, *names)
+        coalescer = BatchCoalescer(linger_seconds=0.2)
+        gateway = coalescer.gateway(client)
+        wanted = [*names, "Nobody", "Nobody else"]
+        found = await _settle([gateway.find_by("Customer", "DisplayName", n) for n in wanted])
+        bad = gateway.find_by("Customer", "NoSuchField", "x")
+        with pytest.raises(errors.QboError) as refused:
+            await bad
+        alone = [await client.find_by("Customer", "DisplayName", n) for n in wanted]
+        assert found == alone, "each caller got what the query alone gives"
+        assert [len(rows) for rows in found] == [1] * 7 + [0, 0]
+        with pytest.raises(errors.QboError) as refused_alone:
+            await client.find_by("Customer", "NoSuchField", "x")
+        assert type(refused.value) is type(refused_alone.value)
+        assert refused.value.code == refused_alone.value.code == "4001"
+        # 9 lookups in one batch; the bad one went alone (it came after the batch was sent).
+        assert coalescer.batches_sent == 1 and coalescer.queries_batched == 9
+        log = await _log(h)
+        batches = [e for e in log if "/batch" in e.path]
+        assert len(batches) == 1
+        assert batches[0].requestid is None, "a batch of lookups is never replayed"
+        assert all("Query" in item for item in _sent_items(batches[0]))
+
+
+async def test_r18_a_bad_query_item_fails_only_its_own_caller(settings: Settings) -> None:
+    async with qbo_harness(settings) as h:
+        client = await _client(h)
+        await _customers(client, h.company_id, "Good")
+        coalescer = BatchCoalescer(linger_seconds=0.2)
+        gateway = coalescer.gateway(client)
+        good, bad, empty = await _settle(
+            [
+                gateway.find_by("Customer", "DisplayName", "Good"),
+                gateway.find_by("Customer", "NoSuchField", "x"),
+                gateway.find_by_doc_number("Invoice", "404"),
+            ]
+        )
+        assert [row["DisplayName"] for row in good] == ["Good"]
+        assert isinstance(bad, errors.PayloadRejected) and bad.code == "4001", bad
+        assert empty is None
+        assert coalescer.batches_sent == 1
+
+
+async def test_r18_lookups_page_through_batches(settings: Settings) -> None:
+    async with qbo_harness(settings) as h:
+        client = await _client(h)
+        await _customers(client, h.company_id, *(f"Paged {n}" for n in range(5)))
+        coalescer = BatchCoalescer(linger_seconds=0.2)
+        gateway = coalescer.gateway(client)
+        where = "DisplayName LIKE 'Paged%'"
+        pages = await _settle(
+            [gateway.query_all("Customer", where, page_size=2, order_by="Id") for _ in range(3)]
+        )
+        expected = await client.query_all("Customer", where, page_size=2, order_by="Id")
+        assert [len(rows) for rows in pages] == [5, 5, 5]
+        assert all(rows == expected for rows in pages)
+        # Three callers, three pages each (2 + 2 + 1): three batches of three Query items.
+        assert (coalescer.batches_sent, coalescer.queries_batched) == (3, 9)
+
+
+async def test_r18_a_lookup_and_a_create_in_one_batch_the_lookup_goes_first(
+    settings: Settings,
+) -> None:
+    async with qbo_harness(settings) as h:
+        client = await _client(h)
+        coalescer = BatchCoalescer(linger_seconds=0.2)
+        gateway = coalescer.gateway(client)
+        requestid = request_id(h.company_id, "customer:mixed", 1, "create")
+        made, looked = await _settle(
+            [
+                gateway.create("Customer", {"DisplayName": "Mixed"}, requestid=requestid),
+                gateway.find_by("Customer", "DisplayName", "Mixed"),
+            ]
+        )
+        assert made.data["DisplayName"] == "Mixed"
+        assert looked == [], "the lookup ran before the create, as if it had gone alone first"
+        assert coalescer.batches_sent == 1
+        [batch] = [e for e in await _log(h) if "/batch" in e.path]
+        items = _sent_items(batch)
+        assert "Query" in items[0] and items[1]["operation"] == "create"
+        assert batch.requestid is None
+        assert [c["Id"] for c in await gateway.find_by("Customer", "DisplayName", "Mixed")] == [
+            made.id
+        ]
+
+
+@pytest.mark.parametrize("fault", ["drop", "error"])
+async def test_r18_a_failed_mixed_batch_creates_nothing_twice_and_lookups_are_answered(
+    settings: Settings, fault: str
+) -> None:
+    """The batch's answer is lost after QBO ran it (drop), or QBO fails it (5xx): every create
+    is uncertain (never reported made or refused), every lookup is sent again and answered; a
+    create's caller then looks up before creating again (the writer's rule) and finds what the
+    lost batch made, so nothing is created twice."""
+    async with qbo_harness(settings) as h:
+        client = await _client(h)
+        await _customers(client, h.company_id, "Existing")
+        coalescer = BatchCoalescer(linger_seconds=0.2)
+        gateway = coalescer.gateway(client)
+        await h.admin("PUT", f"/admin/companies/{h.realm}/faults", {"next": [fault]})
+        names = [f"Faulted {n}" for n in range(4)]
+        ids = {n: request_id(h.company_id, f"customer:{n}", 1, "create") for n in names}
+        outcomes = await _settle(
+            [
+                *(gateway.create("Customer", {"DisplayName": n}, requestid=ids[n]) for n in names),
+                gateway.find_by("Customer", "DisplayName", "Existing"),
+                gateway.find_by("Customer", "DisplayName", "Nobody"),
+            ]
+        )
+        for outcome in outcomes[:4]:
+            assert isinstance(outcome, errors.QboError), outcome
+            assert outcome.outcome_uncertain, "a create of a failed batch is uncertain"
+        assert [len(rows) for rows in outcomes[4:]] == [1, 0]
+        # Each create's retry looks up first, then creates only what is not there.
+        for name in names:
+            if not await gateway.find_by("Customer", "DisplayName", name):
+                await gateway.create("Customer", {"DisplayName": name}, requestid=ids[name])
+        held = [c["DisplayName"] for c in await client.query_all("Customer")]
+        assert sorted(held) == sorted(["Existing", *names]), "each customer exactly once"
