@@ -215,7 +215,7 @@ class BatchCoalescer:
                 _fail(call, _as_uncertain(exc))
             if not isinstance(exc, Exception):
                 for call in queries:
-                    _fail(call, exc)
+                    _fail(call, _as_uncertain(exc))
                 raise
             if queries and creates:
                 # Sent once more, now as a read of their own (which the client retries as it
