@@ -20,7 +20,8 @@ from psycopg_pool import AsyncConnectionPool
 from rentsync import crypto, jobs
 from rentsync.domain.connection import Connection
 from rentsync.domain.documents import DocumentType
-from rentsync.domain.qbo import StoredStatus
+from rentsync.domain.qbo import StoredConnection, StoredStatus
+from rentsync.domain.settings import SyncSettings
 from rentsync.people.service import PeopleService
 from rentsync.qbo import environments
 from rentsync.qbo.client import ClientSettings
@@ -120,7 +121,13 @@ class CompanyQboAccess:
         self._connections = connections
 
     async def open(self, company_id: int) -> CompanyQbo:
-        stored = await self._connections.get(company_id)
+        return await self._open(company_id, await self._connections.get(company_id))
+
+    async def open_with_settings(self, company_id: int) -> tuple[CompanyQbo, SyncSettings]:
+        stored, settings = await self._connections.get_with_settings(company_id)
+        return await self._open(company_id, stored), settings
+
+    async def _open(self, company_id: int, stored: StoredConnection | None) -> CompanyQbo:
         if (
             stored is None
             or stored.connected_at is None

@@ -19,6 +19,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from rentsync.crypto import TokenCipher
 from rentsync.domain.qbo import CompanyFacts, StoredConnection, StoredStatus, TokenSet
+from rentsync.domain.settings import SyncSettings
+from rentsync.store.sync_settings import SETTINGS_COLUMNS, settings_of
 
 _COLUMNS = """company_id, status, environment, realm_id, company_name, plan, country,
     inventory_enabled, ast_enabled, access_token, refresh_token, access_expires_at,
@@ -122,6 +124,28 @@ class ConnectionRepository:
             )
             row = await cur.fetchone()
         return self._from_row(row) if row else None
+
+    async def get_with_settings(
+        self, company_id: int
+    ) -> tuple[StoredConnection | None, SyncSettings]:
+        """The connection and the company's sync settings in one round trip (each sync job
+        needs both)."""
+        columns = ", ".join(f"c.{c.strip()}" for c in _COLUMNS.split(","))
+        async with self._pool.connection() as conn, conn.cursor() as cur:
+            await cur.execute(
+                f"SELECT {columns}, s.{SETTINGS_COLUMNS.replace(', ', ', s.')} "
+                "FROM (SELECT %s::bigint AS company_id) AS k "
+                "LEFT JOIN qbo_connections c USING (company_id) "
+                "LEFT JOIN company_settings s USING (company_id)",
+                (company_id,),
+            )
+            row = await cur.fetchone()
+            assert row is not None and cur.description is not None
+            width = len(row) - 2
+            names = [column.name for column in cur.description[:width]]
+        if row[0] is None:  # no connection row
+            return None, settings_of(row[width:])
+        return self._from_row(dict(zip(names, row[:width], strict=True))), settings_of(row[width:])
 
     @contextlib.asynccontextmanager
     async def locked(self, company_id: int) -> AsyncIterator[LockedRow]:

@@ -248,23 +248,42 @@ class DocumentRepository:
         """Schedule the documents taking `lock` that ended skipped or failed (e.g. payments that
         waited for their order's invoice); returns how many."""
         async with self._pool.connection() as conn, conn.transaction():
-            cursor = await conn.execute(
-                "SELECT d.doc_type, d.source_id, d.revision FROM documents d "
-                "JOIN sync_records r USING (company_id, doc_type, source_id) "
-                "WHERE d.company_id = %s AND d.job_lock = %s AND d.doc_type = ANY(%s) "
-                "AND r.state IN ('skipped', 'failed') ORDER BY d.first_seen_at, d.source_id",
-                (company_id, lock, [t.value for t in doc_types]),
-            )
+            cursor = await conn.execute(WAITING, waiting_params(company_id, lock, doc_types))
             rows = await cursor.fetchall()
-            for doc_type, source_id, revision in rows:
-                await schedule_sync(
-                    conn,
-                    DocumentKey(company_id, DocumentType(doc_type), source_id),
-                    revision=int(revision),
-                    trigger=Trigger.AUTOMATIC,
-                    lock=lock,
-                )
+            await schedule_rows(conn, company_id, lock, rows)
             return len(rows)
+
+
+WAITING = (
+    "SELECT d.doc_type, d.source_id, d.revision FROM documents d "
+    "JOIN sync_records r USING (company_id, doc_type, source_id) "
+    "WHERE d.company_id = %s AND d.job_lock = %s "
+    "AND d.doc_type = ANY(%s) AND r.state IN ('skipped', 'failed') "
+    "ORDER BY d.first_seen_at, d.source_id"
+)
+"""The documents taking a lock that ended skipped or failed, oldest first (`schedule_waiting`;
+the ledger runs it inside the statement that records an order synced)."""
+
+
+def waiting_params(
+    company_id: int, lock: str, doc_types: Sequence[DocumentType]
+) -> tuple[object, ...]:
+    return (company_id, lock, [t.value for t in doc_types])
+
+
+async def schedule_rows(
+    conn: AsyncConnection[Any], company_id: int, lock: str, rows: Sequence[Sequence[Any]]
+) -> None:
+    """Schedule the rows `WAITING` found (doc_type, source_id, revision), on the caller's
+    transaction."""
+    for doc_type, source_id, revision in rows:
+        await schedule_sync(
+            conn,
+            DocumentKey(company_id, DocumentType(doc_type), source_id),
+            revision=int(revision),
+            trigger=Trigger.AUTOMATIC,
+            lock=lock,
+        )
 
 
 async def _schedule_unless_synced(conn: AsyncConnection[Any], key: DocumentKey) -> None:

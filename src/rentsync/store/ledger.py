@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,15 @@ from psycopg_pool import AsyncConnectionPool
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, WriteIntent
 from rentsync.domain.triggers import Trigger
-from rentsync.store.documents import SYNC_QUEUE, SYNC_TASK, StoredDocument, schedule_sync
+from rentsync.store.documents import (
+    SYNC_QUEUE,
+    SYNC_TASK,
+    WAITING,
+    StoredDocument,
+    schedule_rows,
+    schedule_sync,
+    waiting_params,
+)
 from rentsync.store.queue import defer_job
 
 _COLUMNS = (
@@ -49,6 +57,17 @@ class SyncRecord:
     updated_at: datetime
     write_intent: dict[str, Any] | None = None
     """A create whose outcome is not known yet (`domain.ledger.WriteIntent`)."""
+
+
+@dataclass(kw_only=True)
+class References:
+    """An order's references as one run reads them (`LedgerRepository.references`)."""
+
+    snapshots: dict[DocumentKey, StoredDocument] = field(default_factory=dict)
+    records: dict[DocumentKey, SyncRecord] = field(default_factory=dict)
+    noted: bool = False
+    """Whether the write intent asked for was noted (False: the document's row already had a
+    QBO object or an intent, or has no row yet)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,6 +149,62 @@ class LedgerRepository:
             rows = await cur.fetchall()
         return {DocumentKey(r.company_id, DocumentType(r.doc_type), r.source_id): r for r in rows}
 
+    async def references(
+        self, keys: Sequence[DocumentKey], *, noting: tuple[DocumentKey, WriteIntent] | None = None
+    ) -> References:
+        """An order's references: their snapshots and ledger rows in one round trip.
+
+        `noting`: the write intent of the document about to be created (whose ledger row has
+        no QBO object and no intent yet), noted in the same statement, so it is in the ledger
+        before any create of this run is sent (B1) without a statement of its own. Noted early
+        it can only be more careful: should the run stop before its create, the next one looks
+        the document up once before creating it."""
+        document_columns = [f.name for f in fields(StoredDocument)]
+        record_columns = [f.name for f in fields(SyncRecord)]
+        select = ", ".join(
+            [f"d.{c} AS d_{c}" for c in document_columns]
+            + [f"r.{c} AS r_{c}" for c in record_columns]
+        )
+        intent_key, intent = noting if noting is not None else (None, None)
+        arguments: dict[str, object] = {
+            "companies": [k.company_id for k in keys],
+            "types": [k.doc_type.value for k in keys],
+            "ids": [k.source_id for k in keys],
+            "intent": None if intent is None else Jsonb(intent.as_json()),
+            "company": intent_key.company_id if intent_key else None,
+            "type": intent_key.doc_type.value if intent_key else None,
+            "id": intent_key.source_id if intent_key else None,
+        }
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=dict_row) as cur,
+        ):
+            await cur.execute(
+                "WITH noted AS (UPDATE sync_records SET write_intent = %(intent)s "
+                "WHERE %(intent)s::jsonb IS NOT NULL AND company_id = %(company)s "
+                "AND doc_type = %(type)s AND source_id = %(id)s AND qbo_id IS NULL "
+                "AND write_intent IS NULL RETURNING 1) "
+                f"SELECT (SELECT count(*) FROM noted) AS noted, {select} "
+                "FROM (SELECT 1) AS one LEFT JOIN (unnest(%(companies)s::bigint[], "
+                "%(types)s::text[], %(ids)s::text[]) AS k(company_id, doc_type, source_id) "
+                "LEFT JOIN documents d USING (company_id, doc_type, source_id) "
+                "LEFT JOIN sync_records r USING (company_id, doc_type, source_id)) ON true",
+                arguments,
+            )
+            rows = await cur.fetchall()
+        found = References(noted=bool(rows and rows[0]["noted"]))
+        for row in rows:
+            if row["d_company_id"] is not None:
+                document = StoredDocument(**{c: row[f"d_{c}"] for c in document_columns})
+                found.snapshots[document.key] = document
+            if row["r_company_id"] is not None:
+                record = SyncRecord(**{c: row[f"r_{c}"] for c in record_columns})
+                key = DocumentKey(
+                    record.company_id, DocumentType(record.doc_type), record.source_id
+                )
+                found.records[key] = record
+        return found
+
     async def search(
         self,
         company_id: int,
@@ -204,8 +279,13 @@ class LedgerRepository:
         counts_as_attempt: bool = False,
         qbo: dict[str, Any] | None = None,
         follow_newer_revision: bool = False,
+        release: tuple[str, Sequence[DocumentType]] | None = None,
     ) -> None:
         """Write the outcome of one run and append it to the history, atomically.
+
+        `release` (lock, kinds): the documents of those kinds taking that lock that ended
+        skipped or failed are scheduled after the outcome is written (an order's payments that
+        waited for its invoice), found by the same statement.
 
         `qbo` carries what QBO now holds (qbo_entity, qbo_id, sync_token, synced_hash); a
         key present with None clears it (the document was deleted in QBO). Knowing the QBO Id
@@ -257,15 +337,18 @@ class LedgerRepository:
             sets.append("write_intent = NULL")
         # One statement (atomic on its own): the outcome, and its line in the history (with
         # the state it left and how long the change had waited, from the row before the update).
-        statement = (
+        ctes = (
             f"WITH before AS (SELECT pending_since FROM sync_records WHERE {where}), "
             f"updated AS (UPDATE sync_records SET {', '.join(sets)} WHERE {where} "
-            "RETURNING company_id, doc_type, source_id, trigger, state) "
+            "RETURNING company_id, doc_type, source_id, trigger, state)"
+        )
+        history = (
             "INSERT INTO sync_attempts (company_id, doc_type, source_id, revision, trigger, "
             "started_at, outcome, detail, state, pending_since) SELECT company_id, doc_type, "
             "source_id, %s, trigger, %s, %s, %s, state, (SELECT pending_since FROM before) "
             "FROM updated"
         )
+        statement = f"{ctes} {history}"
         arguments = (
             *params,
             *values,
@@ -275,6 +358,44 @@ class LedgerRepository:
             outcome,
             Jsonb({"skip_reason": skip_reason, "error": error, "qbo": qbo or None}),
         )
+        if release is not None:
+            if follow_newer_revision:
+                raise ValueError("release and follow_newer_revision do not go together")
+            lock, kinds = release
+            # The same statement also finds the documents waiting on the lock (as of before the
+            # update, which changes none of them): no round trip of its own.
+            combined = (
+                f"{ctes}, logged AS ({history} RETURNING 1) "
+                "SELECT (SELECT count(*) FROM logged), w.doc_type, w.source_id, w.revision "
+                f"FROM (SELECT 1) AS one LEFT JOIN ({WAITING}) AS w ON true"
+            )
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute(
+                    combined, (*arguments, *waiting_params(key.company_id, lock, kinds))
+                )
+                rows = await cursor.fetchall()
+                if rows and rows[0][0]:
+                    found = [row[1:] for row in rows if row[1] is not None]
+                    if found:
+                        async with conn.transaction():
+                            await schedule_rows(conn, key.company_id, lock, found)
+                    return
+            # No ledger row yet (a name-list record): the usual way, then the waiting ones.
+            await self.record(
+                key,
+                state=state,
+                revision=revision,
+                started_at=started_at,
+                outcome=outcome,
+                skip_reason=skip_reason,
+                error=error,
+                counts_as_attempt=counts_as_attempt,
+                qbo=qbo,
+            )
+            async with self._pool.connection() as conn, conn.transaction():
+                cursor = await conn.execute(WAITING, waiting_params(key.company_id, lock, kinds))
+                await schedule_rows(conn, key.company_id, lock, await cursor.fetchall())
+            return
         async with self._pool.connection() as conn:
             if follow_newer_revision:
                 async with conn.transaction():

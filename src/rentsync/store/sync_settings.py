@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
@@ -43,6 +43,18 @@ class TaxRateLike(Protocol):
     def synced_at(self) -> datetime: ...
 
 
+SETTINGS_COLUMNS = "sync_mode, accounts"
+"""What `settings_of` reads from a `company_settings` row."""
+
+
+def settings_of(row: Sequence[Any] | None) -> SyncSettings:
+    """A company's settings from its row's `SETTINGS_COLUMNS` (None, or a NULL sync_mode: no
+    row, the defaults)."""
+    if row is None or row[0] is None:
+        return SyncSettings()
+    return SyncSettings(sync_mode=SyncMode(row[0]), accounts=AccountMapping.model_validate(row[1]))
+
+
 class SyncSettingsRepository:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
@@ -55,11 +67,7 @@ class SyncSettingsRepository:
                 (company_id,),
             )
             row = await cursor.fetchone()
-        if row is None:
-            return SyncSettings()
-        return SyncSettings(
-            sync_mode=SyncMode(row[0]), accounts=AccountMapping.model_validate(row[1])
-        )
+        return settings_of(row)
 
     async def put(self, company_id: int, settings: SyncSettings) -> None:
         async with self._pool.connection() as conn:

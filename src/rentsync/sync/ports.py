@@ -86,6 +86,10 @@ class CompanyQbo:
 class QboAccess(Protocol):
     async def open(self, company_id: int) -> CompanyQbo: ...
 
+    async def open_with_settings(self, company_id: int) -> tuple[CompanyQbo, SyncSettings]:
+        """`open` and the company's sync settings, read together (one round trip)."""
+        ...
+
 
 class StoredDocumentView(Protocol):
     @property
@@ -178,6 +182,19 @@ class LedgerRow(Protocol):
         ...
 
 
+class ReferencesView(Protocol):
+    @property
+    def snapshots(self) -> Mapping[DocumentKey, StoredDocumentView]: ...
+
+    @property
+    def records(self) -> Mapping[DocumentKey, LedgerRow]: ...
+
+    @property
+    def noted(self) -> bool:
+        """Whether the write intent asked for was noted."""
+        ...
+
+
 class Ledger(Protocol):
     async def get(self, key: DocumentKey) -> LedgerRow | None: ...
 
@@ -186,6 +203,13 @@ class Ledger(Protocol):
     ) -> tuple[StoredDocumentView | None, LedgerRow | None]: ...
 
     async def get_many(self, keys: Sequence[DocumentKey]) -> Mapping[DocumentKey, LedgerRow]: ...
+
+    async def references(
+        self, keys: Sequence[DocumentKey], *, noting: tuple[DocumentKey, WriteIntent] | None = None
+    ) -> ReferencesView:
+        """Several documents' snapshots and ledger rows in one round trip; `noting` notes the
+        write intent of a document about to be created (no QBO object, no intent yet) in it."""
+        ...
 
     async def record(
         self,
@@ -200,6 +224,7 @@ class Ledger(Protocol):
         counts_as_attempt: bool = False,
         qbo: dict[str, Any] | None = None,
         follow_newer_revision: bool = False,
+        release: tuple[str, Sequence[DocumentType]] | None = None,
     ) -> None: ...
 
     async def intend(

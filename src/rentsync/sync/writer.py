@@ -44,6 +44,9 @@ class Transaction:
     """rentsync's marker, in `marker_field`: tells our object from another with that key."""
     marker_field: str = "PrivateNote"
     content_hash: str
+    intent_noted: bool = False
+    """`find` is already in the ledger as the write intent, noted by this run before it sent
+    anything (`Ledger.references`): the create needs no statement of its own for it."""
     find_before_create: bool = False
     """Look for our object before every create, not only after an uncertain one: for entities
     QBO keeps no unique key on (a Payment has no unique number), so a ledger restored from an
@@ -75,7 +78,8 @@ class TransactionWriter:
             adopted = await self.find(run, client, txn.find, txn)
             if adopted is not None:
                 return await self._update(run, client, txn, adopted.id, adopted.sync_token)
-        await self._ledger.intend(run.key, txn.find)
+        if not txn.intent_noted:
+            await self._ledger.intend(run.key, txn.find)
         try:
             return await client.create(
                 txn.entity,

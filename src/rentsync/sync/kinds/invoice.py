@@ -37,9 +37,8 @@ class InvoiceKind:
 
     async def sync(self, run: Run) -> str:
         engine, key = self._engine, run.key
-        company = await engine.qbo.open(key.company_id)
+        company, settings = await engine.qbo.open_with_settings(key.company_id)
         order = Order.model_validate(run.document.body)
-        settings = await engine.settings.get(key.company_id)
         if policy.needs_payment_fact(order, settings):
             order = await self._with_payments(key, order)
         decision = policy.decide(
@@ -58,13 +57,20 @@ class InvoiceKind:
         references = [DocumentKey(key.company_id, DocumentType.CUSTOMER, order.customer_id)] + [
             DocumentKey(key.company_id, DocumentType.PRODUCT, pid) for pid in order.product_ids()
         ]
+        find = WriteIntent(entity=INVOICE, field="DocNumber", value=order.invoice_number)
+        # A first create's intent goes into the ledger with the references' read (B1: before
+        # anything of this run is sent), saving the statement of its own.
+        first_create = run.record.qbo_id is None and not run.record.write_intent
+        found = await engine.ledger.references(
+            references, noting=(key, find) if first_create else None
+        )
         ctx = ReferenceContext(
             company_id=key.company_id,
             client=client,
             accounts=settings.accounts,
             inventory_allowed=company.inventory_allowed,
-            snapshots=await engine.documents.get_many(references),
-            records=await engine.ledger.get_many(references),
+            snapshots=found.snapshots,
+            records=found.records,
             generation=run.record.write_generation,
         )
         self._references.check_items(ctx, order.product_ids())
@@ -79,8 +85,7 @@ class InvoiceKind:
         payload = invoice_mapping.invoice_create(order, refs, key=key)
         digest = fingerprint(payload)
         if run.record.qbo_id and run.record.synced_hash == digest:
-            await engine.synced(run, "unchanged")
-            await self._release_payments(key)
+            await engine.synced(run, "unchanged", release=_waiting_on(key))
             return "unchanged"
         written = await self._writer.write(
             run,
@@ -91,9 +96,10 @@ class InvoiceKind:
                 update=lambda qbo_id, token: invoice_mapping.invoice_update(
                     order, refs, key=key, qbo_id=qbo_id, sync_token=token
                 ),
-                find=WriteIntent(entity=INVOICE, field="DocNumber", value=order.invoice_number),
+                find=find,
                 marker=invoice_mapping.invoice_marker(key),
                 content_hash=digest,
+                intent_noted=found.noted,
             ),
         )
         mismatches = verify_invoice(order, written.data)
@@ -108,8 +114,9 @@ class InvoiceKind:
                 remedy=first.remedy,
                 qbo=qbo_columns(INVOICE, written, None),
             )
-        await engine.synced(run, "synced", qbo_columns(INVOICE, written, digest))
-        await self._release_payments(key)
+        await engine.synced(
+            run, "synced", qbo_columns(INVOICE, written, digest), release=_waiting_on(key)
+        )
         return "synced"
 
     async def _with_payments(self, key: DocumentKey, order: Order) -> Order:
@@ -123,15 +130,6 @@ class InvoiceKind:
         if any(not member.body.get("voided") for member in payments):
             return order.model_copy(update={"has_payment": True})
         return order
-
-    async def _release_payments(self, key: DocumentKey) -> None:
-        """The invoice is in QBO: the order's payments (and their parts) that waited for it
-        run now, under the order's lock, after this job."""
-        await self._engine.documents.schedule_waiting(
-            key.company_id,
-            key.lock(),
-            (DocumentType.PAYMENT, DocumentType.REFUND, DocumentType.PAYMENT_VOID),
-        )
 
     async def remove(self, run: Run) -> str:
         company = await self._engine.qbo.open(run.key.company_id)
@@ -152,6 +150,12 @@ class InvoiceKind:
             return None
         rates = await self._engine.settings.tax_rates(company_id)
         return tax_code_of(order, {str(rate.qbo_id) for rate in rates})
+
+
+def _waiting_on(key: DocumentKey) -> tuple[str, tuple[DocumentType, ...]]:
+    """The invoice is in QBO: the order's payments (and their parts) that waited for it run
+    now, under the order's lock, after this job (scheduled with the ledger's outcome)."""
+    return key.lock(), (DocumentType.PAYMENT, DocumentType.REFUND, DocumentType.PAYMENT_VOID)
 
 
 def tax_code_of(order: Order, synced_rate_ids: Set[str]) -> str | None:

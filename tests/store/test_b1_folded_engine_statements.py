@@ -1,0 +1,112 @@
+"""The engine's reads and writes folded into fewer statements (issue 13, P4) keep their meaning.
+
+- A first create's write intent is noted by the statement that reads the order's references,
+  and only then: never over a QBO object the ledger knows of, never over another intent (B1).
+- An order recorded synced schedules the payments that waited for its invoice in the same
+  statement's round trip, as `schedule_waiting` did after it.
+- A company's connection and sync settings read together are what each read alone gives.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rentsync import bootstrap
+from rentsync.domain.documents import DocumentType
+from rentsync.domain.ledger import DocumentKey, WriteIntent
+from rentsync.domain.settings import SyncSettings
+
+
+async def test_b1_a_first_create_intent_is_noted_with_the_references_read_and_only_then(
+    services: bootstrap.Services,
+) -> None:
+    company, _ = await services.companies.create("Folded Reads Rentals")
+    order = DocumentKey(company.id, DocumentType.ORDER, "O-1")
+    customer = DocumentKey(company.id, DocumentType.CUSTOMER, "C-1")
+    product = DocumentKey(company.id, DocumentType.PRODUCT, "P-1")
+    never_sent = DocumentKey(company.id, DocumentType.PRODUCT, "P-unknown")
+    await services.documents.put(customer, {"name": "Ann"}, version=1)
+    await services.documents.put(product, {"name": "Tent"}, version=1)
+    await services.documents.put(order, {"kind": "order"}, version=1)
+    intent = WriteIntent(entity="Invoice", field="DocNumber", value="1001")
+
+    found = await services.ledger.references(
+        [customer, product, never_sent], noting=(order, intent)
+    )
+    assert found.noted
+    assert set(found.snapshots) == {customer, product}
+    assert never_sent not in found.records
+    record = await services.ledger.get(order)
+    assert record is not None and record.write_intent == intent.as_json()
+
+    # An intent already noted (an earlier create whose outcome is unknown) is never replaced.
+    other = WriteIntent(entity="Invoice", field="DocNumber", value="2002")
+    assert not (await services.ledger.references([customer], noting=(order, other))).noted
+    record = await services.ledger.get(order)
+    assert record is not None and record.write_intent == intent.as_json()
+
+    # Once the ledger knows the QBO object, nothing is noted over it.
+    await services.ledger.record(
+        order,
+        state="synced",
+        revision=1,
+        started_at=datetime.now(UTC),
+        outcome="synced",
+        qbo={"qbo_entity": "Invoice", "qbo_id": "42", "sync_token": "0"},
+    )
+    assert not (await services.ledger.references([customer], noting=(order, other))).noted
+    record = await services.ledger.get(order)
+    assert record is not None and record.qbo_id == "42" and record.write_intent is None
+
+    # Reading without noting changes nothing.
+    plain = await services.ledger.references([customer, product])
+    assert not plain.noted and set(plain.snapshots) == {customer, product}
+
+
+async def test_r04_an_order_recorded_synced_schedules_the_payments_that_waited_for_it(
+    services: bootstrap.Services,
+) -> None:
+    company, _ = await services.companies.create("Folded Release Rentals")
+    order = DocumentKey(company.id, DocumentType.ORDER, "O-1")
+    waiting = DocumentKey(company.id, DocumentType.PAYMENT, "PAY-1")
+    done = DocumentKey(company.id, DocumentType.PAYMENT, "PAY-2")
+    await services.documents.put(order, {"kind": "order"}, version=1)
+    for payment in (waiting, done):
+        await services.documents.put(payment, {"voided": False}, version=1, job_lock=order.lock())
+    now = datetime.now(UTC)
+    await services.ledger.record(
+        waiting, state="skipped", revision=1, started_at=now, outcome="waits for its invoice"
+    )
+    await services.ledger.record(done, state="synced", revision=1, started_at=now, outcome="ok")
+
+    await services.ledger.record(
+        order,
+        state="synced",
+        revision=1,
+        started_at=now,
+        outcome="synced",
+        qbo={"qbo_entity": "Invoice", "qbo_id": "7", "sync_token": "0"},
+        release=(order.lock(), (DocumentType.PAYMENT,)),
+    )
+    records = await services.ledger.get_many([order, waiting, done])
+    assert records[order].state == "synced" and records[order].qbo_id == "7"
+    assert records[waiting].state == "pending"  # scheduled again, under the order's lock
+    assert records[done].state == "synced"  # untouched
+    assert [a.outcome for a in await services.ledger.attempts(order)] == ["synced"]
+
+
+async def test_r13_a_company_s_connection_and_settings_read_together(
+    services: bootstrap.Services,
+) -> None:
+    company, _ = await services.companies.create("Folded Settings Rentals")
+    stored, settings = await services.connections.get_with_settings(company.id)
+    assert stored is None and settings == SyncSettings()
+    assert settings == await services.sync_settings.get(company.id)
+
+    mine = SyncSettings.model_validate({"sync_mode": "all_orders_and_quotes"})
+    await services.sync_settings.put(company.id, mine)
+    stored, settings = await services.connections.get_with_settings(company.id)
+    assert stored is None and settings == mine == await services.sync_settings.get(company.id)
+    company_qbo, read = await services.qbo_access.open_with_settings(company.id)
+    assert read == mine
+    assert company_qbo.client is None and company_qbo == await services.qbo_access.open(company.id)
