@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
 import shutil
 import statistics
 import tempfile
@@ -36,6 +37,7 @@ import httpx2
 import psycopg
 from psycopg import sql
 
+from bench.proc import parent_pid, postgres_cpu_seconds
 from qbo_emulator.app import EmulatorApp, create_app
 from qbo_emulator.testing import EmulatorTransport, fast_config
 from rentsync.api.app import create_app as create_rentsync_app
@@ -256,6 +258,15 @@ async def _put_orders(bench: Bench, numbers: range) -> dict[str, int]:
     return revisions
 
 
+async def _postmaster(bench: Bench) -> int:
+    """The PostgreSQL server's postmaster (the parent of this connection's backend)."""
+    async with await psycopg.AsyncConnection.connect(bench.database_url, autocommit=True) as conn:
+        cursor = await conn.execute("SELECT pg_backend_pid()")
+        row = await cursor.fetchone()
+    assert row is not None
+    return parent_pid(int(row[0]))
+
+
 async def _transactions(bench: Bench) -> int:
     """Transactions the database has run (autocommit: about one per statement), after waiting
     for every backend to report its counts (PostgreSQL flushes them within a second)."""
@@ -387,12 +398,16 @@ async def _run(database_url: str, data_dir: Path) -> None:
         await _wait_synced(bench, [f"O-{n}" for n in warmup])
 
         transactions_before = await _transactions(bench)
+        postmaster = await _postmaster(bench)
         bench.counting.counts.clear()
+        cpu_before = time.process_time(), postgres_cpu_seconds(postmaster)
         started = time.perf_counter()
         revisions = await _put_orders(bench, range(ORDERS))
         put_seconds = time.perf_counter() - started
         polls = await _wait_synced(bench, list(revisions))
         elapsed = time.perf_counter() - started
+        own_cpu = time.process_time() - cpu_before[0]
+        pg_cpu = postgres_cpu_seconds(postmaster) - cpu_before[1]
         calls = dict(bench.counting.counts)
         # The two readings' own transactions and the bench's polls are not rentsync's.
         transactions = await _transactions(bench) - transactions_before - polls - 2
@@ -406,7 +421,9 @@ async def _run(database_url: str, data_dir: Path) -> None:
         await _wait_synced(bench, paced)
         paced_latencies = await _latencies(bench, paced)
 
+    raw_cpu = time.process_time()
     raw_rate, raw_latencies = await _raw_emulator_baseline([order_body(n) for n in range(ORDERS)])
+    raw_cpu = (time.process_time() - raw_cpu) / ORDERS
     rate = ORDERS / elapsed
     per_doc = sum(calls.values()) / ORDERS
     served = ", ".join(f"{what} {n}" for what, n in sorted(calls.items()))
@@ -422,6 +439,12 @@ async def _run(database_url: str, data_dir: Path) -> None:
         f"order); served: {served}",
         f"database transactions per document (PUT + sync job, autocommit: about one per "
         f"statement; machine-independent): {transactions / ORDERS:.1f}",
+        f"CPU per document (holds under load): this process (API, worker, emulator, bench "
+        f"client) {own_cpu / ORDERS * 1000:.2f} ms, PostgreSQL {pg_cpu / ORDERS * 1000:.2f} ms, "
+        f"together {(own_cpu + pg_cpu) / ORDERS * 1000:.2f} ms -> at most "
+        f"{ORDERS / (own_cpu + pg_cpu) * (os.cpu_count() or 1):.0f} documents/s on "
+        f"{os.cpu_count()} idle cores; baseline raw emulator create + its client "
+        f"{raw_cpu * 1000:.2f} ms (load {os.getloadavg()[0]:.1f})",
         f"event-to-QBO latency: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, mean "
         f"{statistics.fmean(latencies) * 1000:.0f} ms; baseline raw emulator create p50 "
         f"{raw50 * 1000:.1f} ms, p99 {raw99 * 1000:.1f} ms",

@@ -27,18 +27,9 @@ from tests.chaos.harness import connect
 from tests.chaos.processes import QBO_EMULATOR, RENTSYNC, PgServer, Service, free_port
 
 from bench.bench_sync import settings_body
+from bench.proc import peak_rss_mb
 
 SECRET_KEY = "bench-secret-key-not-for-production-0123456789"
-
-
-def peak_rss_mb(pid: int) -> float | None:
-    """The process's peak resident set (VmHWM) in MB, or None once it has gone."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
-    return int(found.group(1)) / 1024 if found else None
 
 
 @dataclasses.dataclass

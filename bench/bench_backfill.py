@@ -1,0 +1,243 @@
+"""A first backfill through the bulk sync at zero latency (issue 13, P6 and the bulk half of P4).
+
+Every part is its own process (`bench/rig.py`): PostgreSQL, `qbo-emulator serve` with limits off
+and no latency, `rentsync serve --no-worker` and one `rentsync worker` (concurrency 10). The
+orders, their customers and products are sent through the public API before QuickBooks is
+connected (R14's backlog); then one bulk sync of everything not in QBO is previewed, confirmed
+and run (`POST /api/v1/bulk-syncs`, `.../start`). It prints:
+
+- P6: the peak resident memory (VmHWM, the kernel's own high-water mark) of every rentsync
+  process, and its resident set after the ingest, after the preview and at the end (what grows
+  with the backfill shows there); goal <= 300 MB at 100,000 orders;
+- the preview's time for the whole selection;
+- the run: QBO documents per second and CPU seconds per document of each process (rentsync
+  serve, worker, the emulator, PostgreSQL with its backends), from /proc/<pid>/stat, which hold
+  on a loaded machine where wall-clock does not.
+
+`RENTSYNC_BENCH_BACKFILL=full` runs the issue's 100,000 orders (1,000 customers, 100 products;
+several minutes of ingest alone); the default (`small`, 2,000 orders) keeps `make bench` short;
+`RENTSYNC_BENCH_BACKFILL=<number>` any other count of orders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx2
+
+from bench.proc import cpu_seconds, postgres_cpu_seconds, rss_mb
+from bench.rig import Rig, process_rig
+
+SIZES = {"tiny": 200, "small": 2_000, "full": 100_000}
+PUTS_IN_FLIGHT = 32
+POLL_SECONDS = 1.0
+
+
+def customer_body(n: int) -> dict[str, Any]:
+    return {"name": f"Backfill Customer {n}", "email": f"c{n}@backfill.example"}
+
+
+def product_body(n: int) -> dict[str, Any]:
+    kinds = ("rental", "service", "fee")
+    return {
+        "name": f"Backfill Product {n}",
+        "kind": kinds[n % 3],
+        "rate": f"{5 + n % 40}.50",
+        "taxable": n % 3 == 0,
+    }
+
+
+def order_body(n: int, customers: int, products: int) -> dict[str, Any]:
+    picked = dict.fromkeys([n % products, (n * 7 + 3) % products])
+    lines = []
+    total = Decimal("0.00")
+    for index, product in enumerate(picked):
+        quantity = Decimal(1 + (n + index) % 9)
+        rate = Decimal(product_body(product)["rate"])
+        amount = quantity * rate
+        total += amount
+        lines.append(
+            {
+                "product_id": f"P-{product}",
+                "quantity": str(quantity),
+                "rate": str(rate),
+                "amount": str(amount),
+            }
+        )
+    return {
+        "kind": "order",
+        "customer_id": f"C-{n % customers}",
+        "invoice_number": str(300000 + n),
+        "invoice_date": "2026-11-20",
+        "lines": lines,
+        "totals": {"subtotal": str(total), "discount": "0.00", "tax": "0.00", "total": str(total)},
+    }
+
+
+@dataclass
+class Meter:
+    """CPU seconds of each process, and the resident set of each rentsync process, over time."""
+
+    rig: Rig
+    marks: dict[str, dict[str, float]] = field(default_factory=dict)
+    rss: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def pids(self) -> dict[str, int]:
+        found = {s.name: s.pid for s in self.rig.rentsync if s.pid is not None}
+        if self.rig.emulator is not None and self.rig.emulator.pid is not None:
+            found["qbo-emulator"] = self.rig.emulator.pid
+        return found
+
+    def mark(self, name: str) -> None:
+        cpu = {who: cpu_seconds(pid) or 0.0 for who, pid in self.pids().items()}
+        if self.rig.pg is not None and (postmaster := self.rig.pg.postmaster_pid()) is not None:
+            cpu["postgresql"] = postgres_cpu_seconds(postmaster)
+        self.marks[name] = cpu
+        self.rss[name] = {
+            s.name: rss_mb(s.pid) or 0.0 for s in self.rig.rentsync if s.pid is not None
+        }
+        self.rig.sample_rss()
+        if os.environ.get("RENTSYNC_BENCH_VERBOSE"):
+            print(
+                f"  .. {time.strftime('%H:%M:%S')} {name}: rss {self.rss[name]}, peak "
+                f"{self.rig.peaks}, cpu {cpu}",
+                flush=True,
+            )
+
+    def cpu_between(self, first: str, last: str) -> dict[str, float]:
+        return {
+            who: self.marks[last][who] - self.marks[first].get(who, 0.0) for who in self.marks[last]
+        }
+
+
+async def _put_all(api: httpx2.AsyncClient, puts: list[tuple[str, str, dict[str, Any]]]) -> None:
+    queue = iter(puts)
+
+    async def sender() -> None:
+        for plural, source_id, body in queue:
+            response = await api.put(f"/api/v1/{plural}/{source_id}", json=body)
+            if response.status_code not in (200, 202):
+                raise RuntimeError(f"PUT {plural}/{source_id}: {response.status_code}")
+
+    await asyncio.gather(*(sender() for _ in range(PUTS_IN_FLIGHT)))
+
+
+async def _until(
+    rig: Rig, api: httpx2.AsyncClient, bulk_id: int, states: set[str]
+) -> dict[str, Any]:
+    while True:
+        rig.sample_rss()
+        state = (await api.get(f"/api/v1/bulk-syncs/{bulk_id}")).json()
+        if state.get("state") in states:
+            return dict(state)
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def _run(n_orders: int) -> list[str]:
+    n_customers = min(1_000, max(10, n_orders // 100))
+    n_products = min(100, max(5, n_orders // 1_000))
+    puts = [("customers", f"C-{n}", customer_body(n)) for n in range(n_customers)]
+    puts += [("products", f"P-{n}", product_body(n)) for n in range(n_products)]
+    puts += [("orders", f"O-{n}", order_body(n, n_customers, n_products)) for n in range(n_orders)]
+    async with process_rig(requests_per_minute=1_000_000) as rig:
+        meter = Meter(rig)
+        meter.mark("start")
+        ingest: dict[str, float] = {}
+
+        async def send(api: httpx2.AsyncClient) -> None:
+            started = time.monotonic()
+            await _put_all(api, puts)
+            ingest["seconds"] = time.monotonic() - started
+
+        company = await rig.add_company(
+            "Backfill Rentals", limits=False, latency_ms=0, before_connecting=send
+        )
+        meter.mark("ingested")
+        api = company.api
+
+        started = time.monotonic()
+        created = await api.post("/api/v1/bulk-syncs", json={"not_in_qbo": True})
+        if created.status_code != 202:
+            raise RuntimeError(f"bulk sync: {created.status_code} {created.text[:300]}")
+        bulk_id = int(created.json()["id"])
+        previewed = await _until(rig, api, bulk_id, {"previewed", "cancelled", "done"})
+        preview_seconds = time.monotonic() - started
+        meter.mark("previewed")
+
+        started = time.monotonic()
+        confirmed = await api.post(f"/api/v1/bulk-syncs/{bulk_id}/start")
+        if confirmed.status_code not in (200, 202):
+            raise RuntimeError(f"start: {confirmed.status_code} {confirmed.text[:300]}")
+        done = await _until(rig, api, bulk_id, {"done", "cancelled"})
+        run_seconds = time.monotonic() - started
+        meter.mark("done")
+        books = await rig.books(company.realm)
+        entities = books.get("entities", {})
+        in_qbo = {name: len(entities.get(name, {})) for name in ("Customer", "Item", "Invoice")}
+        [(requests, batches)] = await rig.sql(
+            "SELECT count(*), count(*) FILTER (WHERE path LIKE %s) FROM qbo_log "
+            "WHERE company_id = %s",
+            "%/batch?%",
+            company.company_id,
+        )
+        load = os.getloadavg()
+        peaks = dict(rig.peaks)
+
+    documents = sum(in_qbo.values())
+    preview = previewed["preview"]
+    cpu = meter.cpu_between("previewed", "done")
+    ingest_cpu = meter.cpu_between("start", "ingested")
+    rows = [
+        f"{n_orders:,} orders over {n_customers:,} customers and {n_products} products sent "
+        f"before the connection ({ingest['seconds']:.0f} s, {n_orders / ingest['seconds']:.0f} "
+        f"PUTs/s); then one bulk sync of everything not in QBO; zero latency, limits off; 1 "
+        f"worker (concurrency 10), every part its own process; load at the end "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores",
+        f"preview of {preview['orders']:,} orders: {preview_seconds:.1f} s "
+        f"({preview['orders'] / max(preview_seconds, 0.001):.0f} orders/s); planned "
+        + ", ".join(f"{k} {preview[k]}" for k in ("create", "update", "skip", "fail")),
+        f"run: {documents:,} QBO documents ({in_qbo}) in {run_seconds:.0f} s = "
+        f"{documents / run_seconds:.0f} documents/s wall-clock; {requests:,} requests "
+        f"({batches} batches); state {done['state']}, progress {done['progress']}",
+        "run, CPU seconds per QBO document: "
+        + ", ".join(
+            f"{who} {seconds / max(documents, 1) * 1000:.2f} ms" for who, seconds in cpu.items()
+        )
+        + f"; all {sum(cpu.values()) / max(documents, 1) * 1000:.2f} ms -> at most "
+        f"{max(documents, 1) / max(sum(cpu.values()), 0.001) * (os.cpu_count() or 1):.0f} "
+        f"documents/s on {os.cpu_count()} idle cores",
+        "ingest, CPU seconds per PUT: "
+        + ", ".join(
+            f"{who} {seconds / len(puts) * 1000:.2f} ms" for who, seconds in ingest_cpu.items()
+        ),
+        "P6  peak RSS (VmHWM): "
+        + ", ".join(f"{name} {mb:.0f} MB" for name, mb in sorted(peaks.items()))
+        + " (goal <= 300 MB); resident after ingest / preview / run: "
+        + "; ".join(
+            f"{name} "
+            + " / ".join(
+                f"{meter.rss[mark].get(name, 0):.0f}" for mark in ("ingested", "previewed", "done")
+            )
+            + " MB"
+            for name in sorted(peaks)
+        ),
+    ]
+    return rows
+
+
+def main() -> None:
+    size = os.environ.get("RENTSYNC_BENCH_BACKFILL", "small")
+    n_orders = SIZES.get(size) or (int(size) if size.isdigit() else 0)
+    if n_orders <= 0:
+        raise SystemExit(f"RENTSYNC_BENCH_BACKFILL must be one of {', '.join(SIZES)} or a number")
+    for row in asyncio.run(_run(n_orders)):
+        print(f"  {row}")
+
+
+if __name__ == "__main__":
+    main()
