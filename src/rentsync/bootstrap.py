@@ -185,6 +185,7 @@ def build_bulk_syncs(
         qbo=qbo_access,
         references=build_references(pool, documents, ledger),
         locks=AdvisoryLocks(pool),
+        window=2 * settings.bulk_concurrency,
         requests_per_minute=settings.qbo_requests_per_minute,
     )
 
@@ -284,7 +285,9 @@ async def running_services(
     pool = AsyncConnectionPool(
         db.url,
         min_size=1,
-        max_size=settings.worker_concurrency + 10,
+        # A job holds a connection while it holds a reference's lock (its QBO calls included),
+        # so both lanes' slots count; the pool opens connections only as they are needed.
+        max_size=settings.worker_concurrency + settings.bulk_concurrency + 10,
         open=False,
         name="rentsync",
         # Autocommit: a single statement needs no BEGIN/COMMIT round trips; whatever must be
@@ -390,10 +393,16 @@ async def database_answers(services: Services) -> None:
 
 
 def worker_runner(services: Services, *, concurrency: int) -> jobs.WorkerRunner:
-    """A worker that starts again by itself after the database went away and came back."""
+    """A worker (its real-time lane of `concurrency` slots and its bulk lane of
+    `RENTSYNC_BULK_CONCURRENCY`) that starts again by itself after the database went away and
+    came back."""
     return jobs.WorkerRunner(
         services.job_app,
-        jobs.worker_options(services, concurrency=concurrency),
+        jobs.worker_lanes(
+            services,
+            concurrency=concurrency,
+            bulk_concurrency=services.settings.bulk_concurrency,
+        ),
         probe=lambda: database_answers(services),
     )
 

@@ -89,6 +89,15 @@ async def serve_http(settings: Settings, *, with_worker: bool) -> None:
         raise _fail("rentsync could not start the HTTP server; see the log above.")
 
 
+BulkConcurrencyOption = Annotated[
+    int | None,
+    typer.Option(
+        help="Bulk-sync jobs the worker runs at once, in slots of their own. [default 60]",
+        min=1,
+    ),
+]
+
+
 @app.command()
 def serve(
     host: HostOption = None,
@@ -100,12 +109,15 @@ def serve(
         int | None,
         typer.Option(help="Jobs the in-process worker runs at once. [default 10]", min=1),
     ] = None,
+    bulk_concurrency: BulkConcurrencyOption = None,
 ) -> None:
     """Run the HTTP API and, unless --no-worker, a worker in the same process.
 
     SIGTERM or Ctrl-C stops accepting requests, lets running jobs finish, then exits.
     """
-    settings = _settings(host=host, port=port, worker_concurrency=concurrency)
+    settings = _settings(
+        host=host, port=port, worker_concurrency=concurrency, bulk_concurrency=bulk_concurrency
+    )
     try:
         asyncio.run(serve_http(settings, with_worker=not no_worker))
     except DatabaseUnavailable as exc:
@@ -117,12 +129,13 @@ def worker(
     concurrency: Annotated[
         int | None, typer.Option(help="Jobs this worker runs at once. [default 10]", min=1)
     ] = None,
+    bulk_concurrency: BulkConcurrencyOption = None,
 ) -> None:
     """Run a worker only (as many as you like, on as many machines as you like).
 
     SIGTERM or Ctrl-C lets running jobs finish, then exits.
     """
-    settings = _settings(worker_concurrency=concurrency)
+    settings = _settings(worker_concurrency=concurrency, bulk_concurrency=bulk_concurrency)
 
     async def run() -> None:
         async with bootstrap.running_services(settings) as services:

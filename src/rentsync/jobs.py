@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey
-from rentsync.store.documents import SYNC_QUEUE, SYNC_TASK
+from rentsync.store.documents import BULK_SYNC_QUEUE, SYNC_QUEUE, SYNC_TASK
 from rentsync.sync.failures import RetryLater
 
 if TYPE_CHECKING:
@@ -184,11 +184,41 @@ async def open_job_app(app: procrastinate.App, pool: AsyncConnectionPool) -> Non
     await app.open_async(pool)
 
 
-def worker_options(services: Services, *, concurrency: int) -> dict[str, Any]:
+REAL_TIME_LANE = (SYNC_QUEUE, DIAGNOSTICS_QUEUE, MAINTENANCE_QUEUE)
+"""The queues of the real-time lane (`RENTSYNC_WORKER_CONCURRENCY` slots)."""
+BULK_LANE = (BULK_SYNC_QUEUE, BULK_QUEUE)
+"""The queues of the bulk lane (`RENTSYNC_BULK_CONCURRENCY` slots): a bulk sync's own loop and
+the sync jobs it defers. Real-time jobs never wait behind them for a slot (B9)."""
+
+
+LANES_PER_WORKER = 2
+"""procrastinate workers (rows in procrastinate_workers) one rentsync worker process runs."""
+
+
+def worker_lanes(
+    services: Services, *, concurrency: int, bulk_concurrency: int
+) -> list[dict[str, Any]]:
+    """The procrastinate workers one rentsync worker process runs side by side: the real-time
+    lane and the bulk lane (+1 slot for a bulk sync's loop, which waits for its jobs)."""
+    return [
+        worker_options(services, concurrency=concurrency, queues=REAL_TIME_LANE),
+        worker_options(services, concurrency=bulk_concurrency + 1, queues=BULK_LANE, lane="bulk"),
+    ]
+
+
+def worker_options(
+    services: Services,
+    *,
+    concurrency: int,
+    queues: Sequence[str] | None = None,
+    lane: str | None = None,
+) -> dict[str, Any]:
     settings = services.settings
+    name = f"{socket.gethostname()}:{os.getpid()}"
     return {
-        "name": f"{socket.gethostname()}:{os.getpid()}",
+        "name": f"{name}:{lane}" if lane else name,
         "concurrency": concurrency,
+        "queues": list(queues) if queues is not None else None,
         "additional_context": {SERVICES_KEY: services},
         # `WorkerRunner` handles SIGTERM/SIGINT itself: they must stop it between two runs too.
         "install_signal_handlers": False,
@@ -264,30 +294,33 @@ class _Worker(procrastinate_worker.Worker):
 
 
 class WorkerRunner:
-    """Runs a procrastinate worker until asked to stop, and again whenever it stops on its own.
+    """Runs procrastinate workers (one per lane, `worker_lanes`, side by side in this process)
+    until asked to stop, and again whenever one stops on its own.
 
     procrastinate's worker ends when the database goes away: its heartbeat or its LISTEN
     connection fails and it stops, or fetching a job raises. The runner then waits (backing off
     from `first_delay` to `max_delay`) until `probe` reaches the database, removes the rows the
     dead run left (its worker row; its unfinished jobs are handed back to the queue), and starts
-    a new run: the process goes on without a restart.
+    a new run: the process goes on without a restart. When one lane's worker stops on its own,
+    the others are stopped too (aborting their jobs: the database is gone for them as well) and
+    every lane starts again together.
     """
 
     def __init__(
         self,
         app: procrastinate.App,
-        options: dict[str, Any],
+        lanes: Sequence[dict[str, Any]],
         *,
         probe: Callable[[], Awaitable[None]],
         first_delay: float = 0.5,
         max_delay: float = 10.0,
     ) -> None:
         self._app = app
-        self._options = options
+        self._lanes = list(lanes)
         self._probe = probe
         self._first_delay = first_delay
         self._max_delay = max_delay
-        self._worker: _Worker | None = None
+        self._workers: list[_Worker] = []
         self._stale_worker_ids: set[int] = set()
         self._stop_requested = False
         self._wake = asyncio.Event()
@@ -299,21 +332,27 @@ class WorkerRunner:
 
     @property
     def state(self) -> WorkerState:
-        worker = self._worker
+        workers = self._workers
         if self._finished:
             return WorkerState.STOPPED
         if self._reconnecting:
             return WorkerState.RECONNECTING
-        if worker is None or worker.worker_id is None:
+        if not workers or any(worker.worker_id is None for worker in workers):
             return WorkerState.STARTING
-        if worker.stopping or self._stop_requested:
+        if any(worker.stopping for worker in workers) or self._stop_requested:
             return WorkerState.STOPPING
         return WorkerState.RUNNING
 
     @property
     def worker_id(self) -> int | None:
-        """The current run's row in procrastinate_workers (None while not registered)."""
-        return self._worker.worker_id if self._worker is not None else None
+        """The current run's row in procrastinate_workers (None while not registered): the
+        first lane's (real-time)."""
+        return self._workers[0].worker_id if self._workers else None
+
+    @property
+    def worker_ids(self) -> list[int | None]:
+        """Every lane's row in procrastinate_workers."""
+        return [worker.worker_id for worker in self._workers]
 
     def _stopping(self) -> bool:
         return self._stop_requested
@@ -322,8 +361,8 @@ class WorkerRunner:
         """Stop gracefully: no new jobs, running ones finish (up to the graceful timeout)."""
         self._stop_requested = True
         self._wake.set()
-        if self._worker is not None:
-            self._worker.request_stop()
+        for worker in self._workers:
+            worker.request_stop()
 
     async def run(self, *, handle_signals: bool) -> None:
         """Until `stop()`, cancellation (in-process: a graceful stop too) or, with
@@ -358,17 +397,14 @@ class WorkerRunner:
         loop = asyncio.get_running_loop()
         delay = self._first_delay
         while not self._stopping():
-            worker = _Worker(app=self._app, **self._options)
-            self._worker = worker
+            workers = [_Worker(app=self._app, **options) for options in self._lanes]
+            self._workers = workers
             started = loop.time()
-            error: Exception | None = None
-            try:
-                await worker.run()  # type: ignore[no-untyped-call]  # unannotated upstream
-            except Exception as exc:  # the database went away (or a fault of ours): start again
-                error = exc
-            if worker.worker_id is not None:
-                # It could not unregister (the database was away): remove its row once back.
-                self._stale_worker_ids.add(worker.worker_id)
+            error = await self._run_lanes(workers)
+            for worker in workers:
+                if worker.worker_id is not None:
+                    # It could not unregister (the database was away): remove its row once back.
+                    self._stale_worker_ids.add(worker.worker_id)
             if self._stopping():
                 if error is not None:
                     log.warning(
@@ -399,6 +435,30 @@ class WorkerRunner:
                     extra={"action": "jobs.worker.reconnected", "restarts": self.restarts},
                 )
 
+    async def _run_lanes(self, workers: list[_Worker]) -> Exception | None:
+        """Run every lane's worker until one ends; then end the others (graceful on a requested
+        stop, aborting their jobs when one stopped on its own). Returns the first error."""
+        runs = [
+            asyncio.create_task(worker.run(), name=f"worker {worker.worker_name}")  # type: ignore[no-untyped-call]
+            for worker in workers
+        ]
+        try:
+            await asyncio.wait(runs, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # In-process graceful stop: each worker's run, cancelled, lets its jobs finish.
+            for run in runs:
+                run.cancel()
+            await asyncio.gather(*runs, return_exceptions=True)
+            raise
+        for worker in workers:
+            worker.stop()  # graceful after request_stop(); at once when one stopped on its own
+        results = await asyncio.gather(*runs, return_exceptions=True)
+        for result in results:
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+        errors = [result for result in results if isinstance(result, Exception)]
+        return errors[0] if errors else None
+
     async def _reconnect(self, delay: float) -> float:
         """Wait until the database answers and the dead runs' rows are cleaned up; returns the
         next back-off delay."""
@@ -428,7 +488,8 @@ class WorkerRunner:
         # Their unfinished jobs now have no worker; none of them runs in this process any more
         # (a run ends only after its jobs ended), so hand them back now, not at the next reap.
         await requeue_stalled_jobs(
-            self._app, seconds_since_heartbeat=float(self._options["stalled_worker_timeout"])
+            self._app,
+            seconds_since_heartbeat=float(self._lanes[0]["stalled_worker_timeout"]),
         )
 
 

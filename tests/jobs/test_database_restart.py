@@ -25,6 +25,7 @@ import httpx2
 import psycopg
 import pytest
 
+from rentsync.jobs import LANES_PER_WORKER
 from rentsync.qbo import errors
 from rentsync.qbo.limits import Limiter, LimitSettings
 from rentsync.qbo.ports import SlotAsk
@@ -171,7 +172,7 @@ async def test_b1_the_in_process_worker_survives_postgres_killed_and_restarted(
         await rig.put("orders", "O-1", make.order("3001"))
         assert (await rig.settled("orders", "O-1"))["state"] == "synced"
         before = await _health_until(rig.api, _worker_ok, within=15)
-        assert before["worker"]["live_workers"] == 1
+        assert before["worker"]["live_workers"] == LANES_PER_WORKER
 
         await asyncio.to_thread(own_pg.kill)
         down = await _health_until(rig.api, lambda code, _: code == 503, within=15)
@@ -182,7 +183,7 @@ async def test_b1_the_in_process_worker_survives_postgres_killed_and_restarted(
         after = await _health_until(rig.api, _worker_ok, within=30)
         assert after["worker"]["in_process_restarts"] >= 1
         # Only the worker running now: the dead run's row is gone, not counted as live.
-        assert after["worker"]["live_workers"] == 1
+        assert after["worker"]["live_workers"] == LANES_PER_WORKER
         # Crash recovery emptied the slot table; the sync, and the API's own QBO calls, go on.
         await rig.put("orders", "O-2", make.order("3002"))
         assert (await rig.settled("orders", "O-2", timeout=30))["state"] == "synced"
@@ -274,7 +275,7 @@ def test_b1_a_worker_process_survives_postgres_killed_and_restarted(
             tmp_path / "worker.log"
         ).read_text()[-3000:]
         assert worker.poll() is None, "the worker went on without a restart"
-        assert wait_until(lambda: _live_workers(url) == 1, timeout=10)
+        assert wait_until(lambda: _live_workers(url) == LANES_PER_WORKER, timeout=10)
     finally:
         if worker.poll() is None:
             worker.kill()
@@ -310,11 +311,11 @@ def test_b1_a_worker_on_the_embedded_database_starts_it_again_after_a_kill(
         assert wait_until(lambda: _socket_dir_when_ready(embedded.pgdata) is not None, 60)
         socket_dir = _socket_dir_when_ready(embedded.pgdata)
         url = f"postgresql://postgres:@/rentsync?host={socket_dir}"
-        assert wait_until(lambda: _live_workers(url) == 1, timeout=60)
+        assert wait_until(lambda: _live_workers(url) == LANES_PER_WORKER, timeout=60)
 
         assert embedded.kill() > 0
         started_again = time.monotonic()
-        assert wait_until(lambda: _live_workers(url) == 1, timeout=40), (
+        assert wait_until(lambda: _live_workers(url) == LANES_PER_WORKER, timeout=40), (
             tmp_path / "worker.log"
         ).read_text()[-3000:]
         (ping,) = defer_pings(url, 1)

@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from rentsync.jobs import LANES_PER_WORKER
 from rentsync.settings import Settings
 from rentsync.store.diagnostics import DiagnosticsRepository
 
@@ -109,7 +110,10 @@ def test_two_worker_processes_share_jobs_and_run_none_twice(
     workers.start()
     workers.start()
     assert wait_until(
-        lambda: query_one(url, "SELECT count(*) FROM procrastinate_workers") == (2,), timeout=30
+        lambda: (
+            query_one(url, "SELECT count(*) FROM procrastinate_workers") == (2 * LANES_PER_WORKER,)
+        ),
+        timeout=30,
     )
     ping_ids = defer_pings(url, 200, hold_seconds=0.02)
     assert wait_until(

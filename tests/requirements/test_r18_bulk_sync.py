@@ -5,6 +5,7 @@ preview says what the run then does; the run releases orders created before the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -12,7 +13,11 @@ from typing import Any
 
 import pytest
 
+from rentsync.domain.documents import DocumentType
+from rentsync.domain.ledger import DocumentKey
 from rentsync.settings import Settings
+from rentsync.store.documents import BULK_SYNC_QUEUE
+from rentsync.store.locks import AdvisoryLocks
 from tests import ingest_fixtures as make
 from tests.sync_rig import Rig, rig_for
 
@@ -305,7 +310,7 @@ async def test_b9_real_time_orders_sync_while_a_bulk_sync_runs(settings: Setting
         assert (await rig.settled("orders", "O-NEW"))["state"] == "synced"
         during = await wait_for(rig, bulk_id, "running", "done")
         assert during["state"] == "running", "real-time waited for the whole bulk sync"
-        assert during["progress"]["waiting"] > 0, "real-time waited for the whole bulk sync"
+        assert during["progress"]["created"] < 80, "real-time waited for the whole bulk sync"
         done = await wait_for(rig, bulk_id, "done", timeout=120)
         assert done["progress"]["created"] == 80
 
@@ -313,7 +318,8 @@ async def test_b9_real_time_orders_sync_while_a_bulk_sync_runs(settings: Setting
 async def test_r18_cancel_mid_run_stops_new_writes_and_leaves_nothing_half_done(
     settings: Settings,
 ) -> None:
-    async with rig_for(settings) as rig:
+    # A small lane (window 2 x 4 orders): most orders are still waiting when it is cancelled.
+    async with rig_for(settings, settings_overrides={"bulk_concurrency": 4}) as rig:
         await backlog(rig, 60)
         for number in range(60):
             await rig.settled("orders", f"BO-{number}")
@@ -435,3 +441,45 @@ async def test_r18_bulk_lookups_travel_in_batches_and_create_each_customer_once(
         single_queries = [entry for entry in log if "/query" in entry.path]
         assert query_items >= 12, "the lookups before the creates went as batch items"
         assert len(single_queries) < query_items
+
+
+async def jobs_running(rig: Rig, queue: str) -> int:
+    services = rig.api.app.state.services  # type: ignore[attr-defined]
+    async with services.pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = %s AND status = 'doing'",
+            (queue,),
+        )
+        row = await cursor.fetchone()
+    return int(row[0])
+
+
+async def test_b9_a_real_time_order_syncs_while_the_bulk_lane_is_full(settings: Settings) -> None:
+    """One real-time slot, two bulk slots: the bulk sync's jobs wait (their customers' locks
+    are held here) and fill their lane, yet a real-time order of the same company syncs."""
+    lanes = {"worker_concurrency": 1, "bulk_concurrency": 2}
+    async with rig_for(settings, settings_overrides=lanes) as rig:
+        await backlog(rig, 6)
+        await rig.connect()
+        await rig.map_accounts()
+        services = rig.api.app.state.services  # type: ignore[attr-defined]
+        locks = AdvisoryLocks(services.pool)
+        held = [DocumentKey(rig.company_id, DocumentType.CUSTOMER, f"BC-{n}") for n in range(3)]
+        async with contextlib.AsyncExitStack() as stack:
+            for key in held:
+                await stack.enter_async_context(locks.hold(key.lock()))
+            created = await rig.api.post(BULK, json={"start": True}, headers=rig.headers)
+            bulk_id = created.json()["id"]
+            deadline = asyncio.get_running_loop().time() + 30
+            while await jobs_running(rig, BULK_SYNC_QUEUE) < 2:
+                assert asyncio.get_running_loop().time() < deadline, "the bulk lane never filled"
+                await asyncio.sleep(0.05)
+            await rig.put("customers", "C-NOW", make.customer("Walk-in"))
+            await rig.put("products", "P-NOW", make.rental_product("Walk-in tent"))
+            now = make.order("9001", customer_id="C-NOW", lines=[("P-NOW", "1", "99.00")])
+            await rig.put("orders", "O-NOW", now)
+            assert (await rig.settled("orders", "O-NOW"))["state"] == "synced"
+            assert await jobs_running(rig, BULK_SYNC_QUEUE) == 2, "the bulk lane moved on"
+            assert (await wait_for(rig, bulk_id, "running"))["progress"]["created"] == 0
+        done = await wait_for(rig, bulk_id, "done", timeout=60)
+        assert done["progress"]["created"] == 6

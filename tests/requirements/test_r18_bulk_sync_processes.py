@@ -45,7 +45,7 @@ def process_env(rig: Rig) -> dict[str, str]:
 def start_worker(rig: Rig, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [RENTSYNC, "worker", "--concurrency", "6"],
+            [RENTSYNC, "worker", "--concurrency", "6", "--bulk-concurrency", "6"],
             env=process_env(rig),
             stdout=out,
             stderr=out,

@@ -28,7 +28,8 @@ class WorkerHealth(BaseModel):
     """Times the in-process worker started again after the database went away."""
     live_workers: int
     """Workers of any process whose heartbeat is recent (newer than
-    RENTSYNC_STALLED_AFTER_SECONDS, after which their jobs are handed to another worker)."""
+    RENTSYNC_STALLED_AFTER_SECONDS, after which their jobs are handed to another worker). Each
+    worker process runs two, its real-time lane and its bulk lane."""
 
 
 class QuickBooksHealth(BaseModel):
@@ -80,7 +81,7 @@ async def health(request: Request, response: Response, services: ServicesDep) ->
         and task is not None
         and not task.done()
         and runner.state is WorkerState.RUNNING
-        and runner.worker_id in live
+        and all(worker_id in live for worker_id in runner.worker_ids)
     )
     worker = WorkerHealth(
         in_process=runner is not None,

@@ -23,11 +23,11 @@ from rentsync.domain.bulk import Plan, Planned, Selection, State
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey
 from rentsync.domain.triggers import Trigger
-from rentsync.store.documents import schedule_sync
+from rentsync.store.documents import BULK_SYNC_QUEUE, schedule_sync
 
 BULK_PRIORITY = -1
-"""The priority of the sync jobs a bulk sync defers: below real-time sync (0), so a worker with
-a free slot always takes a waiting real-time job first (B9)."""
+"""The priority of the sync jobs a bulk sync defers, in the bulk lane (`BULK_SYNC_QUEUE`, its
+own worker slots): below its loop's job (0)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -361,6 +361,7 @@ class BulkSyncRepository:
                         trigger=Trigger.BULK_SYNC,
                         lock=job_lock,
                         priority=BULK_PRIORITY,
+                        queue=BULK_SYNC_QUEUE,
                     )
                     deferred += 1
                 await conn.execute(

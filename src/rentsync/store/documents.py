@@ -20,6 +20,10 @@ from rentsync.store import queue as queue_module
 
 SYNC_TASK = "rentsync.sync_document"
 SYNC_QUEUE = "sync"
+BULK_SYNC_QUEUE = "sync_bulk"
+"""The bulk lane: sync jobs a bulk sync defers. Workers run it with a concurrency of its own
+(`RENTSYNC_BULK_CONCURRENCY`), so bulk jobs never hold a real-time slot (B9); the job is the same
+task with the same lock, so an order never runs in two jobs at once, bulk or not."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -389,12 +393,14 @@ async def schedule_sync(
     trigger: Trigger,
     lock: str | None = None,
     priority: int = 0,
+    queue: str = SYNC_QUEUE,
 ) -> int:
     """Mark the document pending in the ledger and defer its job, on the caller's transaction.
 
     The ledger keeps the latest trigger and when the user last acted on the document (an
     update, resync or bulk sync releases a document created before the connection, R14).
     `lock`: the job lock when not the document's own (`StoredDocument.job_lock`).
+    `queue`: `BULK_SYNC_QUEUE` for a bulk sync's jobs (the bulk lane).
     """
     ledger = (
         "INSERT INTO sync_records AS r (company_id, doc_type, source_id, state, trigger, "
@@ -419,7 +425,7 @@ async def schedule_sync(
     return await queue_module.defer_job(
         conn,
         task_name=SYNC_TASK,
-        queue=SYNC_QUEUE,
+        queue=queue,
         lock=lock or key.lock(),
         priority=priority,
         args={

@@ -14,7 +14,7 @@ from datetime import datetime
 from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
-from rentsync.store.documents import SYNC_QUEUE
+from rentsync.store.documents import BULK_SYNC_QUEUE, SYNC_QUEUE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,9 +92,9 @@ class OverviewRepository:
             cursor = await conn.execute(
                 "SELECT count(*) FILTER (WHERE status = 'todo'), "
                 "count(*) FILTER (WHERE status = 'doing') FROM procrastinate_jobs "
-                "WHERE status IN ('todo', 'doing') AND queue_name = %s "
+                "WHERE status IN ('todo', 'doing') AND queue_name = ANY(%s) "
                 "AND args ->> 'company_id' = %s",
-                (SYNC_QUEUE, str(company_id)),
+                ([SYNC_QUEUE, BULK_SYNC_QUEUE], str(company_id)),
             )
             row = await cursor.fetchone()
         assert row is not None

@@ -8,12 +8,14 @@ Why it is built this way:
   the run's order (source id), a chunk per step: a preview of 100,000 orders never sits in
   memory, and a preview interrupted by a crash goes on from its cursor.
 - The run does not write to QuickBooks itself: it defers each order's ordinary sync job (same
-  requestids, write intents, lookups before creates, retry table: B1), with trigger
-  `bulk_sync` (which releases orders created before the connection, R14) and a priority below
-  real-time jobs. It keeps at most `window` of its orders in the sync at once, so a worker
-  with a free slot always finds the company's (and every other company's) real-time jobs
-  first, and two companies' bulk syncs interleave on the same workers (B9). An order changed
-  since the preview is synced at its current version; the progress counts those.
+  task and job lock, requestids, write intents, lookups before creates, retry table: B1), with
+  trigger `bulk_sync` (which releases orders created before the connection, R14), in the bulk
+  lane: a queue every worker process runs with slots of its own (`RENTSYNC_BULK_CONCURRENCY`),
+  so a real-time job never waits for a slot behind bulk jobs (B9), and the job lock keeps an
+  order from running in two jobs at once, bulk or not. It keeps at most `window` of its orders
+  in the sync at once (enough to fill QBO batches); two companies' bulk syncs interleave in the
+  lane. An order changed since the preview is synced at its current version; the progress
+  counts those.
 - Progress (per planned outcome: waiting, in the sync, synced, skipped, failed) is read from
   the items and the ledger; the cursor is a committed column. A killed worker loses at most
   the step it was in: the next step (any worker; `resume` re-starts the loop of every active
@@ -64,9 +66,11 @@ log = logging.getLogger(__name__)
 PREVIEW_CHUNK = 200
 """Orders planned per preview step (one round trip each for them, their references, ledger
 rows and payments)."""
-WINDOW = 20
-"""A bulk sync's orders in the sync at once: enough to keep a realm's 10 request slots busy,
-few enough that real-time jobs find a worker slot within one order's sync."""
+WINDOW = 120
+"""A bulk sync's documents in the sync at once (`bootstrap` makes it twice the bulk lane's
+concurrency): the lane always finds its next jobs waiting, so enough creates meet within the
+batch linger to fill QBO batches of 30. Real-time jobs never wait for them: bulk jobs run in
+their own lane (`jobs.BULK_LANE`), with their own slots."""
 
 
 class BulkSyncRefused(Exception):
