@@ -24,7 +24,7 @@ from rich.table import Table
 from rentsync import jobs
 from rentsync.bootstrap import Services
 from rentsync.domain.bulk import Planned, Selection, State, pace_of
-from rentsync.store.bulk_syncs import BulkSyncRow
+from rentsync.store.bulk_syncs import PHASE_REFERENCES, BulkSyncRow
 from rentsync.sync.bulk import BulkSyncRefused, Report
 
 FOLLOW_SECONDS = 0.5
@@ -119,7 +119,18 @@ async def follow(services: Services, bulk: BulkSyncRow, console: Console) -> Rep
                 assert row is not None
                 report = await services.bulk_syncs.report(row)
                 progress = report.progress
-                bar.update(task, completed=progress.finished, rate=_rate(row, report))
+                description = f"bulk sync {bulk.id}"
+                if row.phase == PHASE_REFERENCES and report.references:
+                    description += (
+                        f" (customers and products first: {report.references_settled}/"
+                        f"{report.references})"
+                    )
+                bar.update(
+                    task,
+                    description=description,
+                    completed=progress.finished,
+                    rate=_rate(row, report),
+                )
                 if row.state in _ENDED and progress.in_sync == 0:
                     break
                 await asyncio.sleep(FOLLOW_SECONDS)

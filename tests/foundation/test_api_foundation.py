@@ -4,13 +4,14 @@ import asyncio
 
 import httpx2
 
+from rentsync.jobs import LANES_PER_WORKER
 from tests.conftest import CompanyKey
 
 
 async def test_health_reports_database_and_in_process_worker(api: httpx2.AsyncClient) -> None:
     for _ in range(50):
         body = (await api.get("/health")).json()
-        if body["worker"]["live_workers"] >= 1:
+        if body["worker"]["live_workers"] >= LANES_PER_WORKER:  # both lanes registered
             break
         await asyncio.sleep(0.1)
     assert body["status"] == "ok"

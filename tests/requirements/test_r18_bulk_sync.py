@@ -483,3 +483,53 @@ async def test_b9_a_real_time_order_syncs_while_the_bulk_lane_is_full(settings: 
             assert (await wait_for(rig, bulk_id, "running"))["progress"]["created"] == 0
         done = await wait_for(rig, bulk_id, "done", timeout=60)
         assert done["progress"]["created"] == 6
+
+
+def touches(entry: Any, entity: str) -> bool:
+    """Whether a logged QuickBooks request creates, changes or looks up `entity` records
+    (single requests, queries, or items of a batch)."""
+    name = entity.lower()
+    path = entry.path.lower()
+    text = f"{path} {entry.request_body or ''}".lower()
+    return (
+        f"/{name}?" in path
+        or path.endswith(f"/{name}")
+        or f"from {name}" in text
+        or f"from%20{name}" in text
+        or f'"{name}":' in text
+    )
+
+
+async def test_r18_references_are_synced_first_and_once_then_orders_send_only_invoices(
+    settings: Settings,
+) -> None:
+    fast = {"qbo_requests_per_minute": 1_000_000}
+    async with rig_for(settings, settings_overrides=fast) as rig:
+        totals = await backlog(rig, 30)
+        for number in range(30):
+            await rig.settled("orders", f"BO-{number}")
+        await rig.connect()
+        await rig.map_accounts()
+        await rig.faults({"latency": {"distribution": "fixed", "ms": 20}})
+        created = await rig.api.post(BULK, json={"start": True}, headers=rig.headers)
+        done = await wait_for(rig, created.json()["id"], "done", timeout=90)
+        progress = done["progress"]
+        assert progress["created"] == 30
+        assert progress["phase"] == "orders"
+        assert (progress["references"], progress["references_settled"]) == (6, 6)
+        await assert_once_in_qbo(rig, totals)
+        customers = sorted(c["DisplayName"] for c in await rig.qbo_entities("Customer"))
+        assert customers == [f"B Customer {n}" for n in range(3)]
+        products = sorted(i["Name"] for i in await rig.qbo_entities("Item"))
+        assert [name for name in products if name.startswith("B Tent")] == [
+            f"B Tent {n}" for n in range(3)
+        ]
+        services = rig.api.app.state.services  # type: ignore[attr-defined]
+        log = sorted(await services.qbo_log.page(rig.company_id, limit=500), key=lambda e: e.id)
+        references = [n for n, e in enumerate(log) if touches(e, "customer") or touches(e, "item")]
+        invoices = [n for n, e in enumerate(log) if touches(e, "invoice")]
+        assert references, "no customer or product was created"
+        assert invoices, "no invoice was created"
+        # Every customer and product call came before the first invoice: the orders' jobs found
+        # their references in the ledger and sent only their invoices.
+        assert max(references) < min(invoices)

@@ -10,6 +10,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,63 @@ async def test_r18_worker_killed_mid_run_resumes_and_posts_every_order_once(
         assert done["progress"]["differs_from_preview"] == 0
         await rig.faults({})
         await assert_once_in_qbo(rig, totals)
+
+
+async def test_r18_worker_killed_in_the_references_phase_resumes_with_every_document_once(
+    settings: Settings,
+    serve: Any,  # noqa: F811  (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    """Killed while the customers and products go first: the new worker goes on in that phase
+    (kept in the database), then the orders; each customer, product and invoice once in QBO."""
+    log = tmp_path / "workers.log"
+    async with rig_for(settings, serve=serve, with_worker=False) as rig:
+        await rig.put("products", "RP-1", make.rental_product("Resume Tent"))
+        totals = {}
+        for number in range(30):
+            await rig.put("customers", f"RC-{number}", make.customer(f"Resume Customer {number}"))
+            body = make.order(
+                f"R{6000 + number}",
+                customer_id=f"RC-{number}",
+                lines=[("RP-1", "1", "125.00")],
+            )
+            await rig.put("orders", f"RO-{number}", body)
+            totals[f"R{6000 + number}"] = Decimal(body["totals"]["total"])
+        await rig.connect()
+        await rig.map_accounts()
+        await rig.faults({"latency": {"distribution": "fixed", "ms": 150}})
+        first = start_worker(rig, log)
+        workers = [first]
+        try:
+            created = await rig.api.post(BULK, json={"start": True}, headers=rig.headers)
+            assert created.status_code == 202, created.text
+            bulk_id = created.json()["id"]
+            before = await until(
+                rig,
+                bulk_id,
+                lambda b: b["state"] == "running" and b["progress"]["references_settled"] >= 3,
+                timeout=60,
+                log=log,
+            )
+            assert before["progress"]["phase"] == "references", "killed too late"
+            assert before["progress"]["references_settled"] < 31, "killed too late"
+            first.kill()
+            first.wait(10)
+            workers.append(start_worker(rig, log))
+            done = await until(rig, bulk_id, lambda b: b["state"] == "done", timeout=120, log=log)
+        finally:
+            for process in workers:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait(10)
+        assert done["progress"]["created"] == 30
+        assert (done["progress"]["references"], done["progress"]["references_settled"]) == (31, 31)
+        await rig.faults({})
+        await assert_once_in_qbo(rig, totals)
+        customers = sorted(c["DisplayName"] for c in await rig.qbo_entities("Customer"))
+        assert customers == sorted(f"Resume Customer {n}" for n in range(30))
+        items = [i["Name"] for i in await rig.qbo_entities("Item")]
+        assert items.count("Resume Tent") == 1
 
 
 async def test_r18_cli_previews_confirms_and_prints_progress(

@@ -47,6 +47,12 @@ class PreviewOut(BaseModel):
 
 
 class ProgressOut(BaseModel):
+    phase: str = Field(
+        description="references: the customers and products QuickBooks lacks are synced first "
+        "(their creates in batches); orders: then the orders, each sending only its invoice."
+    )
+    references: int = Field(description="Customers and products to sync before the orders.")
+    references_settled: int = Field(description="Of those, synced, skipped or failed.")
     handed_to_sync: int
     waiting: int
     in_sync: int
@@ -126,6 +132,9 @@ async def describe(services: ServicesDep, bulk: BulkSyncRow) -> BulkSyncOut:
             **{planned.value: report.planned(planned) for planned in Planned},
         ),
         progress=ProgressOut(
+            phase=bulk.phase,
+            references=report.references,
+            references_settled=report.references_settled,
             handed_to_sync=bulk.dispatched,
             waiting=progress.waiting,
             in_sync=progress.in_sync,

@@ -25,6 +25,9 @@ from rentsync.domain.ledger import DocumentKey
 from rentsync.domain.triggers import Trigger
 from rentsync.store.documents import BULK_SYNC_QUEUE, schedule_sync
 
+PHASE_REFERENCES = "references"
+PHASE_ORDERS = "orders"
+
 BULK_PRIORITY = -1
 """The priority of the sync jobs a bulk sync defers, in the bulk lane (`BULK_SYNC_QUEUE`, its
 own worker slots): below its loop's job (0)."""
@@ -47,6 +50,9 @@ class BulkSyncRow:
     started_at: datetime | None
     cancelled_at: datetime | None
     finished_at: datetime | None
+    phase: str
+    """`references` (the customers and products QuickBooks lacks are synced first), then
+    `orders`."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,7 +114,8 @@ class OutcomeCount:
 
 _COLUMNS = (
     "id, company_id, selection, state, start_when_previewed, preview_after, items, dispatched, "
-    "planned, estimated_calls, created_at, previewed_at, started_at, cancelled_at, finished_at"
+    "planned, estimated_calls, created_at, previewed_at, started_at, cancelled_at, finished_at, "
+    "phase"
 )
 
 
@@ -145,8 +152,8 @@ class BulkSyncRepository:
             conn.cursor(row_factory=class_row(BulkSyncRow)) as cur,
         ):
             await cur.execute(
-                "INSERT INTO bulk_syncs (company_id, selection, state, start_when_previewed) "
-                f"VALUES (%s, %s, 'previewing', %s) RETURNING {_COLUMNS}",
+                "INSERT INTO bulk_syncs (company_id, selection, state, start_when_previewed, "
+                f"phase) VALUES (%s, %s, 'previewing', %s, 'references') RETURNING {_COLUMNS}",
                 (company_id, Jsonb(selection.model_dump(mode="json")), start_when_previewed),
             )
             row = await cur.fetchone()
@@ -326,14 +333,19 @@ class BulkSyncRepository:
             return await cur.fetchone()
 
     async def dispatch(self, bulk: BulkSyncRow, *, window: int) -> int:
-        """Hand the next orders to the sync (their jobs, at bulk priority) so that at most
-        `window` of this bulk sync's orders are in the sync at once; skips are passed over.
-        Marks the run done once every order was handed over and none is in the sync. Returns
-        how many jobs were deferred (0 when nothing was free, or the run is not running)."""
+        """Hand the next documents to the sync (their jobs, in the bulk lane) so that at most
+        `window` of this bulk sync's are in the sync at once. First the references phase: the
+        customers and products the preview found QuickBooks lacks, each its own job (their
+        creates travel in batches); once every one of them is settled (synced, skipped or
+        failed), the orders phase: orders in the preview's order, skips passed over. Marks the
+        run done once every order was handed over and none is in the sync. Returns how many
+        jobs were deferred (0 when nothing was free, or the run is not running)."""
         async with self._pool.connection() as conn, conn.transaction():
             locked = await _lock(conn, bulk.id)
             if locked is None or locked.state != State.RUNNING:
                 return 0
+            if locked.phase == PHASE_REFERENCES:
+                return await _dispatch_references(conn, locked, window=window)
             busy = await _in_sync(conn, locked, lookback=window * 4)
             free = window - busy
             deferred = 0
@@ -398,6 +410,19 @@ class BulkSyncRepository:
             )
             return await cur.fetchall()
 
+    async def reference_progress(self, bulk: BulkSyncRow) -> tuple[int, int]:
+        """The references phase: (customers and products to sync first, those settled)."""
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE f.dispatched_at IS NOT NULL "
+                "AND coalesce(r.state, 'pending') <> 'pending') FROM bulk_sync_references f "
+                "LEFT JOIN sync_records r ON r.company_id = %s AND r.doc_type = f.doc_type "
+                "AND r.source_id = f.source_id WHERE f.bulk_sync_id = %s",
+                (bulk.company_id, bulk.id),
+            )
+            row = await cursor.fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
     async def items(
         self, bulk_id: int, *, after: int = 0, limit: int = 100, planned: Planned | None = None
     ) -> list[ItemRow]:
@@ -425,6 +450,68 @@ class BulkSyncRepository:
                 "SELECT id FROM bulk_syncs WHERE state IN ('previewing', 'running') ORDER BY id"
             )
             return [int(row[0]) for row in await cursor.fetchall()]
+
+
+async def _dispatch_references(
+    conn: AsyncConnection[Any], bulk: BulkSyncRow, *, window: int
+) -> int:
+    """The references phase of `dispatch`, on its transaction (the bulk sync's row locked)."""
+    cursor = await conn.execute(
+        "SELECT count(*) FILTER (WHERE f.dispatched_at IS NULL), "
+        "count(*) FILTER (WHERE f.dispatched_at IS NOT NULL AND r.state = 'pending') "
+        "FROM bulk_sync_references f LEFT JOIN sync_records r ON r.company_id = %s "
+        "AND r.doc_type = f.doc_type AND r.source_id = f.source_id WHERE f.bulk_sync_id = %s",
+        (bulk.company_id, bulk.id),
+    )
+    row = await cursor.fetchone()
+    waiting, busy = (int(row[0]), int(row[1])) if row else (0, 0)
+    if waiting == 0 and busy == 0:
+        # Every reference settled: the orders now find theirs in the ledger.
+        await conn.execute(
+            "UPDATE bulk_syncs SET phase = %s WHERE id = %s", (PHASE_ORDERS, bulk.id)
+        )
+        return 0
+    free = window - busy
+    if free <= 0 or waiting == 0:
+        return 0
+    cursor = await conn.execute(
+        "SELECT f.doc_type, f.source_id, d.revision, d.job_lock, d.deleted_at IS NOT NULL "
+        "FROM bulk_sync_references f JOIN documents d ON d.company_id = %s "
+        "AND d.doc_type = f.doc_type AND d.source_id = f.source_id "
+        "WHERE f.bulk_sync_id = %s AND f.dispatched_at IS NULL "
+        "ORDER BY f.doc_type, f.source_id LIMIT %s",
+        (bulk.company_id, bulk.id, free),
+    )
+    chosen = await cursor.fetchall()
+    deferred = 0
+    for doc_type, source_id, revision, job_lock, deleted in chosen:
+        if deleted:
+            continue  # its deletion's own job settles it; the orders that need it fail
+        await schedule_sync(
+            conn,
+            DocumentKey(bulk.company_id, DocumentType(doc_type), str(source_id)),
+            revision=int(revision),
+            trigger=Trigger.BULK_SYNC,
+            lock=job_lock,
+            priority=BULK_PRIORITY,
+            queue=BULK_SYNC_QUEUE,
+        )
+        deferred += 1
+    await conn.execute(
+        "UPDATE bulk_sync_references f SET dispatched_at = now() FROM unnest(%s::text[], "
+        "%s::text[]) AS c(doc_type, source_id) WHERE f.bulk_sync_id = %s "
+        "AND f.doc_type = c.doc_type AND f.source_id = c.source_id",
+        ([str(r[0]) for r in chosen], [str(r[1]) for r in chosen], bulk.id),
+    )
+    # A reference whose document is gone (no row joined) is never handed over.
+    if len(chosen) < free:
+        await conn.execute(
+            "UPDATE bulk_sync_references f SET dispatched_at = now() WHERE f.bulk_sync_id = %s "
+            "AND f.dispatched_at IS NULL AND NOT EXISTS (SELECT 1 FROM documents d "
+            "WHERE d.company_id = %s AND d.doc_type = f.doc_type AND d.source_id = f.source_id)",
+            (bulk.id, bulk.company_id),
+        )
+    return deferred
 
 
 async def _lock(conn: AsyncConnection[Any], bulk_id: int) -> BulkSyncRow | None:

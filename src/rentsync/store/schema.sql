@@ -381,7 +381,9 @@ CREATE TABLE bulk_syncs (
     previewed_at   timestamptz,
     started_at     timestamptz,
     cancelled_at   timestamptz,
-    finished_at    timestamptz
+    finished_at    timestamptz,
+    -- References first (customers and products QuickBooks lacks), then the orders (0040).
+    phase          text NOT NULL DEFAULT 'orders' CHECK (phase IN ('references', 'orders'))
 );
 CREATE INDEX bulk_syncs_company_idx ON bulk_syncs (company_id, id DESC);
 
@@ -409,5 +411,6 @@ CREATE TABLE bulk_sync_references (
     bulk_sync_id   bigint NOT NULL REFERENCES bulk_syncs (id) ON DELETE CASCADE,
     doc_type       text NOT NULL,
     source_id      text NOT NULL,
+    dispatched_at  timestamptz,
     PRIMARY KEY (bulk_sync_id, doc_type, source_id)
 );

@@ -16,6 +16,12 @@ Why it is built this way:
   in the sync at once (enough to fill QBO batches); two companies' bulk syncs interleave in the
   lane. An order changed since the preview is synced at its current version; the progress
   counts those.
+- References first: the preview notes the customers and products the selection needs that QBO
+  does not hold yet. The run hands those to the sync before any order, as their own jobs in the
+  bulk lane with trigger `bulk_sync` (which lets a name-list job create its record: looked up
+  by name first, B1, then created, in batches), and waits until each is settled; then the
+  orders find them in the ledger and send only their invoices. The phase is a committed column,
+  so a run resumed after a kill goes on in the phase it was in.
 - Progress (per planned outcome: waiting, in the sync, synced, skipped, failed) is read from
   the items and the ledger; the cursor is a committed column. A killed worker loses at most
   the step it was in: the next step (any worker; `resume` re-starts the loop of every active
@@ -89,6 +95,9 @@ class Report:
     progress: Progress
     estimated: timedelta
     ceiling: str
+    references: int = 0
+    """Customers and products QuickBooks lacked at the preview, synced before the orders."""
+    references_settled: int = 0
 
     def planned(self, outcome: Planned) -> int:
         return self.bulk.planned.get(outcome.value, 0)
@@ -173,7 +182,10 @@ class BulkSyncs:
 
     async def report(self, bulk: BulkSyncRow) -> Report:
         counts = await self.repository.outcomes(bulk.id)
+        references, references_settled = await self.repository.reference_progress(bulk)
         return Report(
+            references=references,
+            references_settled=references_settled,
             bulk=bulk,
             progress=plan_rules.progress_of(
                 [(c.planned, c.outcome, c.count, c.changed) for c in counts]

@@ -108,12 +108,15 @@ class References:
     async def item_id(self, ctx: ReferenceContext, source_id: str) -> str:
         return await self.qbo_id(ctx, DocumentKey(ctx.company_id, DocumentType.PRODUCT, source_id))
 
-    async def refresh(self, ctx: ReferenceContext, key: DocumentKey) -> str | None:
+    async def refresh(
+        self, ctx: ReferenceContext, key: DocumentKey, *, create: bool = False
+    ) -> str | None:
         """The reference's own job: settle an uncertain create and bring the QBO record to the
-        current revision. Never creates one (the first order that needs it does); None when
-        QBO holds none."""
+        current revision. Creates one only with `create` (a bulk sync's references phase) and
+        while the document is live; otherwise the first order that needs it does. None when
+        QBO holds none. The job ends with the reference's state recorded (never pending)."""
         async with self._locks.hold(key.lock()):
-            return await self._ensure(ctx, key, create=False)
+            return await self._ensure(ctx, key, create=create, own_job=True)
 
     def check_items(self, ctx: ReferenceContext, source_ids: list[str]) -> None:
         """Map every item of an order before anything is written: a sale product on a plan
@@ -134,15 +137,18 @@ class References:
         if record is not None and record.qbo_id and record.synced_hash == fingerprint(spec.payload):
             return record.qbo_id
         async with self._locks.hold(key.lock()):
-            qbo_id = await self._ensure(ctx, key, create=True)
+            qbo_id = await self._ensure(ctx, key, create=True, own_job=False)
         assert qbo_id is not None  # create=True always ends with a QBO record or raises
         return qbo_id
 
-    async def _ensure(self, ctx: ReferenceContext, key: DocumentKey, *, create: bool) -> str | None:
+    async def _ensure(
+        self, ctx: ReferenceContext, key: DocumentKey, *, create: bool, own_job: bool
+    ) -> str | None:
         """Under the reference's lock: what QBO should hold for it, from fresh reads.
 
-        `create`: an order needs the record (create it if QBO has none); otherwise this is the
-        reference's own job, which ends with its state recorded (never left pending)."""
+        `create`: create the record if QBO has none (an order needs it, or a bulk sync's
+        references phase). `own_job`: the reference's own job, which ends with its state
+        recorded (never left pending); an order's job instead fails when the record is gone."""
         started = datetime.now(UTC)
         document = await self._documents.get(key)
         record = await self._ledger.get(key)
@@ -165,7 +171,7 @@ class References:
                     settled = True
         if spec is None:
             # Deleted in the rental system: QBO name-list records are never deleted by us.
-            if create:
+            if not own_job:
                 self.present(key, document)  # raises, with the remedy
             if not settled and record is not None and record.state == SyncState.PENDING:
                 await self._settle(
@@ -181,7 +187,7 @@ class References:
         digest = fingerprint(spec.payload)
         if qbo_id and sync_token:
             if synced_hash == digest:
-                if not create and record is not None and record.state != SyncState.SYNCED:
+                if own_job and record is not None and record.state != SyncState.SYNCED:
                     await self._settle(key, revision, started, SyncState.SYNCED, "unchanged")
                 return qbo_id
             written, used = await self._update_named(ctx, key, spec, qbo_id, sync_token, digest)
@@ -197,12 +203,18 @@ class References:
                     "not in QuickBooks: created with the first order that needs it",
                 )
             return None
-        written, used = await self._find_or_create(ctx, key, spec, digest)
+        written, used = await self._find_or_create(ctx, key, spec, digest, own_job=own_job)
         await self._remember(key, revision, started, written, digest, outcome=_named(used))
         return written.id
 
     async def _find_or_create(
-        self, ctx: ReferenceContext, key: DocumentKey, spec: NameListRecord, digest: str
+        self,
+        ctx: ReferenceContext,
+        key: DocumentKey,
+        spec: NameListRecord,
+        digest: str,
+        *,
+        own_job: bool,
     ) -> tuple[Written, NameListRecord | None]:
         """Find the record by name or create it; a name held by a record of another kind (QBO
         answers 6240) falls back to the suffixed name, where an earlier create may have put
@@ -223,7 +235,7 @@ class References:
             adopted = await ctx.client.read(spec.entity, str(existing[0]["Id"]))
             return await self._update_named(ctx, key, spec, adopted.id, adopted.sync_token, digest)
         try:
-            return await self._create(ctx, key, spec, digest), None
+            return await self._create(ctx, key, spec, digest, own_job=own_job), None
         except errors.DuplicateName:
             # Taken since the lookup above? By our own record when a job that outlived its
             # lock (e.g. its database session died with a PostgreSQL restart) created it
@@ -262,7 +274,7 @@ class References:
             )
         # Its own requestid: QBO replays the refusal to a reused one.
         return await self._create(
-            ctx, key, alternative, fingerprint(alternative.payload)
+            ctx, key, alternative, fingerprint(alternative.payload), own_job=own_job
         ), alternative
 
     async def _update_named(
@@ -332,9 +344,18 @@ class References:
         )
 
     async def _create(
-        self, ctx: ReferenceContext, key: DocumentKey, spec: NameListRecord, digest: str
+        self,
+        ctx: ReferenceContext,
+        key: DocumentKey,
+        spec: NameListRecord,
+        digest: str,
+        *,
+        own_job: bool,
     ) -> Written:
-        await self._ledger.intend(key, spec.find, follow_up=True)
+        # An order's job defers the reference's own job with the intent, which settles the
+        # outcome if the order's job never does; the reference's own job is retried by the
+        # queue itself.
+        await self._ledger.intend(key, spec.find, follow_up=not own_job)
         try:
             return await ctx.client.create(
                 spec.entity,

@@ -1,10 +1,13 @@
 """The job of a name-list record (customer, product, ...) of its own: it changed, was deleted,
 or an order's create of it may have been lost. Settle that and bring QBO's record to the
-current revision; never create one (the first document that needs it does)."""
+current revision; never create one (the first document that needs it does), except in a bulk
+sync's references phase (trigger `bulk_sync`): there the records its orders need are created
+first, in the bulk lane's batches, so that each order then sends only its invoice."""
 
 from __future__ import annotations
 
-from rentsync.sync.kinds.base import Engine, Run, client_of
+from rentsync.domain.triggers import Trigger
+from rentsync.sync.kinds.base import Engine, Run
 from rentsync.sync.references import ReferenceContext, References
 
 
@@ -18,12 +21,13 @@ class NameListHandler:
         settings = await self._engine.settings.get(run.key.company_id)
         ctx = ReferenceContext(
             company_id=run.key.company_id,
-            client=client_of(company),
+            client=self._engine.client_for(run, company),  # NotConnected without one (R13)
             accounts=settings.accounts,
             inventory_allowed=company.inventory_allowed,
             generation=run.record.write_generation,
         )
-        qbo_id = await self._references.refresh(ctx, run.key)
+        create = run.record.trigger == Trigger.BULK_SYNC
+        qbo_id = await self._references.refresh(ctx, run.key, create=create)
         return "synced" if qbo_id else "not_synced"
 
     # QBO name-list records are never deleted by rentsync; the job settles the ledger.
