@@ -20,9 +20,11 @@ real limits and a fixed latency, `rentsync serve --no-worker` and one `rentsync 
 products, about 13 minutes at the single-request ceiling); the default (`small`) is a fifth of
 that; `tiny` checks the bench itself.
 P1 runs twice: through the real-time sync (PUT -> job, single requests) and through the bulk
-sync (`POST /api/v1/bulk-syncs`, everything sent before the connection, QBO batches). P3 (event
-latency of 100 other companies during a bulk sync) is `bench_fairness.py`; P6 at 100,000 orders:
-not measured yet.
+sync (`POST /api/v1/bulk-syncs`, everything sent before the connection, QBO batches; its row
+also gives the average batch size, the preview's estimate and P2 for the bulk path).
+`RENTSYNC_BENCH_ONLY=bulk` runs only the naive script and the bulk path (the worker's bulk lane
+takes `RENTSYNC_BULK_CONCURRENCY` from the environment). P3 (event latency of 100 other
+companies during a bulk sync) is `bench_fairness.py`; P6 at 100,000 orders: not measured yet.
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ async def _requests_since(rig: Rig, company: Company, since: float) -> tuple[int
 
 
 async def _bulk_backfill(
-    rig: Rig, puts: list[tuple[str, str, dict[str, Any]]], n_orders: int
+    rig: Rig, puts: list[tuple[str, str, dict[str, Any]]], n_orders: int, naive_rate: float
 ) -> str:
     """P1 through the bulk sync: every document sent before the connection (R14), then one
     bulk sync of everything not in QBO, started without a separate confirmation."""
@@ -172,13 +174,15 @@ async def _bulk_backfill(
     seconds = time.monotonic() - started
     created = await _qbo_documents(rig, company.realm) - before
     requests, throttled = await _requests_since(rig, company, started_wall)
-    [(batches,)] = await rig.sql(
-        "SELECT count(*) FROM qbo_log WHERE company_id = %s AND at >= to_timestamp(%s) "
-        "AND path LIKE %s",
+    [(batches, items)] = await rig.sql(
+        "SELECT count(*), coalesce(sum((length(request_body) - "
+        "length(replace(request_body, '\"bId\"', ''))) / 5), 0) FROM qbo_log "
+        "WHERE company_id = %s AND at >= to_timestamp(%s) AND path LIKE %s",
         company.company_id,
         started_wall,
         "%/batch?%",
     )
+    preview = state.get("preview") or {}
     refused = await rig.refused(company.realm)
     per_minute = created / seconds * 60
     return (
@@ -187,9 +191,13 @@ async def _bulk_backfill(
         f"{per_minute:.0f} documents/min / ceiling {BATCH_CEILING} (batches) = "
         f"{per_minute / BATCH_CEILING:.2f}, / {SINGLE_CEILING} (single) = "
         f"{per_minute / SINGLE_CEILING:.2f} (goal >= 0.90); requests {requests} "
-        f"({batches} batches) = {requests / seconds * 60:.0f}/min; calls per document created "
-        f"{requests / max(created, 1):.3f}; 429 answers {throttled} (emulator: "
-        f"{sum(refused.values())}) (goal 0); bulk progress {state.get('progress')}"
+        f"({batches} batches of {int(items) / max(int(batches), 1):.1f} items on average, "
+        f"{requests - int(batches)} single) = {requests / seconds * 60:.0f}/min; calls per "
+        f"document created {requests / max(created, 1):.3f}; 429 answers {throttled} (emulator: "
+        f"{sum(refused.values())}) (goal 0); preview estimate {preview.get('qbo_calls')} "
+        f"requests ({preview.get('qbo_operations')} operations) in "
+        f"{preview.get('estimated_seconds')} s; P2 bulk / naive = {per_minute / naive_rate:.1f}x "
+        f"in documents (goal >= 10x); bulk progress {state.get('progress')}"
     )
 
 
@@ -217,13 +225,30 @@ async def _run(size: str) -> list[str]:
             raise RuntimeError(f"the naive script created nothing: {naive_run.first_error}")
         naive_rate = naive_run.documents / naive_run.seconds * 60
 
+        puts = [("customers", cid, body) for cid, body in customers.items()]
+        puts += [("products", pid, body) for pid, body in products.items()]
+        puts += [("orders", f"O-{n}", body) for n, body in enumerate(orders)]
+        if os.environ.get("RENTSYNC_BENCH_ONLY") == "bulk":
+            # Only the bulk path (the real-time path at the full size takes 13 minutes more).
+            bulk_row = await _bulk_backfill(rig, puts, n_orders, naive_rate)
+            rig.sample_rss()
+            return [
+                f"size {size}: {n_orders} orders over {n_customers} customers and {n_products} "
+                f"products into an empty QBO company, {LATENCY_MS} ms latency, QBO's real "
+                "limits; 1 worker (real-time lane 10, bulk lane "
+                f"{os.environ.get('RENTSYNC_BULK_CONCURRENCY', '40')}), API and emulator "
+                "separate processes; the bulk path only (RENTSYNC_BENCH_ONLY=bulk)",
+                bulk_row,
+                f"P2  naive python-quickbooks, sequential: {naive_run.documents} documents in "
+                f"{naive_run.seconds:.0f} s = {naive_rate:.0f} documents/min",
+                "P6  peak RSS (VmHWM) per rentsync process: "
+                + ", ".join(f"{name} {mb:.0f} MB" for name, mb in sorted(rig.peaks.items())),
+            ]
+
         company = await rig.add_company("Ceiling Rentals", limits=True, latency_ms=LATENCY_MS)
         before = await _qbo_documents(rig, company.realm)
         started_wall = time.time()
         started = time.monotonic()
-        puts = [("customers", cid, body) for cid, body in customers.items()]
-        puts += [("products", pid, body) for pid, body in products.items()]
-        puts += [("orders", f"O-{n}", body) for n, body in enumerate(orders)]
         await _put_all(company.api, puts)
         put_seconds = time.monotonic() - started
         await _wait_settled(rig, company, within=3600)
@@ -242,7 +267,7 @@ async def _run(size: str) -> list[str]:
         await _wait_settled(rig, company, within=600)
         steady_requests, steady_throttled = await _requests_since(rig, company, steady_wall)
         try:
-            bulk_row = await _bulk_backfill(rig, puts, n_orders)
+            bulk_row = await _bulk_backfill(rig, puts, n_orders, naive_rate)
         except Exception as error:  # the other figures still count
             bulk_row = f"P1  bulk sync: not measured ({type(error).__name__}: {error})"
         rig.sample_rss()

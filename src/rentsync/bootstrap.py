@@ -48,7 +48,7 @@ from rentsync.store.rate_limits import PgRealmBudget
 from rentsync.store.sync_settings import SyncSettingsRepository
 from rentsync.sync import retry
 from rentsync.sync.batching import BatchCoalescer
-from rentsync.sync.bulk import BulkSyncs
+from rentsync.sync.bulk import BATCH_LINGER_SECONDS, BulkSyncs
 from rentsync.sync.kinds import KINDS
 from rentsync.sync.kinds.base import Engine
 from rentsync.sync.ports import CompanyQbo, QboAccess
@@ -207,7 +207,7 @@ def build_reconciler(
         settings=sync_settings,
         qbo=qbo_access,
         locks=locks,
-        batching=BatchCoalescer(),
+        batching=BatchCoalescer(linger_seconds=BATCH_LINGER_SECONDS),
     )
     return Reconciler(
         ledger=ledger,
@@ -275,8 +275,10 @@ async def running_services(
     *,
     qbo_transport: Transport | None = None,
     qbo_client_settings: ClientSettings | None = None,
+    with_worker: bool = True,
 ) -> AsyncIterator[Services]:
-    """Start (or reach) the database, bring its schema up to date, and open the pool.
+    """Start (or reach) the database, bring its schema up to date, and open the pool (sized for
+    a worker's two lanes `with_worker`; `serve --no-worker` needs only the API's share).
 
     `qbo_transport` / `qbo_client_settings` replace the network and the QBO client's timings
     (tests run against the emulator in process)."""
@@ -285,9 +287,12 @@ async def running_services(
     pool = AsyncConnectionPool(
         db.url,
         min_size=1,
-        # A job holds a connection while it holds a reference's lock (its QBO calls included),
-        # so both lanes' slots count; the pool opens connections only as they are needed.
-        max_size=settings.worker_concurrency + settings.bulk_concurrency + 10,
+        # A job holds a connection while it holds a reference's lock (its QBO calls included)
+        # and needs another meanwhile, so every slot of both lanes counts (fewer could leave
+        # every connection held by a job waiting for a second); opened only as needed.
+        max_size=settings.worker_concurrency
+        + (settings.bulk_concurrency if with_worker else 0)
+        + 10,
         open=False,
         name="rentsync",
         # Autocommit: a single statement needs no BEGIN/COMMIT round trips; whatever must be

@@ -92,7 +92,7 @@ async def serve_http(settings: Settings, *, with_worker: bool) -> None:
 BulkConcurrencyOption = Annotated[
     int | None,
     typer.Option(
-        help="Bulk-sync jobs the worker runs at once, in slots of their own. [default 60]",
+        help="Bulk-sync jobs the worker runs at once, in slots of their own. [default 40]",
         min=1,
     ),
 ]

@@ -75,7 +75,8 @@ async def show_preview(services: Services, bulk: BulkSyncRow, console: Console) 
             console.print(f"  ... {report.planned(planned) - SHOWN_PER_OUTCOME} more {planned}")
     minutes, seconds = divmod(round(report.estimated.total_seconds()), 60)
     console.print(
-        f"QuickBooks calls: {bulk.estimated_calls}; about {minutes} min {seconds} s at the "
+        f"QuickBooks calls: {report.calls} ({bulk.estimated_calls} operations, in batches); "
+        f"about {minutes} min {seconds} s at the "
         f"company's ceiling ({report.ceiling})."
     )
 

@@ -33,10 +33,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     worker_concurrency: int = 10
-    bulk_concurrency: int = 60
+    bulk_concurrency: int = 40
     """`RENTSYNC_BULK_CONCURRENCY`: bulk-sync jobs a worker process runs at once in the bulk lane,
-    beside (never in) the `worker_concurrency` slots of real-time work (B9). Two of QBO's
-    batches (30 items each) in flight fill every batch a realm may send."""
+    beside (never in) the `worker_concurrency` slots of real-time work (B9): a batch of QBO's
+    30 items in flight while the next one fills. Each slot may hold a database connection
+    (a worker's pool: both lanes + 10), so PostgreSQL's max_connections bounds it."""
     stalled_after_seconds: int = 30
     """A job whose worker has not sent a heartbeat for this long is retried by the reaper."""
     log_level: str = "INFO"
@@ -132,7 +133,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         host=env.get("RENTSYNC_HOST", "127.0.0.1"),
         port=_int(env, "RENTSYNC_PORT", 8000),
         worker_concurrency=_int(env, "RENTSYNC_WORKER_CONCURRENCY", 10),
-        bulk_concurrency=_int(env, "RENTSYNC_BULK_CONCURRENCY", 60),
+        bulk_concurrency=_int(env, "RENTSYNC_BULK_CONCURRENCY", 40),
         stalled_after_seconds=_int(env, "RENTSYNC_STALLED_AFTER_SECONDS", 30),
         log_level=env.get("RENTSYNC_LOG_LEVEL", "INFO").upper(),
         sync_locked_retry_seconds=_float(env, "RENTSYNC_SYNC_LOCKED_RETRY_SECONDS", 10.0),

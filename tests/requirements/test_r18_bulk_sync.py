@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from rentsync.domain import bulk as bulk_rules
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey
 from rentsync.settings import Settings
@@ -91,10 +92,13 @@ async def test_b5_preview_equals_the_run_and_releases_orders_created_before_conn
     assert planned["O-5"]["reason"] == "rentsync_tax_rate_not_synced"
     summary = preview["preview"]
     assert (summary["orders"], summary["create"], summary["skip"], summary["fail"]) == (6, 3, 1, 2)
-    # Three invoices, and two customers and one product created once each (look-up + create).
-    assert summary["qbo_calls"] == 3 + 2 * 3
-    assert summary["estimated_seconds"] == pytest.approx(9 / 400 * 60, abs=0.1)
+    # Three invoices, and two customers and one product created once each (look-up + create):
+    # one batch of look-ups, one of creates, one of invoices, at 440 requests a minute.
+    assert summary["qbo_operations"] == 3 + 2 * 3
+    assert summary["qbo_calls"] == 3
+    assert summary["estimated_seconds"] == pytest.approx(3 / 440 * 60, abs=0.1)
     assert "500 a minute" in summary["ceiling"]
+    assert "440 a minute" in summary["ceiling"]
     # Nothing was written by the preview.
     assert await rig.qbo_entities("Invoice") == []
     assert all(item["outcome"] == "waiting" for item in planned.values())
@@ -533,3 +537,50 @@ async def test_r18_references_are_synced_first_and_once_then_orders_send_only_in
         # Every customer and product call came before the first invoice: the orders' jobs found
         # their references in the ledger and sent only their invoices.
         assert max(references) < min(invoices)
+
+
+async def test_b5_the_estimate_matches_the_requests_the_run_sends(settings: Settings) -> None:
+    """The batched cost model against a run: its QuickBooks requests within ESTIMATE_TOLERANCE
+    of the preview's `qbo_calls` (and far fewer than its operations). The customers and
+    products are in QuickBooks already (a real-time order took them there), so the count does
+    not depend on how the references' look-ups travel."""
+    async with rig_for(settings) as rig:
+        await backlog(rig, 60)
+        await rig.connect()
+        await rig.map_accounts()
+        seed = make.order(
+            "9990", customer_id="BC-0", lines=[(f"BP-{n}", "1", "1.00") for n in range(3)]
+        )
+        await rig.put("orders", "SEED", seed)
+        assert (await rig.settled("orders", "SEED"))["state"] == "synced"
+        for number in (1, 2):
+            await rig.put(
+                "orders",
+                f"SEED-{number}",
+                make.order(
+                    f"999{number}", customer_id=f"BC-{number}", lines=[("BP-0", "1", "1.00")]
+                ),
+            )
+            assert (await rig.settled("orders", f"SEED-{number}"))["state"] == "synced"
+        await rig.faults({"latency": {"distribution": "fixed", "ms": 30}})
+        services = rig.api.app.state.services  # type: ignore[attr-defined]
+        before = {e.id for e in await services.qbo_log.page(rig.company_id, limit=500)}
+        created = await rig.api.post(BULK, json={"not_in_qbo": True}, headers=rig.headers)
+        bulk_id = created.json()["id"]
+        preview = (await wait_for(rig, bulk_id, "previewed"))["preview"]
+        assert (preview["create"], preview["qbo_operations"]) == (60, 60)
+        await rig.api.post(f"{BULK}/{bulk_id}/start", headers=rig.headers)
+        done = await wait_for(rig, bulk_id, "done", timeout=90)
+        assert done["progress"]["created"] == 60
+        sent = [
+            e for e in await services.qbo_log.page(rig.company_id, limit=500) if e.id not in before
+        ]
+        estimated = preview["qbo_calls"]
+        assert estimated == 2  # two batches of 30
+        tolerance = estimated * bulk_rules.ESTIMATE_TOLERANCE + bulk_rules.ESTIMATE_SLACK
+        kinds = [
+            f"{e.path.split('?')[0].rsplit('/', 1)[-1]}:{(e.request_body or '').count('bId')}"
+            for e in sorted(sent, key=lambda e: e.id)
+        ]
+        assert abs(len(sent) - estimated) <= tolerance, (len(sent), estimated, " ".join(kinds))
+        assert len(sent) < preview["qbo_operations"] / 5, "the run's creates were not batched"

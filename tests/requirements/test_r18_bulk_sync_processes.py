@@ -203,7 +203,8 @@ async def test_r18_cli_previews_confirms_and_prints_progress(
             assert "preview of 13 orders" in out
             assert "created in QuickBooks" in out and "12" in out
             assert "LO-skip: The order is marked No QuickBooks." in out
-            assert "QuickBooks calls: 24" in out  # 12 invoices; 3 customers, 3 products: 2 each
+            # 12 invoices; 3 customers, 3 products: 2 each; a batch of each kind of operation.
+            assert "QuickBooks calls: 3 (24 operations, in batches)" in out
             assert "500 a minute" in out
             assert await rig.qbo_entities("Invoice") == []
             bulk_id = out.split("--confirm ")[1].split()[0]

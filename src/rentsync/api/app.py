@@ -117,7 +117,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with bootstrap.running_services(
-            settings, qbo_transport=qbo_transport, qbo_client_settings=qbo_client_settings
+            settings,
+            qbo_transport=qbo_transport,
+            qbo_client_settings=qbo_client_settings,
+            with_worker=with_worker,
         ) as services:
             app.state.services = services
             worker_task: asyncio.Task[None] | None = None

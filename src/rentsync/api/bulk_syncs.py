@@ -38,11 +38,17 @@ class PreviewOut(BaseModel):
     update: int
     skip: int
     fail: int
-    qbo_calls: int = Field(
-        description="QuickBooks requests the run will send: one per invoice written, two per "
+    qbo_operations: int = Field(
+        description="QuickBooks operations the run makes: one per invoice written, two per "
         "customer or product QuickBooks does not hold yet (a look-up, then the create)."
     )
-    estimated_seconds: float = Field(description="qbo_calls at the bulk share of the ceiling.")
+    qbo_calls: int = Field(
+        description="QuickBooks requests those operations take: creates and look-ups travel as "
+        "items of batch requests (30 each, 40 batches a minute), the rest singly."
+    )
+    estimated_seconds: float = Field(
+        description="The run's time at the bulk share of the ceiling (see ceiling)."
+    )
     ceiling: str = Field(description="How the ceiling is computed.")
 
 
@@ -126,7 +132,8 @@ async def describe(services: ServicesDep, bulk: BulkSyncRow) -> BulkSyncOut:
         start_when_previewed=bulk.start_when_previewed,
         preview=PreviewOut(
             orders=bulk.items,
-            qbo_calls=bulk.estimated_calls,
+            qbo_operations=bulk.estimated_calls,
+            qbo_calls=report.calls,
             estimated_seconds=round(report.estimated.total_seconds(), 1),
             ceiling=report.ceiling,
             **{planned.value: report.planned(planned) for planned in Planned},

@@ -5,15 +5,22 @@ The ceiling (reference §1 and §6), per QBO company (realm):
 - single requests: 500 a minute and at most 10 in flight;
 - batch requests: 40 a minute per realm and app, at most 30 items each, and every batch counts
   as one of the 500.
-A bulk sync sends single requests (the same writes, requestids and lookups as real-time sync,
-B1) and takes only a share of the 500, `BULK_SHARE`, leaving the rest for the company's
-real-time events; the estimate is the planned QBO calls at that share. The real-time work of
-the same minute may take more of it, which makes the run slower than estimated, never faster.
+A bulk sync takes the requests real-time sync does not keep (`domain.qbo`
+`REAL_TIME_RESERVE_PER_MINUTE`: 500 - 60 = 440 a minute, the limiter's background share), and
+its creates and look-ups travel as batch items (`sync.batching`). The estimate (`estimate`) is
+the batched cost model: the run's operations in the order it sends them (the references'
+look-ups, then their creates, then the invoices; sparse updates go singly), each group in
+batches of 30 while the minute's 40 batches last, the rest single; and the time those
+operations take at the bulk share: at most 40 x 30 + (440 - 40) = 1,600 operations a minute.
+The real-time work of the same minute may take more of it, which makes the run slower than
+estimated, never faster; so do batches the machine cannot fill (fewer than 30 creates ready
+within the batch linger).
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Self
@@ -28,9 +35,6 @@ REQUESTS_PER_MINUTE = qbo_rules.REQUESTS_PER_MINUTE
 IN_FLIGHT = qbo_rules.IN_FLIGHT
 BATCHES_PER_MINUTE = qbo_rules.BATCHES_PER_MINUTE
 BATCH_ITEMS = qbo_rules.BATCH_ITEMS
-BULK_SHARE = 0.8
-"""The part of a realm's 500 requests a minute a bulk sync plans for; the rest is headroom for
-the company's real-time sync (B9)."""
 
 MAX_NUMBERS = 1000
 
@@ -96,28 +100,77 @@ class Plan:
 
 
 WRITE_CALLS = 1
-"""A create or a sparse update of an invoice: one request (the answer holds what QBO saved)."""
+"""A create or a sparse update of an invoice: one operation (the answer holds what QBO saved)."""
 REFERENCE_CALLS = 2
 """A customer or product QuickBooks does not hold yet: a look-up by name, then the create."""
 
+ESTIMATE_TOLERANCE = 0.25
+"""How far the requests a run sends may be from the estimate (a share of it, plus
+`ESTIMATE_SLACK`): batches fill less on a busy machine, a retried request counts twice."""
+ESTIMATE_SLACK = 3
 
-def bulk_requests_per_minute(requests_per_minute: int = REQUESTS_PER_MINUTE) -> float:
-    """The requests a minute a bulk sync plans for, of the realm's ceiling."""
-    return requests_per_minute * BULK_SHARE
+
+def bulk_requests_per_minute(requests_per_minute: int = REQUESTS_PER_MINUTE) -> int:
+    """The requests a minute a bulk sync plans for: the realm's ceiling less what the limiter
+    keeps for real-time sync (the same figure, `domain.qbo`)."""
+    return requests_per_minute - qbo_rules.real_time_reserve_per_minute(requests_per_minute)
 
 
-def estimated_duration(calls: int, requests_per_minute: int = REQUESTS_PER_MINUTE) -> timedelta:
-    """How long `calls` single requests take at the bulk share of the ceiling."""
-    return timedelta(minutes=calls / bulk_requests_per_minute(requests_per_minute))
+def batches_per_minute(requests_per_minute: int = REQUESTS_PER_MINUTE) -> int:
+    """QBO's batches a minute, in proportion for a minute other than 500 (as the limiter)."""
+    factor = max(requests_per_minute, 1) / REQUESTS_PER_MINUTE
+    return max(1, round(BATCHES_PER_MINUTE * factor))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cost:
+    """What a run costs at the bulk share of the ceiling."""
+
+    operations: int
+    """Creates, look-ups and updates, each counted once (what a run without batches sends)."""
+    requests: int
+    """QBO requests: batches plus single requests."""
+    duration: timedelta
+
+
+def estimate(
+    *,
+    creates: int,
+    updates: int,
+    references: int,
+    requests_per_minute: int = REQUESTS_PER_MINUTE,
+) -> Cost:
+    """The batched cost of a bulk sync that writes `creates` new invoices and `updates` changed
+    ones, and first creates `references` customers and products (a look-up, then the create)."""
+    budget = bulk_requests_per_minute(requests_per_minute)
+    batches = batches_per_minute(requests_per_minute)
+    groups = [references, references, creates]  # in the order the run sends them
+    operations = sum(groups) + updates
+    per_minute = min(batches, budget) * BATCH_ITEMS + max(budget - batches, 0)
+    minutes = operations / per_minute if per_minute else 0.0
+    # The batches the run's minutes allow (a rolling minute: all of them in a shorter run).
+    allowed = int(batches * max(1.0, minutes))
+    requests = updates
+    for group in groups:
+        if group <= 1:
+            requests += group
+            continue
+        used = min(math.ceil(group / BATCH_ITEMS), allowed)
+        allowed -= used
+        requests += used + max(group - used * BATCH_ITEMS, 0)
+    minutes = max(minutes, requests / budget if budget else 0.0)
+    return Cost(operations=operations, requests=requests, duration=timedelta(minutes=minutes))
 
 
 def ceiling_text(requests_per_minute: int = REQUESTS_PER_MINUTE) -> str:
+    budget = bulk_requests_per_minute(requests_per_minute)
+    batches = batches_per_minute(requests_per_minute)
     return (
-        f"single requests: {requests_per_minute} a minute and {IN_FLIGHT} in flight per "
-        f"QuickBooks company; a bulk sync plans for {BULK_SHARE:.0%} of them "
-        f"({bulk_requests_per_minute(requests_per_minute):.0f} a minute), the rest stays for "
-        f"real-time sync (batches: {BATCHES_PER_MINUTE} a minute, {BATCH_ITEMS} items each, "
-        f"each one of the {requests_per_minute})"
+        f"QuickBooks allows {requests_per_minute} a minute and {IN_FLIGHT} in flight per "
+        f"company; a bulk sync takes {budget} a minute of them (the rest stays for real-time "
+        f"sync), {batches} of which may be batches of up to {BATCH_ITEMS} creates or look-ups: "
+        f"at most {min(batches, budget) * BATCH_ITEMS + max(budget - batches, 0)} operations a "
+        "minute"
     )
 
 

@@ -48,6 +48,21 @@ REQUEST_SECONDS = 120.0
 """QuickBooks ends a request that runs longer than this (reference §1): the longest a request
 can be in flight there, whether or not our side still waits for its answer."""
 
+# rentsync's own split of that budget (B9), one home for the limiter and the bulk preview.
+REAL_TIME_RESERVE_PER_MINUTE = 60
+"""Of a realm's requests a minute, those background work (a bulk sync) leaves to real-time sync:
+the limiter's `background_headroom_per_minute`; a bulk sync plans for the rest (440)."""
+REAL_TIME_RESERVE_IN_FLIGHT = 3
+"""Of the realm's in-flight slots, those background work leaves free for real-time sync."""
+
+
+def real_time_reserve_per_minute(requests_per_minute: int = REQUESTS_PER_MINUTE) -> int:
+    """The reserve for a (test or emulator) minute other than QBO's 500: in proportion below it,
+    never above the 60."""
+    factor = min(max(requests_per_minute, 1) / REQUESTS_PER_MINUTE, 1.0)
+    return round(REAL_TIME_RESERVE_PER_MINUTE * factor)
+
+
 RECONNECT_WARNING = timedelta(days=30)
 """How long before the refresh token's hard expiry the connection warns that it must be
 reconnected."""

@@ -70,8 +70,9 @@ class LimitSettings:
     here, later still on a busy machine (costs 3 % of the minute: 500 per 62 s)."""
     second_margin_seconds: float = 0.2
     """10 per 1.2 s is still above the minute's 500 per 61 s, so it costs no throughput."""
-    background_keep_free: int = 3
-    background_headroom_per_minute: int = 60
+    background_keep_free: int = qbo_rules.REAL_TIME_RESERVE_IN_FLIGHT
+    background_headroom_per_minute: int = qbo_rules.REAL_TIME_RESERVE_PER_MINUTE
+    """The bulk preview plans for the rest of the minute (`domain.bulk`); home: domain/qbo.py."""
     lease_seconds: float = qbo_rules.REQUEST_SECONDS + 10.0
     """How long a slot stays taken unless given back: the longest hold (a request in flight at
     QuickBooks, at most 120 s) plus a margin for the time between the take and the send."""
@@ -93,7 +94,7 @@ class LimitSettings:
             per_second=max(1, round(10 * factor)),
             batch_per_minute=max(1, round(40 * factor)),
             realm_batch_per_minute=max(1, round(120 * factor)),
-            background_headroom_per_minute=round(60 * min(factor, 1.0)),
+            background_headroom_per_minute=qbo_rules.real_time_reserve_per_minute(per_minute),
         )
 
     def rings(self, *, batch: bool, background: bool) -> tuple[Ring, ...]:

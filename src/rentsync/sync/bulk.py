@@ -72,11 +72,18 @@ log = logging.getLogger(__name__)
 PREVIEW_CHUNK = 200
 """Orders planned per preview step (one round trip each for them, their references, ledger
 rows and payments)."""
-WINDOW = 120
+WINDOW = 80
 """A bulk sync's documents in the sync at once (`bootstrap` makes it twice the bulk lane's
 concurrency): the lane always finds its next jobs waiting, so enough creates meet within the
 batch linger to fill QBO batches of 30. Real-time jobs never wait for them: bulk jobs run in
 their own lane (`jobs.BULK_LANE`), with their own slots."""
+
+BATCH_LINGER_SECONDS = 60 / plan_rules.BATCHES_PER_MINUTE
+"""How long the first create (or look-up) of a batch waits for others in a bulk run: 1.5 s.
+QBO allows a realm 40 batches a minute, one per 1.5 s, so waiting that long for a batch to fill
+costs no throughput while batches are the binding budget, and a batch sent with few items
+wastes it; the bulk lane's jobs reach their creates spread over a second or more on a busy
+machine (each fetches its job and reads the database first). A full batch (30) goes at once."""
 
 
 class BulkSyncRefused(Exception):
@@ -94,6 +101,8 @@ class Report:
     bulk: BulkSyncRow
     progress: Progress
     estimated: timedelta
+    calls: int
+    """The QBO requests the run will send (batches and singles: `domain.bulk.estimate`)."""
     ceiling: str
     references: int = 0
     """Customers and products QuickBooks lacked at the preview, synced before the orders."""
@@ -183,6 +192,12 @@ class BulkSyncs:
     async def report(self, bulk: BulkSyncRow) -> Report:
         counts = await self.repository.outcomes(bulk.id)
         references, references_settled = await self.repository.reference_progress(bulk)
+        cost = plan_rules.estimate(
+            creates=bulk.planned.get(Planned.CREATE.value, 0),
+            updates=bulk.planned.get(Planned.UPDATE.value, 0),
+            references=references,
+            requests_per_minute=self._per_minute,
+        )
         return Report(
             references=references,
             references_settled=references_settled,
@@ -190,7 +205,8 @@ class BulkSyncs:
             progress=plan_rules.progress_of(
                 [(c.planned, c.outcome, c.count, c.changed) for c in counts]
             ),
-            estimated=plan_rules.estimated_duration(bulk.estimated_calls, self._per_minute),
+            estimated=cost.duration,
+            calls=cost.requests,
             ceiling=plan_rules.ceiling_text(self._per_minute),
         )
 

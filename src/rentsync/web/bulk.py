@@ -158,6 +158,7 @@ def _summary(report: Report, now: datetime) -> dict[str, Any]:
         "selection": selection_text(bulk.selection),
         "planned": [(p.value, PLANNED_LABELS[p.value], report.planned(p)) for p in Planned],
         "estimated": duration_text(report.estimated),
+        "calls": report.calls,
         "ceiling": report.ceiling,
         "progress": progress,
         "started": bulk.started_at is not None,

@@ -1,0 +1,50 @@
+"""R18/B5: the bulk preview's estimate follows the batched cost model, and the bulk share of
+QuickBooks' budget has one home (domain/qbo.py) for the preview and the limiter."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from rentsync.domain import bulk, qbo
+from rentsync.qbo.limits import LimitSettings
+
+
+def test_r18_the_bulk_share_is_what_the_limiter_leaves_to_background_work() -> None:
+    limits = LimitSettings()
+    assert bulk.bulk_requests_per_minute() == limits.per_minute - (
+        limits.background_headroom_per_minute
+    )
+    assert bulk.bulk_requests_per_minute() == 440
+    for per_minute in (50, 500, 1_000_000):
+        scaled = LimitSettings.scaled(per_minute)
+        assert bulk.bulk_requests_per_minute(per_minute) == (
+            scaled.per_minute - scaled.background_headroom_per_minute
+        )
+        assert bulk.batches_per_minute(per_minute) == scaled.batch_per_minute
+    assert limits.background_keep_free == qbo.REAL_TIME_RESERVE_IN_FLIGHT
+
+
+def test_r18_a_small_run_sends_one_batch_per_kind_of_operation() -> None:
+    cost = bulk.estimate(creates=3, updates=0, references=3)
+    assert (cost.operations, cost.requests) == (9, 3)
+    assert cost.duration == timedelta(minutes=3 / 440)
+
+
+def test_r18_updates_and_lone_operations_go_singly() -> None:
+    cost = bulk.estimate(creates=1, updates=5, references=0)
+    assert (cost.operations, cost.requests) == (6, 6)
+
+
+def test_r18_a_full_backfill_costs_batches_while_the_minute_allows_them_then_singles() -> None:
+    # 5,000 orders over 1,000 customers and 100 products (bench_ceiling's full size).
+    cost = bulk.estimate(creates=5_000, updates=0, references=1_100)
+    assert cost.operations == 7_200
+    minutes = 7_200 / 1_600  # 40 batches of 30 and 400 singles a minute
+    assert cost.duration.total_seconds() == pytest.approx(minutes * 60, rel=0.02)
+    # 40 batches a minute for 4.5 minutes (180): 37 of look-ups, 37 of creates (1,100 each)
+    # and 106 of invoices; the other 1,820 invoices single.
+    assert cost.requests == 180 + (5_000 - 106 * 30)
+    # Far fewer requests than operations, and never more than the bulk share allows per minute.
+    assert cost.requests / (cost.duration.total_seconds() / 60) <= 440 + 1
