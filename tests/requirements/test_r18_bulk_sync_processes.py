@@ -199,7 +199,7 @@ async def test_r18_cli_previews_confirms_and_prints_progress(
         try:
             previewed = await bulk_sync_cli(rig, "--not-in-qbo", "--preview")
             assert previewed.returncode == 0, previewed.stderr
-            out = previewed.stdout
+            out = " ".join(previewed.stdout.split())  # as printed, less the terminal's wrapping
             assert "preview of 13 orders" in out
             assert "created in QuickBooks" in out and "12" in out
             assert "LO-skip: The order is marked No QuickBooks." in out
