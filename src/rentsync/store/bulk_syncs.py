@@ -381,10 +381,9 @@ class BulkSyncRepository:
                     "WHERE bulk_sync_id = %s AND seq > %s AND seq <= %s",
                     (locked.id, locked.dispatched, last_seq),
                 )
+            await _settle(conn, locked.id)
             finished = (
-                last_seq >= locked.items
-                and deferred == 0
-                and await _in_sync(conn, locked, lookback=locked.items) == 0
+                last_seq >= locked.items and deferred == 0 and not await _any_in_sync(conn, locked)
             )
             await conn.execute(
                 "UPDATE bulk_syncs SET dispatched = %s, state = CASE WHEN %s THEN 'done' "
@@ -394,21 +393,32 @@ class BulkSyncRepository:
             return deferred
 
     async def outcomes(self, bulk_id: int) -> list[OutcomeCount]:
-        async with (
-            self._pool.connection() as conn,
-            conn.cursor(row_factory=class_row(OutcomeCount)) as cur,
-        ):
-            await cur.execute(
-                "SELECT i.planned, CASE WHEN i.dispatched_at IS NULL THEN 'waiting' "
-                "WHEN i.planned = 'skip' THEN 'skipped' ELSE coalesce(r.state, 'pending') END "
-                "AS outcome, count(*)::int AS count, "
-                "count(*) FILTER (WHERE d.revision > i.revision)::int AS changed "
+        """The run's outcomes so far: the settled counts the dispatch step added up, the orders
+        still in the sync (read live), and the waiting ones (the preview's planned counts less
+        the handed over). One snapshot, so an order settling meanwhile is not counted twice;
+        the cost does not grow with the run's size. An order's change since the preview counts
+        once it is handed over."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor = await conn.execute(
+                "SELECT settled_counts, planned FROM bulk_syncs WHERE id = %s", (bulk_id,)
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                return []
+            settled, planned = row
+            cursor = await conn.execute(
+                "SELECT i.planned, CASE WHEN i.planned = 'skip' THEN 'skipped' "
+                "ELSE coalesce(r.state, 'pending') END, count(*)::int, "
+                "count(*) FILTER (WHERE d.revision > i.revision)::int "
                 "FROM bulk_sync_items i JOIN documents d USING (company_id, doc_type, source_id) "
                 "LEFT JOIN sync_records r USING (company_id, doc_type, source_id) "
-                "WHERE i.bulk_sync_id = %s GROUP BY 1, 2 ORDER BY 1, 2",
+                "WHERE i.bulk_sync_id = %s AND i.dispatched_at IS NOT NULL "
+                "AND i.settled_at IS NULL GROUP BY 1, 2",
                 (bulk_id,),
             )
-            return await cur.fetchall()
+            live = await cursor.fetchall()
+        return _outcome_counts(settled, live, planned)
 
     async def reference_progress(self, bulk: BulkSyncRow) -> tuple[int, int]:
         """The references phase: (customers and products to sync first, those settled)."""
@@ -533,6 +543,81 @@ async def _in_sync(conn: AsyncConnection[Any], bulk: BulkSyncRow, *, lookback: i
     )
     row = await cursor.fetchone()
     return int(row[0]) if row else 0
+
+
+async def _settle(conn: AsyncConnection[Any], bulk_id: int) -> None:
+    """Add the orders whose outcome for the run has ended since the last step to the run's
+    settled counts (on the dispatch step's transaction, under the run's row lock)."""
+    cursor = await conn.execute(
+        "WITH ended AS (SELECT i.seq, i.planned, CASE WHEN i.planned = 'skip' THEN 'skipped' "
+        "ELSE r.state END AS outcome, d.revision > i.revision AS changed "
+        "FROM bulk_sync_items i JOIN documents d USING (company_id, doc_type, source_id) "
+        "LEFT JOIN sync_records r USING (company_id, doc_type, source_id) "
+        "WHERE i.bulk_sync_id = %(id)s AND i.dispatched_at IS NOT NULL AND i.settled_at IS NULL "
+        "AND (i.planned = 'skip' OR r.state IN ('synced', 'skipped', 'failed'))), "
+        "marked AS (UPDATE bulk_sync_items i SET settled_at = now() FROM ended e "
+        "WHERE i.bulk_sync_id = %(id)s AND i.seq = e.seq "
+        "RETURNING e.planned, e.outcome, e.changed) "
+        "SELECT planned, outcome, count(*)::int, count(*) FILTER (WHERE changed)::int "
+        "FROM marked GROUP BY 1, 2",
+        {"id": bulk_id},
+    )
+    ended = await cursor.fetchall()
+    if not ended:
+        return
+    cursor = await conn.execute("SELECT settled_counts FROM bulk_syncs WHERE id = %s", (bulk_id,))
+    row = await cursor.fetchone()
+    assert row is not None
+    merged = _merge(row[0], ended)
+    await conn.execute(
+        "UPDATE bulk_syncs SET settled_counts = %s WHERE id = %s",
+        (Jsonb([list(key) + list(value) for key, value in merged.items()]), bulk_id),
+    )
+
+
+def _merge(
+    settled: list[list[Any]], rows: Sequence[Sequence[Any]]
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(planned, outcome) -> (count, changed), settled counts plus `rows` of the same shape."""
+    totals: dict[tuple[str, str], tuple[int, int]] = {}
+    for planned, outcome, count, changed in [*settled, *rows]:
+        key = (str(planned), str(outcome))
+        before = totals.get(key, (0, 0))
+        totals[key] = (before[0] + int(count), before[1] + int(changed))
+    return totals
+
+
+def _outcome_counts(
+    settled: list[list[Any]], live: Sequence[Sequence[Any]], planned: dict[str, int]
+) -> list[OutcomeCount]:
+    """Settled plus live counts, and per planned outcome the rest of the preview's as waiting."""
+    totals = _merge(settled, live)
+    handed: dict[str, int] = {}
+    for (plan, _), (count, _) in totals.items():
+        handed[plan] = handed.get(plan, 0) + count
+    counts = [
+        OutcomeCount(planned=plan, outcome=outcome, count=count, changed=changed)
+        for (plan, outcome), (count, changed) in sorted(totals.items())
+    ]
+    for plan, total in sorted(planned.items()):
+        waiting = int(total) - handed.get(plan, 0)
+        if waiting > 0:
+            counts.append(OutcomeCount(planned=plan, outcome="waiting", count=waiting, changed=0))
+    return counts
+
+
+async def _any_in_sync(conn: AsyncConnection[Any], bulk: BulkSyncRow) -> bool:
+    """Whether an order the run handed over is still in the sync (after `_settle`, only the
+    unsettled ones can be: the partial index keeps this small at any run size)."""
+    cursor = await conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM bulk_sync_items i JOIN sync_records r "
+        "USING (company_id, doc_type, source_id) WHERE i.bulk_sync_id = %s "
+        "AND i.dispatched_at IS NOT NULL AND i.settled_at IS NULL AND i.planned <> 'skip' "
+        "AND r.state = 'pending')",
+        (bulk.id,),
+    )
+    row = await cursor.fetchone()
+    return bool(row and row[0])
 
 
 def selection_of(bulk: BulkSyncRow) -> Selection:

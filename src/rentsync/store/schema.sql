@@ -383,7 +383,10 @@ CREATE TABLE bulk_syncs (
     cancelled_at   timestamptz,
     finished_at    timestamptz,
     -- References first (customers and products QuickBooks lacks), then the orders (0040).
-    phase          text NOT NULL DEFAULT 'orders' CHECK (phase IN ('references', 'orders'))
+    phase          text NOT NULL DEFAULT 'orders' CHECK (phase IN ('references', 'orders')),
+    -- Outcomes of the orders that ended, added up by the dispatch step (0070):
+    -- [[planned, outcome, count, changed since the preview], ...]
+    settled_counts jsonb NOT NULL DEFAULT '[]'
 );
 CREATE INDEX bulk_syncs_company_idx ON bulk_syncs (company_id, id DESC);
 
@@ -401,10 +404,14 @@ CREATE TABLE bulk_sync_items (
     message        text,
     calls          integer NOT NULL DEFAULT 0,
     dispatched_at  timestamptz,
+    -- When its outcome for the run ended and was added to the run's settled counts (0070).
+    settled_at     timestamptz,
     PRIMARY KEY (bulk_sync_id, seq),
     FOREIGN KEY (company_id, doc_type, source_id)
         REFERENCES documents (company_id, doc_type, source_id) ON DELETE CASCADE
 );
+CREATE INDEX bulk_sync_items_in_sync_idx ON bulk_sync_items (bulk_sync_id, seq)
+    WHERE dispatched_at IS NOT NULL AND settled_at IS NULL;
 
 -- The customers and products a bulk sync's preview already counted (created once, up front).
 CREATE TABLE bulk_sync_references (
