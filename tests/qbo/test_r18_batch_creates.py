@@ -122,3 +122,33 @@ async def test_r18_past_40_batches_a_minute_creates_go_singly(settings: Settings
         assert coalescer.batches_sent == 1, "the second round went as single creates"
         log = await h.services.qbo_log.page(h.company_id, limit=50)
         assert sum(1 for entry in log if "/customer" in entry.path) == 3
+
+
+async def test_r18_a_full_batch_voids_its_linger_timer_so_the_next_batch_fills(
+    settings: Settings,
+) -> None:
+    """30 creates go at once as a full batch; the timer their first one started must not send
+    the next creates early: 10 arriving 1 s later and 20 more 1.5 s after that make one batch
+    of 30 (before: the stale timer sent the 10 alone at 2 s, then the 20)."""
+    async with qbo_harness(settings) as h:
+        await h.connect()
+        client = await h.services.qbo.client_for(h.company_id)
+        coalescer = BatchCoalescer(linger_seconds=2.0)
+        gateway = coalescer.gateway(client)
+        creates = [_customer(h.company_id, f"Linger customer {n}", n) for n in range(60)]
+
+        async def send(group: list[dict[str, Any]], after: float) -> list[Any]:
+            await asyncio.sleep(after)
+            return await asyncio.gather(
+                *(
+                    gateway.create(call["entity"], call["payload"], requestid=call["requestid"])
+                    for call in group
+                )
+            )
+
+        groups = await asyncio.gather(
+            send(creates[:30], 0.0), send(creates[30:40], 1.0), send(creates[40:], 2.5)
+        )
+        made = [written for group in groups for written in group]
+        assert len({written.id for written in made}) == 60
+        assert coalescer.batches_sent == 2, "the stale timer split the second batch"

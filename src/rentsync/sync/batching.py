@@ -49,7 +49,7 @@ import asyncio
 import hashlib
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -133,6 +133,8 @@ class BatchCoalescer:
         self._clock = clock
         self._sent: dict[str, deque[float]] = {}
         self._waiting: dict[str, list[_Call]] = {}
+        self._generation: dict[str, int] = {}
+        """Per realm, how many batches were taken: tells a linger timer whether its batch went."""
         self._tasks: set[asyncio.Task[None]] = set()
         self.batches_sent = 0
         """Batch requests sent (for tests and benchmarks)."""
@@ -163,24 +165,28 @@ class BatchCoalescer:
         waiting = self._waiting.setdefault(realm_id, [])
         waiting.append(call)
         if len(waiting) >= self._max:
-            self._send(realm_id, delay=0.0)
+            self._take(realm_id)
         elif len(waiting) == 1:
-            self._send(realm_id, delay=self._linger)
+            self._start(self._linger_then_take(realm_id, self._generation.get(realm_id, 0)))
         return await call.answer
 
-    def _send(self, realm_id: str, *, delay: float) -> None:
-        task = asyncio.create_task(self._flush(realm_id, delay))
+    def _take(self, realm_id: str) -> None:
+        """Send what waits for the realm now, as one request. The linger timer started by this
+        batch's first call is void from here: left to fire, it would send the next batch
+        before that one had its own linger to fill (batches of 30, 4, 30, 3, ...)."""
+        calls = self._waiting.pop(realm_id, [])
+        self._generation[realm_id] = self._generation.get(realm_id, 0) + 1
+        self._start(self._dispatch(realm_id, calls))
+
+    async def _linger_then_take(self, realm_id: str, generation: int) -> None:
+        await asyncio.sleep(self._linger)
+        if self._generation.get(realm_id, 0) == generation:
+            self._take(realm_id)
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def _flush(self, realm_id: str, delay: float) -> None:
-        if delay:
-            await asyncio.sleep(delay)
-        waiting = self._waiting.get(realm_id) or []
-        calls, self._waiting[realm_id] = waiting[: self._max], waiting[self._max :]
-        if self._waiting[realm_id]:
-            self._send(realm_id, delay=0.0)
-        await self._dispatch(realm_id, calls)
 
     async def _dispatch(self, realm_id: str, calls: list[_Call]) -> None:
         if not calls:
