@@ -25,58 +25,17 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import httpx2
 
+from bench.bench_ceiling import customer_body, order_body, product_body
 from bench.proc import cpu_seconds, postgres_cpu_seconds, rss_mb
 from bench.rig import Rig, process_rig
 
 SIZES = {"tiny": 200, "small": 2_000, "full": 100_000}
 PUTS_IN_FLIGHT = 32
 POLL_SECONDS = 1.0
-
-
-def customer_body(n: int) -> dict[str, Any]:
-    return {"name": f"Backfill Customer {n}", "email": f"c{n}@backfill.example"}
-
-
-def product_body(n: int) -> dict[str, Any]:
-    kinds = ("rental", "service", "fee")
-    return {
-        "name": f"Backfill Product {n}",
-        "kind": kinds[n % 3],
-        "rate": f"{5 + n % 40}.50",
-        "taxable": n % 3 == 0,
-    }
-
-
-def order_body(n: int, customers: int, products: int) -> dict[str, Any]:
-    picked = dict.fromkeys([n % products, (n * 7 + 3) % products])
-    lines = []
-    total = Decimal("0.00")
-    for index, product in enumerate(picked):
-        quantity = Decimal(1 + (n + index) % 9)
-        rate = Decimal(product_body(product)["rate"])
-        amount = quantity * rate
-        total += amount
-        lines.append(
-            {
-                "product_id": f"P-{product}",
-                "quantity": str(quantity),
-                "rate": str(rate),
-                "amount": str(amount),
-            }
-        )
-    return {
-        "kind": "order",
-        "customer_id": f"C-{n % customers}",
-        "invoice_number": str(300000 + n),
-        "invoice_date": "2026-11-20",
-        "lines": lines,
-        "totals": {"subtotal": str(total), "discount": "0.00", "tax": "0.00", "total": str(total)},
-    }
 
 
 @dataclass
