@@ -366,14 +366,11 @@ class BulkSyncRepository:
                     # (the deletion's), which a bulk sync must not overtake.
                     if planned == Planned.SKIP or deleted:
                         continue
-                    await schedule_sync(
+                    await _hand_over(
                         conn,
                         DocumentKey(locked.company_id, DocumentType.ORDER, str(source_id)),
                         revision=int(revision),
-                        trigger=Trigger.BULK_SYNC,
-                        lock=job_lock,
-                        priority=BULK_PRIORITY,
-                        queue=BULK_SYNC_QUEUE,
+                        job_lock=job_lock,
                     )
                     deferred += 1
                 await conn.execute(
@@ -497,14 +494,11 @@ async def _dispatch_references(
     for doc_type, source_id, revision, job_lock, deleted in chosen:
         if deleted:
             continue  # its deletion's own job settles it; the orders that need it fail
-        await schedule_sync(
+        await _hand_over(
             conn,
             DocumentKey(bulk.company_id, DocumentType(doc_type), str(source_id)),
             revision=int(revision),
-            trigger=Trigger.BULK_SYNC,
-            lock=job_lock,
-            priority=BULK_PRIORITY,
-            queue=BULK_SYNC_QUEUE,
+            job_lock=job_lock,
         )
         deferred += 1
     await conn.execute(
@@ -543,6 +537,22 @@ async def _in_sync(conn: AsyncConnection[Any], bulk: BulkSyncRow, *, lookback: i
     )
     row = await cursor.fetchone()
     return int(row[0]) if row else 0
+
+
+async def _hand_over(
+    conn: AsyncConnection[Any], key: DocumentKey, *, revision: int, job_lock: str | None
+) -> None:
+    """Defer the document's ordinary sync job in the bulk lane, on the step's transaction
+    (trigger bulk_sync: it releases a document created before the connection, R14)."""
+    await schedule_sync(
+        conn,
+        key,
+        revision=revision,
+        trigger=Trigger.BULK_SYNC,
+        lock=job_lock,
+        priority=BULK_PRIORITY,
+        queue=BULK_SYNC_QUEUE,
+    )
 
 
 async def _settle(conn: AsyncConnection[Any], bulk_id: int) -> None:
