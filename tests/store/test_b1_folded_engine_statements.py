@@ -5,16 +5,24 @@
 - An order recorded synced schedules the payments that waited for its invoice in the same
   statement's round trip, as `schedule_waiting` did after it.
 - A company's connection and sync settings read together are what each read alone gives.
+- A PUT stores its change, ledger row and job in one statement (no BEGIN/COMMIT round trips).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
 
 from rentsync import bootstrap
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, WriteIntent
 from rentsync.domain.settings import SyncSettings
+from rentsync.domain.triggers import Trigger
+from rentsync.settings import Settings
+from rentsync.store.documents import SYNC_QUEUE, DocumentRepository
 
 
 async def test_b1_a_first_create_intent_is_noted_with_the_references_read_and_only_then(
@@ -110,3 +118,66 @@ async def test_r13_a_company_s_connection_and_settings_read_together(
     company_qbo, read = await services.qbo_access.open_with_settings(company.id)
     assert read == mine
     assert company_qbo.client is None and company_qbo == await services.qbo_access.open(company.id)
+
+
+class _CountingConnection(psycopg.AsyncConnection[Any]):
+    """Counts the statements and transactions the repository sends on it."""
+
+    statements = 0
+    transactions = 0
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        type(self).statements += 1
+        return await super().execute(*args, **kwargs)
+
+    def transaction(self, *args: Any, **kwargs: Any) -> Any:
+        type(self).transactions += 1
+        return super().transaction(*args, **kwargs)
+
+
+async def test_r01_a_put_stores_its_change_ledger_row_and_job_in_one_statement(
+    services: bootstrap.Services, settings: Settings
+) -> None:
+    """An order's PUT (a document of its own, synced on every change) is one statement and no
+    transaction: the change, the ledger marked pending with the trigger `trigger_for_put`
+    decides, and the job under the document's lock; an older version changes nothing."""
+    company, _ = await services.companies.create("One Statement Rentals")
+    key = DocumentKey(company.id, DocumentType.ORDER, "O-1")
+
+    async def autocommit(conn: psycopg.AsyncConnection[Any]) -> None:
+        await conn.set_autocommit(True)
+
+    async with AsyncConnectionPool(
+        settings.database_url,
+        connection_class=_CountingConnection,
+        configure=autocommit,
+        min_size=1,
+        max_size=1,
+    ) as pool:
+        documents = DocumentRepository(pool)
+        first = await documents.put(key, {"v": 1}, version=1)
+        assert (_CountingConnection.statements, _CountingConnection.transactions) == (1, 0)
+        assert first.stored and first.revision == 1 and first.job_id is not None
+        arrived = await services.ledger.get(key)
+        assert arrived is not None
+        assert (arrived.state, arrived.trigger) == ("pending", Trigger.ARRIVAL.value)
+        assert arrived.requested_revision == 1 and arrived.last_user_action_at is None
+
+        second = await documents.put(key, {"v": 2}, version=2)
+        assert second.stored and second.revision == 2 and second.job_id not in (None, first.job_id)
+        updated = await services.ledger.get(key)
+        assert updated is not None and updated.trigger == Trigger.UPDATE.value
+        assert updated.last_user_action_at is not None  # an update is the user's action (R14)
+
+        older = await documents.put(key, {"v": 0}, version=1)
+        assert not older.stored and older.revision == 2 and older.job_id is None
+        assert (await services.documents.get(key)).body == {"v": 2}  # type: ignore[union-attr]
+
+        async with pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT id, lock, queue_name, args FROM procrastinate_jobs ORDER BY id"
+            )
+            jobs = await cursor.fetchall()
+    assert [job[0] for job in jobs] == [first.job_id, second.job_id]
+    assert {(job[1], job[2]) for job in jobs} == {(key.lock(), SYNC_QUEUE)}
+    assert jobs[0][3] == {"company_id": company.id, "doc_type": "order", "source_id": "O-1"}

@@ -84,6 +84,30 @@ _SELECT = (
 )
 
 
+_UPSERT = (
+    "INSERT INTO documents AS d (company_id, doc_type, source_id, version, body, "
+    "deleted_at, job_lock) VALUES (%(company)s, %(type)s, %(id)s, %(version)s, "
+    "%(body)s, CASE WHEN %(deleted)s THEN now() END, %(job_lock)s) "
+    "ON CONFLICT (company_id, doc_type, source_id) DO UPDATE SET "
+    # A deletion keeps the version it deleted at (unless it names a newer one), so
+    # a late PUT of an older version cannot bring the document back.
+    "version = CASE WHEN %(deleted)s THEN coalesce(EXCLUDED.version, d.version) "
+    "ELSE EXCLUDED.version END, body = EXCLUDED.body, "
+    "deleted_at = EXCLUDED.deleted_at, revision = d.revision + 1, updated_at = now(), "
+    "job_lock = coalesce(EXCLUDED.job_lock, d.job_lock) "
+    "WHERE %(version)s::bigint IS NULL OR d.version IS NULL "
+    "OR %(version)s::bigint > d.version "
+    # The same version again is a retried request: stored again (idempotent),
+    # except that it never revives a document deleted at that version.
+    "OR (%(version)s::bigint = d.version AND d.deleted_at IS NULL) "
+    "RETURNING revision, (xmax = 0) AS first_put, job_lock"
+)
+"""Stores the change unless it is older than the stored version. Its row lock is NO KEY UPDATE
+(no key column changes): it serialises PUTs of one document but not the foreign-key checks (KEY
+SHARE) of a worker recording an outcome, which holds the ledger row the PUT locks next; a FOR
+UPDATE lock here made the two deadlock."""
+
+
 def _as_json(body: dict[str, Any]) -> Jsonb:
     # Decimal and date values arrive already serialised by pydantic's JSON mode.
     return Jsonb(body, dumps=lambda value: json.dumps(value, separators=(",", ":")))
@@ -121,50 +145,26 @@ class DocumentRepository:
         `first`: documents whose sync is scheduled before this one's, unless already synced
         (a payment's order, whose invoice must reach QBO first).
         """
+        params: dict[str, object] = {
+            "company": key.company_id,
+            "type": key.doc_type.value,
+            "id": key.source_id,
+            "version": version,
+            "body": None if body is None else _as_json(body),
+            "deleted": body is None,
+            "job_lock": job_lock,
+        }
+        if schedule and every_change and not first and not part_types:
+            stored = await self._put_and_schedule(key, params, version, reason)
+            if stored is not None:
+                return stored
+            async with self._pool.connection() as conn:
+                return await _ignored(conn, key)
         async with self._pool.connection() as conn, conn.transaction():
-            # One statement stores the change unless it is older than the stored version. Its
-            # row lock is NO KEY UPDATE (no key column changes): it serialises PUTs of one
-            # document but not the foreign-key checks (KEY SHARE) of a worker recording an
-            # outcome, which holds the ledger row this transaction locks next; a FOR UPDATE lock
-            # here made the two deadlock.
-            cursor = await conn.execute(
-                "INSERT INTO documents AS d (company_id, doc_type, source_id, version, body, "
-                "deleted_at, job_lock) VALUES (%(company)s, %(type)s, %(id)s, %(version)s, "
-                "%(body)s, CASE WHEN %(deleted)s THEN now() END, %(job_lock)s) "
-                "ON CONFLICT (company_id, doc_type, source_id) DO UPDATE SET "
-                # A deletion keeps the version it deleted at (unless it names a newer one), so
-                # a late PUT of an older version cannot bring the document back.
-                "version = CASE WHEN %(deleted)s THEN coalesce(EXCLUDED.version, d.version) "
-                "ELSE EXCLUDED.version END, body = EXCLUDED.body, "
-                "deleted_at = EXCLUDED.deleted_at, revision = d.revision + 1, updated_at = now(), "
-                "job_lock = coalesce(EXCLUDED.job_lock, d.job_lock) "
-                "WHERE %(version)s::bigint IS NULL OR d.version IS NULL "
-                "OR %(version)s::bigint > d.version "
-                # The same version again is a retried request: stored again (idempotent),
-                # except that it never revives a document deleted at that version.
-                "OR (%(version)s::bigint = d.version AND d.deleted_at IS NULL) "
-                "RETURNING revision, (xmax = 0) AS first_put, job_lock",
-                {
-                    "company": key.company_id,
-                    "type": key.doc_type.value,
-                    "id": key.source_id,
-                    "version": version,
-                    "body": None if body is None else _as_json(body),
-                    "deleted": body is None,
-                    "job_lock": job_lock,
-                },
-            )
+            cursor = await conn.execute(_UPSERT, params)
             row = await cursor.fetchone()
             if row is None:  # a late PUT of an older version: nothing changes
-                current = await get_document(conn, key)
-                assert current is not None
-                return StoreResult(
-                    stored=False,
-                    revision=current.revision,
-                    stored_version=current.version,
-                    job_id=None,
-                    deleted=current.deleted,
-                )
+                return await _ignored(conn, key)
             revision, first_put, lock = int(row[0]), bool(row[1]), row[2]
             job_id = None
             if schedule:
@@ -178,6 +178,49 @@ class DocumentRepository:
             if part_types:
                 await _store_parts(conn, key, parts, part_types, lock=lock, reason=reason)
         return StoreResult(stored=True, revision=revision, stored_version=version, job_id=job_id)
+
+    async def _put_and_schedule(
+        self,
+        key: DocumentKey,
+        params: dict[str, object],
+        version: int | None,
+        reason: ChangeReason,
+    ) -> StoreResult | None:
+        """`put`'s usual case (a document of its own, synced on every change) in one statement,
+        atomic on its own: the change, its ledger row and its job, or nothing when the PUT is
+        older than the stored version (None). The trigger follows from whether the upsert
+        inserted, as `trigger_for_put` decides."""
+        arrival = trigger_for_put(first_put=True, reason=reason)
+        later = trigger_for_put(first_put=False, reason=reason)
+        mark = _mark_pending(
+            trigger="CASE WHEN s.first_put THEN %(arrival)s ELSE %(later)s END",
+            user_action="CASE WHEN s.first_put THEN %(arrival_user)s ELSE %(later_user)s END",
+            revision="s.revision",
+            source="FROM stored AS s",
+        )
+        job = queue_module.defer_select(
+            lock="coalesce(s.job_lock, %(own_lock)s)",
+            columns="s.revision, ",
+            source="FROM stored AS s",
+        )
+        statement = f"WITH stored AS ({_UPSERT}), marked AS ({mark}) {job}"
+        values = {
+            **params,
+            **queue_module.job_params(task_name=SYNC_TASK, queue=SYNC_QUEUE, args=_job_args(key)),
+            "own_lock": key.lock(),
+            "arrival": arrival.value,
+            "arrival_user": arrival.is_user_action,
+            "later": later.value,
+            "later_user": later.is_user_action,
+        }
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(statement, values)
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        return StoreResult(
+            stored=True, revision=int(row[0]), stored_version=version, job_id=int(row[1])
+        )
 
     async def get(self, key: DocumentKey) -> StoredDocument | None:
         async with self._pool.connection() as conn:
@@ -368,6 +411,27 @@ async def _in_qbo(conn: AsyncConnection[Any], key: DocumentKey) -> bool:
     return bool(row and row[0])
 
 
+async def _ignored(conn: AsyncConnection[Any], key: DocumentKey) -> StoreResult:
+    """A late PUT of an older version: nothing changed; what is stored."""
+    current = await get_document(conn, key)
+    assert current is not None
+    return StoreResult(
+        stored=False,
+        revision=current.revision,
+        stored_version=current.version,
+        job_id=None,
+        deleted=current.deleted,
+    )
+
+
+def _job_args(key: DocumentKey) -> dict[str, object]:
+    return {
+        "company_id": key.company_id,
+        "doc_type": key.doc_type.value,
+        "source_id": key.source_id,
+    }
+
+
 def _key_columns(keys: Sequence[DocumentKey]) -> tuple[list[int], list[str], list[str]]:
     return (
         [k.company_id for k in keys],
@@ -402,17 +466,8 @@ async def schedule_sync(
     `lock`: the job lock when not the document's own (`StoredDocument.job_lock`).
     `queue`: `BULK_SYNC_QUEUE` for a bulk sync's jobs (the bulk lane).
     """
-    ledger = (
-        "INSERT INTO sync_records AS r (company_id, doc_type, source_id, state, trigger, "
-        "last_user_action_at, requested_revision, pending_since) "
-        "VALUES (%(company)s, %(type)s, %(id)s, 'pending', %(trigger)s, "
-        "CASE WHEN %(user_action)s THEN now() END, %(revision)s, now()) "
-        "ON CONFLICT (company_id, doc_type, source_id) DO UPDATE SET state = 'pending', "
-        # The oldest change still waiting: what the console's latency is measured from.
-        "pending_since = coalesce(r.pending_since, now()), "
-        "trigger = EXCLUDED.trigger, "
-        "last_user_action_at = coalesce(EXCLUDED.last_user_action_at, r.last_user_action_at), "
-        "requested_revision = EXCLUDED.requested_revision, updated_at = now()"
+    ledger = _mark_pending(
+        trigger="%(trigger)s", user_action="%(user_action)s", revision="%(revision)s"
     )
     ledger_params = {
         "company": key.company_id,
@@ -428,10 +483,24 @@ async def schedule_sync(
         queue=queue,
         lock=lock or key.lock(),
         priority=priority,
-        args={
-            "company_id": key.company_id,
-            "doc_type": key.doc_type.value,
-            "source_id": key.source_id,
-        },
+        args=_job_args(key),
         along_with=(ledger, ledger_params),
+    )
+
+
+def _mark_pending(*, trigger: str, user_action: str, revision: str, source: str = "") -> str:
+    """The statement marking a document pending in the ledger (`schedule_sync`); the trigger,
+    whether it is the user's action and the revision are SQL expressions over `source` (a FROM
+    clause, or none for parameters)."""
+    return (
+        "INSERT INTO sync_records AS r (company_id, doc_type, source_id, state, trigger, "
+        "last_user_action_at, requested_revision, pending_since) "
+        f"SELECT %(company)s, %(type)s, %(id)s, 'pending', {trigger}, "
+        f"CASE WHEN {user_action} THEN now() END, {revision}, now() {source} "
+        "ON CONFLICT (company_id, doc_type, source_id) DO UPDATE SET state = 'pending', "
+        # The oldest change still waiting: what the console's latency is measured from.
+        "pending_since = coalesce(r.pending_since, now()), "
+        "trigger = EXCLUDED.trigger, "
+        "last_user_action_at = coalesce(EXCLUDED.last_user_action_at, r.last_user_action_at), "
+        "requested_revision = EXCLUDED.requested_revision, updated_at = now()"
     )

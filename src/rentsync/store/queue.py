@@ -13,11 +13,35 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-_DEFER = (
-    "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW("
-    "%(queue)s, %(task)s, %(priority)s, %(lock)s, NULL, %(args)s::jsonb, %(at)s"
-    ")::procrastinate_job_to_defer_v1])) AS id"
-)
+
+def defer_select(*, lock: str = "%(lock)s", columns: str = "", source: str = "") -> str:
+    """The SELECT deferring one job with `job_params`' parameters: `lock` an SQL expression,
+    `columns` more output columns before the job's id, `source` a FROM clause (one job per
+    row; none without a row)."""
+    return (
+        f"SELECT {columns}unnest(procrastinate_defer_jobs_v1(ARRAY[ROW("
+        f"%(queue)s, %(task)s, %(priority)s, {lock}, NULL, %(args)s::jsonb, %(at)s"
+        f")::procrastinate_job_to_defer_v1])) AS id {source}"
+    )
+
+
+def job_params(
+    *,
+    task_name: str,
+    queue: str,
+    args: Mapping[str, object],
+    lock: str | None = None,
+    priority: int = 0,
+    scheduled_at: datetime | None = None,
+) -> dict[str, object]:
+    return {
+        "queue": queue,
+        "task": task_name,
+        "priority": priority,
+        "lock": lock,
+        "args": json.dumps(dict(args)),
+        "at": scheduled_at,
+    }
 
 
 async def defer_job(
@@ -33,18 +57,18 @@ async def defer_job(
 ) -> int:
     """Defer one job; `along_with` is a data-modifying statement (with named parameters) run in
     the same statement, which saves a round trip on a hot path."""
-    query = _DEFER
-    params: dict[str, object] = {
-        "queue": queue,
-        "task": task_name,
-        "priority": priority,
-        "lock": lock,
-        "args": json.dumps(dict(args)),
-        "at": scheduled_at,
-    }
+    query = defer_select()
+    params = job_params(
+        task_name=task_name,
+        queue=queue,
+        args=args,
+        lock=lock,
+        priority=priority,
+        scheduled_at=scheduled_at,
+    )
     if along_with is not None:
         statement, extra = along_with
-        query = f"WITH along_with AS ({statement}) {_DEFER}"
+        query = f"WITH along_with AS ({statement}) {query}"
         params.update(extra)
     cursor = await conn.execute(query, params)
     row = await cursor.fetchone()
