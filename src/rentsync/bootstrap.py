@@ -17,7 +17,7 @@ import procrastinate
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from rentsync import crypto, jobs
+from rentsync import crypto, jobs, lane_process
 from rentsync.domain.connection import Connection
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.qbo import StoredConnection, StoredStatus
@@ -276,22 +276,24 @@ async def running_services(
     qbo_transport: Transport | None = None,
     qbo_client_settings: ClientSettings | None = None,
     with_worker: bool = True,
+    lanes: jobs.Lanes = jobs.Lanes.BOTH,
 ) -> AsyncIterator[Services]:
     """Start (or reach) the database, bring its schema up to date, and open the pool (sized for
-    a worker's two lanes `with_worker`; `serve --no-worker` needs only the API's share).
+    the `lanes` this process runs `with_worker`; `serve --no-worker` needs only the API's share).
 
     `qbo_transport` / `qbo_client_settings` replace the network and the QBO client's timings
     (tests run against the emulator in process)."""
     stack, db = await asyncio.to_thread(_prepare_database, settings)
     idle_check = IdleConnectionCheck()
+    real_time, bulk = lanes.here() if with_worker else (True, False)
     pool = AsyncConnectionPool(
         db.url,
         min_size=1,
         # A job holds a connection while it holds a reference's lock (its QBO calls included)
-        # and needs another meanwhile, so every slot of both lanes counts (fewer could leave
-        # every connection held by a job waiting for a second); opened only as needed.
-        max_size=settings.worker_concurrency
-        + (settings.bulk_concurrency if with_worker else 0)
+        # and needs another meanwhile, so every slot of the lanes here counts (fewer could
+        # leave every connection held by a job waiting for a second); opened only as needed.
+        max_size=(settings.worker_concurrency if real_time else 0)
+        + (settings.bulk_concurrency if bulk else 0)
         + 10,
         open=False,
         name="rentsync",
@@ -397,21 +399,59 @@ async def database_answers(services: Services) -> None:
         await conn.execute("SELECT 1")
 
 
-def worker_runner(services: Services, *, concurrency: int) -> jobs.WorkerRunner:
-    """A worker (its real-time lane of `concurrency` slots and its bulk lane of
-    `RENTSYNC_BULK_CONCURRENCY`) that starts again by itself after the database went away and
-    came back."""
+def worker_runner(
+    services: Services, *, concurrency: int, lanes: jobs.Lanes = jobs.Lanes.BOTH
+) -> jobs.WorkerRunner:
+    """A worker running the `lanes` of this process (the real-time lane of `concurrency` slots,
+    the bulk lane of `RENTSYNC_BULK_CONCURRENCY`) that starts again by itself after the database
+    went away and came back."""
     return jobs.WorkerRunner(
         services.job_app,
         jobs.worker_lanes(
             services,
             concurrency=concurrency,
             bulk_concurrency=services.settings.bulk_concurrency,
+            lanes=lanes,
         ),
         probe=lambda: database_answers(services),
     )
 
 
-async def run_worker(services: Services, *, concurrency: int) -> None:
-    """Run a standalone worker until SIGTERM/SIGINT (in-process: `worker_runner`, cancelled)."""
-    await worker_runner(services, concurrency=concurrency).run(handle_signals=True)
+def bulk_lane_process(services: Services) -> lane_process.BulkLaneProcess:
+    """The bulk lane's child process of a worker that runs `Lanes.SPLIT`: this database (an
+    embedded server stays this process's to keep up), this process's bulk slots."""
+    settings = services.settings
+    return lane_process.BulkLaneProcess(
+        bulk_concurrency=settings.bulk_concurrency,
+        database_url=services.database.url,
+        # Its lane's graceful stop (`jobs.worker_options`) and then some.
+        stop_timeout=min(30.0, settings.stalled_after_seconds / 3) + 10,
+    )
+
+
+async def run_worker(
+    services: Services,
+    *,
+    concurrency: int,
+    lanes: jobs.Lanes = jobs.Lanes.BOTH,
+    supervised: bool = False,
+) -> None:
+    """Run a standalone worker until SIGTERM/SIGINT. `supervised`: this is a `Lanes.SPLIT`
+    worker's bulk lane process, which stops when its parent is gone."""
+    runner = worker_runner(services, concurrency=concurrency, lanes=lanes)
+    if supervised:
+        lane_process.stop_when_parent_dies(runner)
+    await run_lanes(services, runner, lanes=lanes, handle_signals=True)
+
+
+async def run_lanes(
+    services: Services, runner: jobs.WorkerRunner, *, lanes: jobs.Lanes, handle_signals: bool
+) -> None:
+    """Run `runner` (the lanes of this process) until stopped: SIGTERM/SIGINT with
+    `handle_signals`, cancellation (in-process: a graceful stop too); with `Lanes.SPLIT`, the
+    bulk lane in a supervised child process beside it."""
+    if lanes is jobs.Lanes.SPLIT:
+        bulk = bulk_lane_process(services)
+        await lane_process.run_beside(runner, bulk, handle_signals=handle_signals)
+    else:
+        await runner.run(handle_signals=handle_signals)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,8 @@ import rentsync
 from rentsync import bootstrap
 from rentsync.domain.access import Permission
 from rentsync.domain.people import Role
+from rentsync.jobs import Lanes
+from rentsync.lane_process import BULK_LANE_NICENESS, BulkLaneFailed
 from rentsync.logs import configure_logging
 from rentsync.people.service import Actor, PeopleError
 from rentsync.settings import Settings, SettingsError, load_settings
@@ -70,13 +73,13 @@ PortOption = Annotated[
 ]
 
 
-async def serve_http(settings: Settings, *, with_worker: bool) -> None:
+async def serve_http(settings: Settings, *, with_worker: bool, lanes: Lanes = Lanes.BOTH) -> None:
     import uvicorn
 
     from rentsync.api.app import create_app
 
     config = uvicorn.Config(
-        create_app(settings, with_worker=with_worker),
+        create_app(settings, with_worker=with_worker, lanes=lanes),
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -98,6 +101,18 @@ BulkConcurrencyOption = Annotated[
 ]
 
 
+LanesOption = Annotated[
+    Lanes,
+    typer.Option(
+        help="split: the real-time lane here, the bulk lane in a child process this one keeps "
+        "running, at a lower CPU priority; both: both lanes in this process; realtime or bulk: "
+        "that lane only.",
+        envvar="RENTSYNC_WORKER_LANES",
+        case_sensitive=False,
+    ),
+]
+
+
 @app.command()
 def serve(
     host: HostOption = None,
@@ -110,8 +125,10 @@ def serve(
         typer.Option(help="Jobs the in-process worker runs at once. [default 10]", min=1),
     ] = None,
     bulk_concurrency: BulkConcurrencyOption = None,
+    lanes: LanesOption = Lanes.SPLIT,
 ) -> None:
-    """Run the HTTP API and, unless --no-worker, a worker in the same process.
+    """Run the HTTP API and, unless --no-worker, a worker in the same process (its bulk lane in
+    a child process, unless --lanes says otherwise).
 
     SIGTERM or Ctrl-C stops accepting requests, lets running jobs finish, then exits.
     """
@@ -119,7 +136,7 @@ def serve(
         host=host, port=port, worker_concurrency=concurrency, bulk_concurrency=bulk_concurrency
     )
     try:
-        asyncio.run(serve_http(settings, with_worker=not no_worker))
+        asyncio.run(serve_http(settings, with_worker=not no_worker, lanes=lanes))
     except DatabaseUnavailable as exc:
         raise _fail(str(exc)) from None
 
@@ -130,22 +147,44 @@ def worker(
         int | None, typer.Option(help="Jobs this worker runs at once. [default 10]", min=1)
     ] = None,
     bulk_concurrency: BulkConcurrencyOption = None,
+    lanes: LanesOption = Lanes.SPLIT,
+    supervised: Annotated[
+        bool,
+        typer.Option(
+            "--supervised",
+            hidden=True,
+            help="Started by another worker (--lanes split): stop when its pipe on stdin closes.",
+        ),
+    ] = False,
 ) -> None:
-    """Run a worker only (as many as you like, on as many machines as you like).
+    """Run a worker only (as many as you like, on as many machines as you like). By default
+    its bulk lane runs in a child process it starts and keeps running (--lanes).
 
     SIGTERM or Ctrl-C lets running jobs finish, then exits.
     """
     settings = _settings(worker_concurrency=concurrency, bulk_concurrency=bulk_concurrency)
+    if lanes is Lanes.BULK:
+        os.nice(BULK_LANE_NICENESS)
 
     async def run() -> None:
-        async with bootstrap.running_services(settings) as services:
-            typer.echo(f"rentsync worker on {services.database.describe()}", err=True)
-            await bootstrap.run_worker(services, concurrency=settings.worker_concurrency)
+        async with bootstrap.running_services(settings, lanes=lanes) as services:
+            typer.echo(
+                f"rentsync worker ({lanes.value} lanes) on {services.database.describe()}",
+                err=True,
+            )
+            await bootstrap.run_worker(
+                services,
+                concurrency=settings.worker_concurrency,
+                lanes=lanes,
+                supervised=supervised,
+            )
 
     try:
         asyncio.run(run())
     except DatabaseUnavailable as exc:
         raise _fail(str(exc)) from None
+    except BulkLaneFailed as exc:
+        raise _fail(f"rentsync worker stopped: {exc}") from None
 
 
 @app.command()
@@ -200,8 +239,6 @@ def demo(
 
     Then serves until Ctrl-C, which stops rentsync and the emulator.
     """
-    import os
-
     from rich.console import Console
 
     from rentsync.demo.emulator import DemoError

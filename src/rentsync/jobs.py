@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import procrastinate
+from procrastinate import job_context
 from procrastinate import worker as procrastinate_worker
 from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool
@@ -192,18 +193,43 @@ the sync jobs it defers. Real-time jobs never wait behind them for a slot (B9)."
 
 
 LANES_PER_WORKER = 2
-"""procrastinate workers (rows in procrastinate_workers) one rentsync worker process runs."""
+"""procrastinate workers (rows in procrastinate_workers) a worker runs: one per lane, whether
+both lanes run in one process or the bulk lane in a child process of its own."""
+
+
+class Lanes(StrEnum):
+    """Which lanes a worker process runs (`rentsync worker --lanes`)."""
+
+    SPLIT = "split"
+    """The real-time lane here and the bulk lane in a child process this one starts and
+    supervises, at a lower CPU priority (`lane_process`): a bulk sync's work never shares the
+    real-time lane's event loop, and real-time work wins the CPU (B9). The default."""
+    BOTH = "both"
+    """Both lanes in this process, on one event loop."""
+    REALTIME = "realtime"
+    BULK = "bulk"
+
+    def here(self) -> tuple[bool, bool]:
+        """(real-time lane, bulk lane) run in this process."""
+        return (self is not Lanes.BULK, self in (Lanes.BOTH, Lanes.BULK))
 
 
 def worker_lanes(
-    services: Services, *, concurrency: int, bulk_concurrency: int
+    services: Services, *, concurrency: int, bulk_concurrency: int, lanes: Lanes = Lanes.BOTH
 ) -> list[dict[str, Any]]:
-    """The procrastinate workers one rentsync worker process runs side by side: the real-time
-    lane and the bulk lane (+1 slot for a bulk sync's loop, which waits for its jobs)."""
-    return [
-        worker_options(services, concurrency=concurrency, queues=REAL_TIME_LANE),
-        worker_options(services, concurrency=bulk_concurrency + 1, queues=BULK_LANE, lane="bulk"),
-    ]
+    """The procrastinate workers this process runs side by side: the real-time lane and/or the
+    bulk lane (+1 slot for a bulk sync's loop, which waits for its jobs)."""
+    real_time, bulk = lanes.here()
+    options = []
+    if real_time:
+        options.append(worker_options(services, concurrency=concurrency, queues=REAL_TIME_LANE))
+    if bulk:
+        options.append(
+            worker_options(
+                services, concurrency=bulk_concurrency + 1, queues=BULK_LANE, lane="bulk"
+            )
+        )
+    return options
 
 
 def worker_options(
@@ -243,6 +269,10 @@ class WorkerState(StrEnum):
     STOPPED = "stopped"
 
 
+ABORT_AGAIN_SECONDS = 1.0
+ABORT_ATTEMPTS = 10
+
+
 class _Worker(procrastinate_worker.Worker):
     """procrastinate's worker, noting when it begins to stop: on request, or on its own because
     the database went away (a side task such as the heartbeat or LISTEN failed, or fetching a
@@ -279,6 +309,32 @@ class _Worker(procrastinate_worker.Worker):
             await super()._fetch_and_process_jobs()  # type: ignore[no-untyped-call]
             if not self._notified or self._stop_event.is_set():
                 return
+
+    async def _abort_running_jobs(self) -> None:
+        """Cancel the running jobs, again every `ABORT_AGAIN_SECONDS` until they end.
+
+        procrastinate cancels each job once and then waits for all of them without end. A job
+        can lose that cancellation: on Python 3.11 `asyncio.wait_for` returns its result and
+        drops a cancellation that arrives as its awaitable finishes (cpython gh-86296), which
+        psycopg_pool's wait for a connection does (`pool.connection()` under contention). A bulk
+        sync's loop that lost it polls on for the whole run, so the lane never ended: a test's
+        teardown hung with the in-process worker's lanes cancelled. Each new cancellation gets
+        its own chance; a job still running after `ABORT_ATTEMPTS` is logged and left (the
+        stalled-job reaper hands it back)."""
+        for _ in range(ABORT_ATTEMPTS):
+            if not self._running_jobs:
+                return
+            for task, context in list(self._running_jobs.items()):
+                self._abort_job(task, context, job_context.AbortReason.SHUTDOWN)
+            await asyncio.wait(list(self._running_jobs), timeout=ABORT_AGAIN_SECONDS)
+        if self._running_jobs:
+            log.error(
+                "a job did not end when cancelled; leaving it",
+                extra={
+                    "action": "jobs.worker.job_ignored_cancel",
+                    "job_ids": [context.job.id for context in self._running_jobs.values()],
+                },
+            )
 
     def request_stop(self) -> None:
         self.shutdown_graceful_timeout = self._graceful_timeout
@@ -326,6 +382,7 @@ class WorkerRunner:
         self._wake = asyncio.Event()
         self._reconnecting = False
         self._finished = False
+        self._also_stop: list[Callable[[], None]] = []
         self.restarts = 0
         """Runs started again after the worker stopped on its own."""
         self.last_error: str | None = None
@@ -363,6 +420,12 @@ class WorkerRunner:
         self._wake.set()
         for worker in self._workers:
             worker.request_stop()
+        for stop in self._also_stop:
+            stop()
+
+    def also_stop(self, stop: Callable[[], None]) -> None:
+        """Call `stop` too when this worker is asked to stop (the bulk lane's process)."""
+        self._also_stop.append(stop)
 
     async def run(self, *, handle_signals: bool) -> None:
         """Until `stop()`, cancellation (in-process: a graceful stop too) or, with

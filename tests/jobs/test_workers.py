@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 
@@ -28,7 +30,7 @@ class Workers:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def start(
-        self, *, concurrency: int = 4, stalled_after_seconds: int = 2
+        self, *, concurrency: int = 4, stalled_after_seconds: int = 2, args: tuple[str, ...] = ()
     ) -> subprocess.Popen[bytes]:
         env = {
             **os.environ,
@@ -38,7 +40,7 @@ class Workers:
         }
         with (self.tmp_path / f"worker-{len(self.processes)}.log").open("wb") as log:
             process = subprocess.Popen(
-                [RENTSYNC, "worker", "--concurrency", str(concurrency)],
+                [RENTSYNC, "worker", "--concurrency", str(concurrency), *args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -49,6 +51,11 @@ class Workers:
     def stop_all(self) -> None:
         for process in self.processes:
             if process.poll() is None:
+                # Its bulk lane's process too (it would stop by itself once its parent is gone,
+                # gracefully, so perhaps after the test's database was dropped).
+                with contextlib.suppress(psutil.Error):
+                    for child in psutil.Process(process.pid).children():
+                        child.kill()
                 process.kill()
                 process.wait(10)
 

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import rentsync
-from rentsync import bootstrap, web
+from rentsync import bootstrap, jobs, web
 from rentsync.api import (
     api_keys,
     bulk_syncs,
@@ -109,10 +109,13 @@ def create_app(
     settings: Settings,
     *,
     with_worker: bool = True,
+    lanes: jobs.Lanes = jobs.Lanes.BOTH,
     qbo_transport: Transport | None = None,
     qbo_client_settings: ClientSettings | None = None,
 ) -> FastAPI:
-    """`qbo_transport`/`qbo_client_settings`: see `bootstrap.running_services` (tests)."""
+    """`lanes`: those of the in-process worker (`Lanes.SPLIT`: its bulk lane in a child process,
+    as `rentsync serve` runs it). `qbo_transport`/`qbo_client_settings`: see
+    `bootstrap.running_services` (tests)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -121,15 +124,19 @@ def create_app(
             qbo_transport=qbo_transport,
             qbo_client_settings=qbo_client_settings,
             with_worker=with_worker,
+            lanes=lanes,
         ) as services:
             app.state.services = services
             worker_task: asyncio.Task[None] | None = None
             runner = None
             if with_worker:
                 # Starts the worker again after the database went away (see jobs.WorkerRunner).
-                runner = bootstrap.worker_runner(services, concurrency=settings.worker_concurrency)
+                runner = bootstrap.worker_runner(
+                    services, concurrency=settings.worker_concurrency, lanes=lanes
+                )
                 worker_task = asyncio.create_task(
-                    runner.run(handle_signals=False), name="rentsync in-process worker"
+                    bootstrap.run_lanes(services, runner, lanes=lanes, handle_signals=False),
+                    name="rentsync in-process worker",
                 )
                 worker_task.add_done_callback(_report_worker_end)
             app.state.worker = runner

@@ -262,7 +262,12 @@ class BulkSyncs:
         """Plan a chunk of orders; also the customers and products QuickBooks does not hold
         yet that the chunk's orders will create."""
         company_id = facts.company_id
-        orders = {c.source_id: Order.model_validate(c.body) for c in candidates}
+        orders: dict[str, Order] = {}
+        for c in candidates:
+            orders[c.source_id] = Order.model_validate(c.body)
+            # A chunk is 200 orders of CPU work: let a worker running both lanes on this
+            # event loop fetch and run real-time jobs in between (B9).
+            await asyncio.sleep(0)
         paid = await self.repository.orders_with_payments(
             company_id,
             [
@@ -294,6 +299,7 @@ class BulkSyncs:
             items.append(
                 PlannedItem(source_id=candidate.source_id, revision=candidate.revision, plan=plan)
             )
+            await asyncio.sleep(0)
         return items, sorted(to_create, key=_sort_key)
 
     def _plan_one(
