@@ -28,6 +28,9 @@ goes is split from the queue's own events (procrastinate_events: deferred, start
 queue (deferred -> started), before the request (started -> slot taken and sent: the job's own
 statements and the limiter), QBO (the request itself, 150 ms of it the emulator's latency).
 
+`RENTSYNC_BENCH_LANES=split|both` (default split): the worker's `--lanes` (A/B of the bulk lane in
+a child process of its own against both lanes on one event loop).
+
 `RENTSYNC_BENCH_SIZE=tiny|small|full` (default small): full is the issue's 5,000-order bulk sync
 and 100 companies at 20 events/s; small is the same with a 1,000-order bulk sync; tiny checks
 the bench itself.
@@ -117,6 +120,16 @@ class Phase:
 def _cpu_now(rig: Rig, services: dict[str, Service]) -> dict[str, float | None]:
     """CPU seconds so far of each process, and of PostgreSQL (postmaster and its backends)."""
     seconds = {name: _cpu_seconds(service.pid) for name, service in services.items()}
+    for name, service in services.items():
+        # A worker's bulk lane runs in a child process of its own (`--lanes split`).
+        try:
+            children = psutil.Process(service.pid).children() if service.pid else []
+            if children:
+                seconds[f"{name} bulk lane"] = sum(
+                    t.user + t.system for t in (c.cpu_times() for c in children)
+                )
+        except psutil.Error:
+            pass
     postmaster = rig.pg.postmaster_pid() if rig.pg is not None else None
     if postmaster is not None:
         try:
@@ -384,10 +397,13 @@ async def _run(size: str) -> list[str]:
     knobs = SIZES[size]
     n_orders, n_customers, n_products = knobs["orders"], knobs["customers"], knobs["products"]
     rate = knobs["rate"]
+    lanes = os.environ.get("RENTSYNC_BENCH_LANES", "split")
     rng = random.Random(SEED)
     rows: list[str] = []
     peak_connections = 0
-    async with process_rig(max_connections=MAX_CONNECTIONS) as rig:
+    async with process_rig(
+        max_connections=MAX_CONNECTIONS, extra_env={"RENTSYNC_WORKER_LANES": lanes}
+    ) as rig:
         by_name = {s.name: s for s in rig.rentsync}
         if rig.emulator is not None:
             by_name[rig.emulator.name] = rig.emulator
@@ -502,7 +518,8 @@ async def _run(size: str) -> list[str]:
         f"invoice create: their customers and products already in QBO), company 0 bulk-syncs "
         f"{n_orders} orders over {n_customers} customers and {n_products} products (all sent "
         f"before it connected); {LATENCY_MS} ms latency and QBO's real limits on every company; "
-        f"1 worker (concurrency 10), API and emulator separate processes; set-up "
+        f"1 worker (concurrency 10, --lanes {lanes}), API and emulator separate processes; "
+        "set-up "
         f"{setup_seconds:.0f} s; event -> QBO = the PUT's 2xx at the bench -> rentsync "
         f"receives QBO's 200 to the invoice create (QuickBooks log at + duration)"
     )
