@@ -113,19 +113,37 @@ class ConsoleKeys:
         )
 
 
+_OPENED_KEPT = 10_000
+"""Companies whose connection and settings a process keeps (`CompanyQboAccess`)."""
+
+
 class CompanyQboAccess:
     """Adapts the QBO connection service to what the sync engine needs (`sync.ports`)."""
 
     def __init__(self, service: QboService, connections: ConnectionRepository) -> None:
         self._service = service
         self._connections = connections
+        self._opened: dict[int, tuple[str, CompanyQbo, SyncSettings]] = {}
+        """Per company, what `open_with_settings` last read and the read version it had."""
 
     async def open(self, company_id: int) -> CompanyQbo:
         return await self._open(company_id, await self._connections.get(company_id))
 
-    async def open_with_settings(self, company_id: int) -> tuple[CompanyQbo, SyncSettings]:
-        stored, settings = await self._connections.get_with_settings(company_id)
-        return await self._open(company_id, stored), settings
+    async def open_with_settings(
+        self, company_id: int, *, version: str | None = None
+    ) -> tuple[CompanyQbo, SyncSettings]:
+        # The read version changes with every write of the connection or the settings, by
+        # any process (a refresh, a disconnect, a settings change), so the same version means
+        # the same rows: the decrypted tokens, settings and client are reused, not read again.
+        kept = self._opened.get(company_id)
+        if version is not None and kept is not None and kept[0] == version:
+            return kept[1], kept[2]
+        stored, settings, read_version = await self._connections.get_with_settings(company_id)
+        opened = await self._open(company_id, stored)
+        if len(self._opened) >= _OPENED_KEPT and company_id not in self._opened:
+            del self._opened[next(iter(self._opened))]  # the oldest kept
+        self._opened[company_id] = (read_version, opened, settings)
+        return opened, settings
 
     async def _open(self, company_id: int, stored: StoredConnection | None) -> CompanyQbo:
         if (

@@ -5,20 +5,26 @@
 - An order recorded synced schedules the payments that waited for its invoice in the same
   statement's round trip, as `schedule_waiting` did after it.
 - A company's connection and sync settings read together are what each read alone gives.
+- A worker reuses a company's connection and settings only while the read version its job's
+  first statement reads is the one they were read at: any write of either row, by any process,
+  is seen by the next job.
 - A PUT stores its change, ledger row and job in one statement (no BEGIN/COMMIT round trips).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from rentsync import bootstrap
+from rentsync.domain.connection import ConnectionState
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, WriteIntent
+from rentsync.domain.qbo import CompanyFacts, TokenSet
 from rentsync.domain.settings import SyncSettings
 from rentsync.domain.triggers import Trigger
 from rentsync.settings import Settings
@@ -107,13 +113,13 @@ async def test_r13_a_company_s_connection_and_settings_read_together(
     services: bootstrap.Services,
 ) -> None:
     company, _ = await services.companies.create("Folded Settings Rentals")
-    stored, settings = await services.connections.get_with_settings(company.id)
+    stored, settings, _ = await services.connections.get_with_settings(company.id)
     assert stored is None and settings == SyncSettings()
     assert settings == await services.sync_settings.get(company.id)
 
     mine = SyncSettings.model_validate({"sync_mode": "all_orders_and_quotes"})
     await services.sync_settings.put(company.id, mine)
-    stored, settings = await services.connections.get_with_settings(company.id)
+    stored, settings, _ = await services.connections.get_with_settings(company.id)
     assert stored is None and settings == mine == await services.sync_settings.get(company.id)
     company_qbo, read = await services.qbo_access.open_with_settings(company.id)
     assert read == mine
@@ -181,3 +187,73 @@ async def test_r01_a_put_stores_its_change_ledger_row_and_job_in_one_statement(
     assert [job[0] for job in jobs] == [first.job_id, second.job_id]
     assert {(job[1], job[2]) for job in jobs} == {(key.lock(), SYNC_QUEUE)}
     assert jobs[0][3] == {"company_id": company.id, "doc_type": "order", "source_id": "O-1"}
+
+
+async def test_r13_a_worker_reuses_a_company_s_connection_and_settings_only_while_unchanged(
+    services: bootstrap.Services,
+) -> None:
+    """The writes below go through the repositories, never through the reader that keeps what
+    it read: as another process's writes would, they reach it only through the read version."""
+    company, _ = await services.companies.create("Kept Reads Rentals")
+    key = DocumentKey(company.id, DocumentType.ORDER, "O-1")
+    await services.documents.put(key, {"kind": "order"}, version=1)
+    access = services.qbo_access
+
+    async def first_read_version() -> str:
+        *_, version = await services.ledger.get_with_document(key)
+        assert version is not None
+        return version
+
+    seen: set[str] = set()
+
+    async def opened_at_a_new_version() -> tuple[Any, SyncSettings]:
+        version = await first_read_version()
+        assert version not in seen, "every write gives a new read version"
+        seen.add(version)
+        opened = await access.open_with_settings(company.id, version=version)
+        again = await access.open_with_settings(company.id, version=version)
+        assert again[0] is opened[0] and again[1] is opened[1]  # kept, not read again
+        return opened
+
+    company_qbo, settings = await opened_at_a_new_version()
+    assert company_qbo.client is None and settings == SyncSettings()
+
+    mine = SyncSettings.model_validate({"sync_mode": "all_orders_and_quotes"})
+    await services.sync_settings.put(company.id, mine)
+    company_qbo, settings = await opened_at_a_new_version()
+    assert settings == mine
+
+    tokens = TokenSet(
+        access_token="access-1",
+        refresh_token="refresh-1",
+        access_expires_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+    facts = CompanyFacts(company_name="Kept", plan="QuickBooks Online Plus")
+    await services.connections.save_connected(
+        company.id, environment="sandbox", realm_id="9130", tokens=tokens, facts=facts
+    )
+    company_qbo, settings = await opened_at_a_new_version()
+    assert company_qbo.connection.state is ConnectionState.CONNECTED
+    assert company_qbo.client is not None and settings == mine
+
+    async with services.connections.locked(company.id) as row:  # a token refresh
+        await row.save_tokens(dataclasses.replace(tokens, access_token="access-2"))
+    await opened_at_a_new_version()
+
+    await services.connections.save_facts(company.id, dataclasses.replace(facts, plan="Simple"))
+    company_qbo, _ = await opened_at_a_new_version()
+    assert company_qbo.plan == "Simple"
+
+    await services.connections.mark_lost(company.id, "refresh token revoked")
+    company_qbo, _ = await opened_at_a_new_version()
+    assert company_qbo.connection.state is ConnectionState.LOST and company_qbo.client is None
+
+    await services.connections.forget(company.id)  # a disconnect
+    company_qbo, _ = await opened_at_a_new_version()
+    assert company_qbo.connection.state is ConnectionState.NOT_CONNECTED
+
+    # A run that read an older version (before the last write) is not served the kept reads
+    # of another version: it reads again, and gets what is stored now.
+    stale = sorted(seen)[0]
+    company_qbo, settings = await access.open_with_settings(company.id, version=stale)
+    assert company_qbo.connection.state is ConnectionState.NOT_CONNECTED and settings == mine

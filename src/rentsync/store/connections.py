@@ -28,6 +28,17 @@ _COLUMNS = """company_id, status, environment, realm_id, company_name, plan, cou
     disconnected_at"""
 
 
+def company_version(company: str) -> str:
+    """SQL for the company's read version (migration 0079) given an SQL expression for its id:
+    its connection's and its settings' versions, '-' for a missing row. Every write of either
+    row changes it, and it never repeats."""
+    return (
+        "(coalesce((SELECT version::text FROM qbo_connections WHERE company_id = "
+        f"{company}), '-') || ':' || coalesce((SELECT version::text FROM company_settings "
+        f"WHERE company_id = {company}), '-'))"
+    )
+
+
 def _context(company_id: int, field: str) -> str:
     return f"qbo_connections:{company_id}:{field}"
 
@@ -127,13 +138,14 @@ class ConnectionRepository:
 
     async def get_with_settings(
         self, company_id: int
-    ) -> tuple[StoredConnection | None, SyncSettings]:
-        """The connection and the company's sync settings in one round trip (each sync job
-        needs both)."""
+    ) -> tuple[StoredConnection | None, SyncSettings, str]:
+        """The connection, the company's sync settings and the version they were read at
+        (`company_version`), in one round trip (each sync job needs both)."""
         columns = ", ".join(f"c.{c.strip()}" for c in _COLUMNS.split(","))
         async with self._pool.connection() as conn, conn.cursor() as cur:
             await cur.execute(
-                f"SELECT {columns}, s.{SETTINGS_COLUMNS.replace(', ', ', s.')} "
+                f"SELECT {columns}, s.{SETTINGS_COLUMNS.replace(', ', ', s.')}, "
+                f"{company_version('k.company_id')} "
                 "FROM (SELECT %s::bigint AS company_id) AS k "
                 "LEFT JOIN qbo_connections c USING (company_id) "
                 "LEFT JOIN company_settings s USING (company_id)",
@@ -141,11 +153,12 @@ class ConnectionRepository:
             )
             row = await cur.fetchone()
             assert row is not None and cur.description is not None
-            width = len(row) - 2
+            width = len(row) - 3
             names = [column.name for column in cur.description[:width]]
+        settings, version = settings_of(row[width:-1]), str(row[-1])
         if row[0] is None:  # no connection row
-            return None, settings_of(row[width:])
-        return self._from_row(dict(zip(names, row[:width], strict=True))), settings_of(row[width:])
+            return None, settings, version
+        return self._from_row(dict(zip(names, row[:width], strict=True))), settings, version
 
     @contextlib.asynccontextmanager
     async def locked(self, company_id: int) -> AsyncIterator[LockedRow]:

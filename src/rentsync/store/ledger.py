@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, WriteIntent
 from rentsync.domain.triggers import Trigger
+from rentsync.store.connections import company_version
 from rentsync.store.documents import (
     SYNC_QUEUE,
     SYNC_TASK,
@@ -103,8 +104,9 @@ class LedgerRepository:
 
     async def get_with_document(
         self, key: DocumentKey
-    ) -> tuple[StoredDocument | None, SyncRecord | None]:
-        """A document's snapshot and its ledger row in one round trip (each job starts so)."""
+    ) -> tuple[StoredDocument | None, SyncRecord | None, str | None]:
+        """A document's snapshot, its ledger row and its company's read version
+        (`connections.company_version`) in one round trip (each job starts so)."""
         document_columns = [f.name for f in fields(StoredDocument)]
         record_columns = [f.name for f in fields(SyncRecord)]
         select = ", ".join(
@@ -116,18 +118,20 @@ class LedgerRepository:
             conn.cursor(row_factory=dict_row) as cur,
         ):
             await cur.execute(
-                f"SELECT {select} FROM documents d LEFT JOIN sync_records r "
+                f"SELECT {select}, {company_version('d.company_id')} AS company_version "
+                "FROM documents d LEFT JOIN sync_records r "
                 "USING (company_id, doc_type, source_id) "
                 "WHERE d.company_id = %s AND d.doc_type = %s AND d.source_id = %s",
                 (key.company_id, key.doc_type.value, key.source_id),
             )
             row = await cur.fetchone()
         if row is None:
-            return None, None
+            return None, None, None
         document = StoredDocument(**{c: row[f"d_{c}"] for c in document_columns})
+        version = row["company_version"]
         if row["r_state"] is None:
-            return document, None
-        return document, SyncRecord(**{c: row[f"r_{c}"] for c in record_columns})
+            return document, None, version
+        return document, SyncRecord(**{c: row[f"r_{c}"] for c in record_columns}), version
 
     async def get_many(self, keys: Sequence[DocumentKey]) -> dict[DocumentKey, SyncRecord]:
         """Several ledger rows in one round trip (an order's references)."""

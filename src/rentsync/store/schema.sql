@@ -106,14 +106,27 @@ CREATE TABLE sync_attempts (
 CREATE INDEX sync_attempts_document_idx ON sync_attempts (company_id, doc_type, source_id, id);
 CREATE INDEX sync_attempts_company_finished_idx ON sync_attempts (company_id, finished_at);
 
+-- Every write of a company's connection or settings gives the row a new version (migration 0079).
+CREATE SEQUENCE company_read_versions;
+
+CREATE FUNCTION company_read_version_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.version := nextval('company_read_versions');
+    RETURN NEW;
+END
+$$;
+
 CREATE TABLE company_settings (
     company_id bigint PRIMARY KEY REFERENCES companies (id) ON DELETE CASCADE,
     sync_mode  text NOT NULL DEFAULT 'orders_and_quotes_with_payment'
                CHECK (sync_mode IN ('orders_and_quotes_with_payment', 'all_orders_and_quotes',
                                     'only_with_payment')),
     accounts   jsonb NOT NULL DEFAULT '{}',
-    updated_at timestamptz NOT NULL DEFAULT now()
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    version    bigint NOT NULL DEFAULT nextval('company_read_versions')
 );
+CREATE TRIGGER company_settings_version BEFORE UPDATE ON company_settings
+    FOR EACH ROW EXECUTE FUNCTION company_read_version_bump();
 
 -- QBO tax codes (with their combined rate), pulled on request and offered to the rental system.
 CREATE TABLE tax_rates (
@@ -148,8 +161,11 @@ CREATE TABLE qbo_connections (
     lost_at                 timestamptz,
     lost_reason             text,
     disconnected_at         timestamptz,
-    updated_at              timestamptz NOT NULL DEFAULT now()
+    updated_at              timestamptz NOT NULL DEFAULT now(),
+    version                 bigint NOT NULL DEFAULT nextval('company_read_versions')
 );
+CREATE TRIGGER qbo_connections_version BEFORE UPDATE ON qbo_connections
+    FOR EACH ROW EXECUTE FUNCTION company_read_version_bump();
 
 -- The random part of a signed OAuth `state`, hashed; deleted when used (single use).
 CREATE TABLE qbo_oauth_states (

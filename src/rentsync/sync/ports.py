@@ -86,8 +86,12 @@ class CompanyQbo:
 class QboAccess(Protocol):
     async def open(self, company_id: int) -> CompanyQbo: ...
 
-    async def open_with_settings(self, company_id: int) -> tuple[CompanyQbo, SyncSettings]:
-        """`open` and the company's sync settings, read together (one round trip)."""
+    async def open_with_settings(
+        self, company_id: int, *, version: str | None = None
+    ) -> tuple[CompanyQbo, SyncSettings]:
+        """`open` and the company's sync settings, read together (one round trip).
+        `version`: the company's read version a statement of the caller's has just read
+        (`Run.company_version`): what was read at that version may be reused, unread."""
         ...
 
 
@@ -200,7 +204,9 @@ class Ledger(Protocol):
 
     async def get_with_document(
         self, key: DocumentKey
-    ) -> tuple[StoredDocumentView | None, LedgerRow | None]: ...
+    ) -> tuple[StoredDocumentView | None, LedgerRow | None, str | None]:
+        """The snapshot, the ledger row and the company's read version (`QboAccess`)."""
+        ...
 
     async def get_many(self, keys: Sequence[DocumentKey]) -> Mapping[DocumentKey, LedgerRow]: ...
 

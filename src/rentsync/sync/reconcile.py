@@ -51,10 +51,12 @@ class Reconciler:
     async def reconcile(self, key: DocumentKey) -> str:
         """Run one reconciliation; returns the outcome, raises RetryLater to run again."""
         started = self._clock()
-        document, record = await self._ledger.get_with_document(key)
+        document, record, version = await self._ledger.get_with_document(key)
         if document is None or record is None:
             return "nothing_to_do"  # the company or document was removed meanwhile
-        run = Run(key=key, document=document, record=record, started=started)
+        run = Run(
+            key=key, document=document, record=record, started=started, company_version=version
+        )
         handler = self._handlers[key.doc_type]
         try:
             if document.deleted:

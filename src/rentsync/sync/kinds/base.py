@@ -42,6 +42,8 @@ class Run:
     document: StoredDocumentView
     record: LedgerRow
     started: datetime
+    company_version: str | None = None
+    """The company's read version as the run's first read found it (`QboAccess`)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -37,7 +37,9 @@ class InvoiceKind:
 
     async def sync(self, run: Run) -> str:
         engine, key = self._engine, run.key
-        company, settings = await engine.qbo.open_with_settings(key.company_id)
+        company, settings = await engine.qbo.open_with_settings(
+            key.company_id, version=run.company_version
+        )
         order = Order.model_validate(run.document.body)
         if policy.needs_payment_fact(order, settings):
             order = await self._with_payments(key, order)
