@@ -464,7 +464,7 @@ async def _run(database_url: str, data_dir: Path) -> None:
         f"QBO calls per document (steady state): {per_doc:.3f}; baseline 1 (one create per "
         f"order); served: {served}",
         f"database transactions per document (PUT + sync job, autocommit: about one per "
-        f"statement; machine-independent): {transactions / ORDERS:.1f}",
+        f"statement; varies about 10 % between runs): {transactions / ORDERS:.1f}",
         f"CPU per document (holds under load): this process (API, worker, emulator, bench "
         f"client) {own_cpu / ORDERS * 1000:.2f} ms, PostgreSQL {pg_cpu / ORDERS * 1000:.2f} ms, "
         f"together {(own_cpu + pg_cpu) / ORDERS * 1000:.2f} ms -> at most "
