@@ -22,8 +22,8 @@ statement of its own under load.
 
 Background work (bulk sync) asks with `background=True`: it goes only while `background_keep_free`
 slots stay free and the rolling minute keeps `background_headroom_per_minute` requests (and the
-second `background_keep_free`) for real-time work, which therefore never waits behind it for more
-than the requests already in flight.
+second `background_headroom_per_second`) for real-time work, which therefore never waits behind it
+for more than the requests already in flight.
 
 A 429 anyway (another app of the same company, a limit Intuit changed): `block` sets the realm's
 "blocked until" in the database, so every process waits it out together, then the request is
@@ -51,6 +51,11 @@ from rentsync.domain import qbo as qbo_rules
 from rentsync.qbo import errors
 from rentsync.qbo.ports import HeldSlot, RealmBudget, Ring, SlotAsk
 
+MINUTE_MARGIN_SECONDS = 2.0
+"""Added to the minute windows (the limiter's and the batch coalescer's count): a request
+reaches QuickBooks a little after it is stamped here, later still on a busy machine (costs 3 % of
+the minute: 500 per 62 s)."""
+
 MINUTE = "minute"
 SECOND = "second"
 BATCH = "batch"
@@ -65,12 +70,14 @@ class LimitSettings:
     """Per realm and app."""
     realm_batch_per_minute: int = qbo_rules.REALM_BATCHES_PER_MINUTE
     """Per realm, every app together."""
-    margin_seconds: float = 2.0
-    """Added to the minute windows: a request reaches QuickBooks a little after it is stamped
-    here, later still on a busy machine (costs 3 % of the minute: 500 per 62 s)."""
+    margin_seconds: float = MINUTE_MARGIN_SECONDS
     second_margin_seconds: float = 0.2
     """10 per 1.2 s is still above the minute's 500 per 61 s, so it costs no throughput."""
     background_keep_free: int = qbo_rules.REAL_TIME_RESERVE_IN_FLIGHT
+    """In-flight slots background work leaves free."""
+    background_headroom_per_second: int = qbo_rules.REAL_TIME_RESERVE_PER_SECOND
+    """Of the second's 10, what background work leaves: 9 per 1.2 s is 450 a minute, so the
+    minute's share (440) is what binds a bulk sync, as its preview plans."""
     background_headroom_per_minute: int = qbo_rules.REAL_TIME_RESERVE_PER_MINUTE
     """The bulk preview plans for the rest of the minute (`domain.bulk`); home: domain/qbo.py."""
     lease_seconds: float = qbo_rules.REQUEST_SECONDS + 10.0
@@ -95,14 +102,15 @@ class LimitSettings:
             batch_per_minute=max(1, round(40 * factor)),
             realm_batch_per_minute=max(1, round(120 * factor)),
             background_headroom_per_minute=qbo_rules.real_time_reserve_per_minute(per_minute),
+            background_headroom_per_second=qbo_rules.real_time_reserve_per_second(per_minute),
         )
 
     def rings(self, *, batch: bool, background: bool) -> tuple[Ring, ...]:
-        keep = self.background_keep_free if background else 0
         minute_headroom = self.background_headroom_per_minute if background else 0
+        second_headroom = self.background_headroom_per_second if background else 0
         rings = [
             Ring(MINUTE, self.per_minute, 60.0 + self.margin_seconds, minute_headroom),
-            Ring(SECOND, self.per_second, 1.0 + self.second_margin_seconds, keep),
+            Ring(SECOND, self.per_second, 1.0 + self.second_margin_seconds, second_headroom),
         ]
         if batch:
             size = min(self.batch_per_minute, self.realm_batch_per_minute)
