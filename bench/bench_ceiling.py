@@ -144,6 +144,64 @@ async def _requests_since(rig: Rig, company: Company, since: float) -> tuple[int
     return int(total), int(throttled)
 
 
+BULK_QUEUE = "sync_bulk"
+LANE_SQL = (
+    "SELECT count(*) FILTER (WHERE status = 'doing'), count(*) FILTER (WHERE status = 'todo') "
+    "FROM procrastinate_jobs WHERE queue_name = %s"
+)
+TIMELINE_SECONDS = 5
+TIMELINE_SQL = """
+WITH log AS (
+    SELECT floor(extract(epoch FROM at - to_timestamp(%(since)s)) / %(step)s)::int AS slot,
+           path LIKE '%%/batch?%%' AS batch,
+           method = 'GET' AND path LIKE '%%/query?%%' AS query,
+           (length(request_body) - length(replace(request_body, '"bId"', ''))) / 5 AS items
+    FROM qbo_log WHERE company_id = %(company)s AND at >= to_timestamp(%(since)s)
+), jobs AS (
+    SELECT floor(extract(epoch FROM s.at - to_timestamp(%(since)s)) / %(step)s)::int AS slot,
+           extract(epoch FROM f.at - s.at) AS seconds
+    FROM procrastinate_jobs j
+    JOIN procrastinate_events s ON s.job_id = j.id AND s.type = 'started'
+    JOIN procrastinate_events f ON f.job_id = j.id AND f.type IN ('succeeded', 'failed')
+    WHERE j.queue_name = %(queue)s AND s.at >= to_timestamp(%(since)s)
+)
+SELECT slot,
+       (SELECT count(*) FILTER (WHERE batch) FROM log l WHERE l.slot = s.slot),
+       (SELECT coalesce(sum(items) FILTER (WHERE batch), 0) FROM log l WHERE l.slot = s.slot),
+       (SELECT count(*) FILTER (WHERE NOT batch AND NOT query) FROM log l WHERE l.slot = s.slot),
+       (SELECT count(*) FILTER (WHERE query) FROM log l WHERE l.slot = s.slot),
+       (SELECT count(*) FROM jobs k WHERE k.slot = s.slot),
+       (SELECT coalesce(avg(seconds), 0) FROM jobs k WHERE k.slot = s.slot)
+FROM (SELECT slot FROM log UNION SELECT slot FROM jobs) s ORDER BY slot
+"""
+
+
+async def _timeline(
+    rig: Rig, company: Company, since: float, lane: list[tuple[float, int, int]]
+) -> list[str]:
+    """Per 5 s of the bulk run (RENTSYNC_BENCH_TIMELINE=1): QBO requests by kind, the bulk
+    lane's jobs started there and their average duration, its busy slots and waiting jobs."""
+    rows = await rig.sql(
+        TIMELINE_SQL,
+        {
+            "since": since,
+            "step": TIMELINE_SECONDS,
+            "company": company.company_id,
+            "queue": BULK_QUEUE,
+        },
+    )
+    lines = ["  t(s)  batches items  creates queries | jobs  job s | busy  todo"]
+    for slot, batches, items, creates, queries, jobs, job_seconds in rows:
+        sampled = [(d, t) for at, d, t in lane if slot <= at / TIMELINE_SECONDS < slot + 1]
+        busy = sum(d for d, _ in sampled) / max(len(sampled), 1)
+        todo = sum(t for _, t in sampled) / max(len(sampled), 1)
+        lines.append(
+            f"  {slot * TIMELINE_SECONDS:4d}  {batches:7d} {items:5d}  {creates:7d} {queries:7d}"
+            f" | {jobs:4d} {job_seconds:6.2f} | {busy:4.0f} {todo:5.0f}"
+        )
+    return lines
+
+
 async def _bulk_backfill(
     rig: Rig, puts: list[tuple[str, str, dict[str, Any]]], n_orders: int, naive_rate: float
 ) -> str:
@@ -165,8 +223,11 @@ async def _bulk_backfill(
         raise RuntimeError(f"bulk sync: {response.status_code} {response.text[:300]}")
     bulk_id = response.json()["id"]
     state: dict[str, Any] = {}
+    lane: list[tuple[float, int, int]] = []
     while time.monotonic() - started < 3600:
         rig.sample_rss()
+        [(doing, todo)] = await rig.sql(LANE_SQL, BULK_QUEUE)
+        lane.append((time.monotonic() - started, int(doing), int(todo)))
         state = (await company.api.get(f"/api/v1/bulk-syncs/{bulk_id}")).json()
         if state.get("state") in ("done", "cancelled", "failed"):
             break
@@ -184,6 +245,9 @@ async def _bulk_backfill(
     )
     preview = state.get("preview") or {}
     refused = await rig.refused(company.realm)
+    if os.environ.get("RENTSYNC_BENCH_TIMELINE"):
+        for line in await _timeline(rig, company, started_wall, lane):
+            print(line)
     per_minute = created / seconds * 60
     return (
         f"P1  bulk sync ({n_orders} orders, everything sent before the connection, R14; "
@@ -197,7 +261,9 @@ async def _bulk_backfill(
         f"{sum(refused.values())}) (goal 0); preview estimate {preview.get('qbo_calls')} "
         f"requests ({preview.get('qbo_operations')} operations) in "
         f"{preview.get('estimated_seconds')} s; P2 bulk / naive = {per_minute / naive_rate:.1f}x "
-        f"in documents (goal >= 10x); bulk progress {state.get('progress')}"
+        f"in documents (goal >= 10x; the most QBO's ceiling allows: {BATCH_CEILING} / "
+        f"{naive_rate:.0f} = {BATCH_CEILING / naive_rate:.1f}x); bulk progress "
+        f"{state.get('progress')}"
     )
 
 

@@ -124,7 +124,8 @@ class Rig:
 
     async def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as c:
-            cursor = await c.execute(query, params)
+            named = len(params) == 1 and isinstance(params[0], dict)
+            cursor = await c.execute(query, params[0] if named else params)
             return list(await cursor.fetchall())
 
 

@@ -152,3 +152,34 @@ async def test_r18_a_full_batch_voids_its_linger_timer_so_the_next_batch_fills(
         made = [written for group in groups for written in group]
         assert len({written.id for written in made}) == 60
         assert coalescer.batches_sent == 2, "the stale timer split the second batch"
+
+
+async def test_r18_past_the_minutes_batches_creates_go_singly_without_the_batch_linger(
+    settings: Settings,
+) -> None:
+    """Once the minute's batches are spent there is no batch to fill: the creates go singly
+    beside the batches at once, not after the bulk linger (which held each bulk job, and its
+    slot of the bulk lane, for 1.5 s: the lane then sent about 310 singles a minute of 400)."""
+    async with qbo_harness(settings) as h:
+        await h.connect()
+        client = await h.services.qbo.client_for(h.company_id)
+        coalescer = BatchCoalescer(linger_seconds=600, max_items=2, batches_per_minute=1)
+        gateway = coalescer.gateway(client)
+
+        async def create_all(first: int, count: int) -> list[Any]:
+            creates = [
+                _customer(h.company_id, f"Unlingered {n}", n) for n in range(first, first + count)
+            ]
+            return await asyncio.gather(
+                *(
+                    gateway.create(c["entity"], c["payload"], requestid=c["requestid"])
+                    for c in creates
+                )
+            )
+
+        full = await asyncio.wait_for(create_all(0, 2), timeout=60)  # a full batch goes at once
+        singles = await asyncio.wait_for(create_all(2, 3), timeout=60)  # not after 600 s
+        assert len({r.id for r in [*full, *singles]}) == 5
+        assert coalescer.batches_sent == 1
+        log = await h.services.qbo_log.page(h.company_id, limit=50)
+        assert sum(1 for entry in log if "/customer" in entry.path) == 3

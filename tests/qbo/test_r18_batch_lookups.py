@@ -58,7 +58,11 @@ async def test_r18_lookups_travel_as_query_items_each_answered_as_alone(
         coalescer = BatchCoalescer(linger_seconds=0.2)
         gateway = coalescer.gateway(client)
         wanted = [*names, "Nobody", "Nobody else"]
-        found = await _settle([gateway.find_by("Customer", "DisplayName", n) for n in wanted])
+        *found, no_invoice = await _settle(
+            [gateway.find_by("Customer", "DisplayName", n) for n in wanted]
+            + [gateway.find_by_doc_number("Invoice", "404")]
+        )
+        assert no_invoice is None
         bad = gateway.find_by("Customer", "NoSuchField", "x")
         with pytest.raises(errors.QboError) as refused:
             await bad
@@ -69,13 +73,39 @@ async def test_r18_lookups_travel_as_query_items_each_answered_as_alone(
             await client.find_by("Customer", "NoSuchField", "x")
         assert type(refused.value) is type(refused_alone.value)
         assert refused.value.code == refused_alone.value.code == "4001"
-        # 9 lookups in one batch; the bad one went alone (it came after the batch was sent).
-        assert coalescer.batches_sent == 1 and coalescer.queries_batched == 9
+        # 10 lookups in one batch of two Query items (the 9 names as one IN query, the
+        # DocNumber); the bad one went alone (it came after the batch was sent).
+        assert coalescer.batches_sent == 1 and coalescer.queries_batched == 10
         log = await _log(h)
         batches = [e for e in log if "/batch" in e.path]
         assert len(batches) == 1
         assert batches[0].requestid is None, "a batch of lookups is never replayed"
-        assert all("Query" in item for item in _sent_items(batches[0]))
+        items = _sent_items(batches[0])
+        assert len(items) == 2 and all("Query" in item for item in items)
+        assert "DisplayName IN (" in items[1]["Query"]
+
+
+async def test_r18_name_lookups_meet_in_one_query_each_caller_its_own_rows(
+    settings: Settings,
+) -> None:
+    """A company's new customers are looked up by name before they are created (B1): those that
+    meet cost one query of up to 30 names, each caller answered with the rows the `=` query alone
+    gives (QBO's `=` ignores case); the batch budget spent, the query goes as a single request."""
+    async with qbo_harness(settings) as h:
+        client = await _client(h)
+        names = ["Known A", "Known B", "O'Hara & Sons"]
+        await _customers(client, h.company_id, *names)
+        coalescer = BatchCoalescer(linger_seconds=0.2, batches_per_minute=0)
+        gateway = coalescer.gateway(client)
+        wanted = [*names, "known a", *(f"New {n}" for n in range(32))]
+        found = await _settle([gateway.find_by("Customer", "DisplayName", n) for n in wanted])
+        alone = [await client.find_by("Customer", "DisplayName", n) for n in wanted]
+        assert found == alone
+        assert [len(rows) for rows in found[:4]] == [1, 1, 1, 1]
+        log = await _log(h)
+        merged = [e for e in log if "/query" in e.path and "DisplayName IN (" in e.path]
+        assert len(merged) == 2, "36 names: two queries of at most 30"
+        assert not [e for e in log if "/batch" in e.path]
 
 
 async def test_r18_a_bad_query_item_fails_only_its_own_caller(settings: Settings) -> None:

@@ -40,7 +40,8 @@ class PreviewOut(BaseModel):
     fail: int
     qbo_operations: int = Field(
         description="QuickBooks operations the run makes: one per invoice written, two per "
-        "customer or product QuickBooks does not hold yet (a look-up, then the create)."
+        "customer or product QuickBooks does not hold yet (a look-up by name, then the create; "
+        "up to 30 look-ups share one query)."
     )
     qbo_calls: int = Field(
         description="QuickBooks requests those operations take: creates and look-ups travel as "

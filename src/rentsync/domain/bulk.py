@@ -9,9 +9,10 @@ A bulk sync takes the requests real-time sync does not keep (`domain.qbo`
 `REAL_TIME_RESERVE_PER_MINUTE`: 500 - 60 = 440 a minute, the limiter's background share), and
 its creates and look-ups travel as batch items (`sync.batching`). The estimate (`estimate`) is
 the batched cost model: the run's operations in the order it sends them (the references'
-look-ups, then their creates, then the invoices; sparse updates go singly), each group in
-batches of 30 while the minute's 40 batches last, the rest single; and the time those
-operations take at the bulk share: at most 40 x 30 + (440 - 40) = 1,600 operations a minute.
+look-ups, 30 names a query, sent singly; then their creates, then the invoices, each group in
+batches of 30 while the minute's 40 batches last, the rest single; sparse updates go singly);
+and the time those requests and items take at the bulk share: at most 40 x 30 + (440 - 40) =
+1,600 a minute.
 The real-time work of the same minute may take more of it, which makes the run slower than
 estimated, never faster; so do batches the machine cannot fill (fewer than 30 creates ready
 within the batch linger).
@@ -103,6 +104,8 @@ WRITE_CALLS = 1
 """A create or a sparse update of an invoice: one operation (the answer holds what QBO saved)."""
 REFERENCE_CALLS = 2
 """A customer or product QuickBooks does not hold yet: a look-up by name, then the create."""
+NAMES_PER_LOOKUP = BATCH_ITEMS
+"""Look-ups by name that share one query (`sync.batching`: `DisplayName IN (...)`)."""
 
 ESTIMATE_TOLERANCE = 0.25
 """How far the requests a run sends may be from the estimate (a share of it, plus
@@ -141,16 +144,19 @@ def estimate(
     requests_per_minute: int = REQUESTS_PER_MINUTE,
 ) -> Cost:
     """The batched cost of a bulk sync that writes `creates` new invoices and `updates` changed
-    ones, and first creates `references` customers and products (a look-up, then the create)."""
+    ones, and first creates `references` customers and products (a look-up, then the create;
+    the look-ups by name share queries of `NAMES_PER_LOOKUP`, sent singly)."""
     budget = bulk_requests_per_minute(requests_per_minute)
     batches = batches_per_minute(requests_per_minute)
-    groups = [references, references, creates]  # in the order the run sends them
-    operations = sum(groups) + updates
+    lookups = math.ceil(references / NAMES_PER_LOOKUP)
+    groups = [references, creates]  # batched, in the order the run sends them
+    operations = 2 * references + creates + updates
+    sent = lookups + sum(groups) + updates  # requests and batch items
     per_minute = min(batches, budget) * BATCH_ITEMS + max(budget - batches, 0)
-    minutes = operations / per_minute if per_minute else 0.0
+    minutes = sent / per_minute if per_minute else 0.0
     # The batches the run's minutes allow (a rolling minute: all of them in a shorter run).
     allowed = int(batches * max(1.0, minutes))
-    requests = updates
+    requests = updates + lookups
     for group in groups:
         if group <= 1:
             requests += group

@@ -29,11 +29,22 @@ seen had it gone alone, a moment earlier). Creates that refer to one another nev
 anyway: an order's customer and products are settled (found or created, awaited) before its
 invoice is mapped.
 
+Look-ups by name (`find_by` on DisplayName or Name: a customer, vendor or item found before it
+is created) that meet in one dispatch are asked as one query, `Name IN ('a', 'b', ...)` (at most
+30 names), and each caller gets the rows whose name matches its own as QBO's `=` matches (ignoring
+case, reference §5): a company's 1,000 new customers cost 34 look-ups, not 1,000. Such queries
+ride in a batch with creates; alone they go as single requests (a batch would buy nothing). A
+lone look-up is the `=` query the client itself sends; a page as long as QBO's longest (1,000
+rows) sends each caller's look-up again on its own, paged as alone.
+
 QBO takes at most 40 batches a minute per realm and app. A batch of few items spends one of
-those 40 for little, so when this process has sent 40 batches to a realm in the last minute,
-the calls go singly (concurrently) rather than wait for the next minute: batches help while they
-are the cheaper way, never hold the run up. (Per process: several worker processes together may
-ask for more; the limiter then holds the extra batches.)
+those 40 for little, so when this process has sent 40 batches to a realm in the last minute
+(the limiter's window, `MINUTE_MARGIN_SECONDS` included), the calls go singly (concurrently)
+rather than wait for the next minute, and they linger only `single_linger_seconds` (enough for
+look-ups to meet), not the batch linger: a single request gains nothing from waiting, and a bulk
+job that waits holds a slot of the bulk lane. Batches help while they are the cheaper way, never
+hold the run up. (Per process: several worker processes together may ask for more; the limiter
+then holds the extra batches.)
 
 A batch of creates only has one requestid (at most 36 characters, derived from its items'
 requestids); a batch carrying queries has none, since QBO answers a resent requestid with the
@@ -57,17 +68,26 @@ from rentsync.domain import qbo as qbo_rules
 from rentsync.qbo import errors
 from rentsync.qbo.client import (
     MAX_BATCH_ITEMS,
+    MAX_RESULTS,
     BatchItem,
     BatchOutcome,
     Queries,
     QueryPage,
     Result,
+    quote,
 )
+from rentsync.qbo.limits import MINUTE_MARGIN_SECONDS
 from rentsync.sync.ports import QboGateway, Written
 
 BATCHES_PER_MINUTE = qbo_rules.BATCHES_PER_MINUTE
 LINGER_SECONDS = 0.05
-"""How long the first call of a batch waits for others: a small part of one QBO round trip."""
+"""How long the first call of a batch waits for others: a small part of one QBO round trip. Also
+how long calls wait for one another once the minute's batches are spent (they go singly)."""
+BATCH_WINDOW_SECONDS = 60.0 + MINUTE_MARGIN_SECONDS
+"""The window of the 40 batches a minute, as the limiter counts it: counted shorter here, a batch
+would wait in the limiter for the rest, with its 30 callers."""
+MERGED_LOOKUP_FIELDS = frozenset({"DisplayName", "Name"})
+"""Look-ups by these fields meet in one `IN` query; others (DocNumber, a reference) go alone."""
 
 
 class BatchCapable(Protocol):
@@ -95,19 +115,88 @@ class _Call:
     payload: Mapping[str, Any] = field(default_factory=dict)
     requestid: str = ""
     query: str | None = None
+    find: tuple[str, str, str] | None = None
+    """A look-up by name: entity, field, value (answered with the matching rows)."""
     answer: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
-    def item(self, bid: str) -> BatchItem:
-        if self.query is not None:
-            return BatchItem(bid=bid, query=self.query)
-        return BatchItem(bid=bid, operation="create", entity=self.entity, payload=self.payload)
-
     def what(self) -> str:
         if self.query is not None:
             return f"query {self.query}"
+        if self.find is not None:
+            return "look-up {} {} = {}".format(*self.find)
         return f"{self.entity} create, requestid {self.requestid}"
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One request or batch item: a create, a query, or the look-ups of several callers."""
+
+    calls: tuple[_Call, ...]
+    statement: str | None = None
+    """The query sent (None: a create)."""
+
+    @property
+    def client(self) -> BatchCapable:
+        return self.calls[0].client
+
+    def item(self, bid: str) -> BatchItem:
+        if self.statement is not None:
+            return BatchItem(bid=bid, query=self.statement)
+        call = self.calls[0]
+        return BatchItem(bid=bid, operation="create", entity=call.entity, payload=call.payload)
+
+    async def answer(self, page: QueryPage) -> None:
+        """Each caller its answer from the query's page: its own page, or its own rows."""
+        if self.calls[0].find is None:
+            _answer(self.calls[0], page)
+            return
+        if len(page.entities) >= MAX_RESULTS:  # more pages: each look-up on its own, paged
+            await asyncio.gather(*(_find_alone(call) for call in self.calls))
+            return
+        for call in self.calls:
+            assert call.find is not None
+            _, name, value = call.find
+            if len(self.calls) == 1:
+                _answer(call, list(page.entities))
+            else:
+                _answer(call, [row for row in page.entities if _same(row.get(name), value)])
+
+    def fail(self, exc: BaseException) -> None:
+        for call in self.calls:
+            _fail(call, exc)
+
+
+def _units(calls: list[_Call]) -> list[_Unit]:
+    """The calls as requests or batch items: look-ups of one entity by one field merged, 30
+    values a query; every other call one of its own."""
+    units: list[_Unit] = []
+    finds: dict[tuple[str, str], list[_Call]] = {}
+    for call in calls:
+        if call.find is not None:
+            finds.setdefault(call.find[:2], []).append(call)
+        else:
+            units.append(_Unit((call,), call.query))
+    for (entity, name), group in finds.items():
+        for start in range(0, len(group), MAX_BATCH_ITEMS):
+            chunk = tuple(group[start : start + MAX_BATCH_ITEMS])
+            units.append(_Unit(chunk, _lookup_statement(entity, name, chunk)))
+    return units
+
+
+def _lookup_statement(entity: str, name: str, calls: tuple[_Call, ...]) -> str:
+    values = list(dict.fromkeys(call.find[2] for call in calls if call.find is not None))
+    if len(values) == 1:
+        where = f"{name} = {quote(values[0])}"  # what `find_by` itself sends
+    else:
+        where = f"{name} IN ({', '.join(quote(value) for value in values)})"
+    return f"SELECT * FROM {entity} WHERE {where} STARTPOSITION 1 MAXRESULTS {MAX_RESULTS}"  # noqa: S608 - QBO query
+
+
+def _same(found: Any, wanted: str) -> bool:
+    """QBO's `=` on a string property: equal, ignoring case."""
+    return isinstance(found, str) and found.lower() == wanted.lower()
 
 
 def batch_request_id(requestids: list[str]) -> str:
@@ -123,11 +212,13 @@ class BatchCoalescer:
         self,
         *,
         linger_seconds: float = LINGER_SECONDS,
+        single_linger_seconds: float = LINGER_SECONDS,
         max_items: int = MAX_BATCH_ITEMS,
         batches_per_minute: int = BATCHES_PER_MINUTE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._linger = linger_seconds
+        self._single_linger = min(single_linger_seconds, linger_seconds)
         self._max = max_items
         self._per_minute = batches_per_minute
         self._clock = clock
@@ -139,7 +230,7 @@ class BatchCoalescer:
         self.batches_sent = 0
         """Batch requests sent (for tests and benchmarks)."""
         self.queries_batched = 0
-        """Query items sent in batches (for tests and benchmarks)."""
+        """Queries and look-ups answered from batches (for tests and benchmarks)."""
 
     def gateway(self, client: QboGateway) -> QboGateway:
         """`client` whose creates and lookups go through the coalescer (every other call goes
@@ -160,115 +251,151 @@ class BatchCoalescer:
         page: QueryPage = await self._enqueue(_Call(client=client, query=statement))
         return page
 
+    async def find_by(
+        self, client: BatchCapable, entity: str, field_name: str, value: str
+    ) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = await self._enqueue(
+            _Call(client=client, find=(entity, field_name, value))
+        )
+        return rows
+
     async def _enqueue(self, call: _Call) -> Any:
         realm_id = call.client.realm_id
         waiting = self._waiting.setdefault(realm_id, [])
         waiting.append(call)
-        if len(waiting) >= self._max:
-            self._take(realm_id)
+        if len(waiting) >= self._max and len(_units(waiting)) >= self._max:
+            self._take(realm_id, batch=True)
         elif len(waiting) == 1:
-            self._start(self._linger_then_take(realm_id, self._generation.get(realm_id, 0)))
+            # Once the minute's batches are spent the calls go singly: no batch to fill. They
+            # stay single even if a batch frees meanwhile: a batch of two would waste it.
+            batch = self._batches_left(realm_id)
+            linger = self._linger if batch else self._single_linger
+            generation = self._generation.get(realm_id, 0)
+            self._start(self._linger_then_take(realm_id, generation, linger, batch))
         return await call.answer
 
-    def _take(self, realm_id: str) -> None:
+    def _take(self, realm_id: str, *, batch: bool) -> None:
         """Send what waits for the realm now, as one request. The linger timer started by this
         batch's first call is void from here: left to fire, it would send the next batch
         before that one had its own linger to fill (batches of 30, 4, 30, 3, ...)."""
         calls = self._waiting.pop(realm_id, [])
         self._generation[realm_id] = self._generation.get(realm_id, 0) + 1
-        self._start(self._dispatch(realm_id, calls))
+        self._start(self._dispatch(realm_id, calls, batch=batch))
 
-    async def _linger_then_take(self, realm_id: str, generation: int) -> None:
-        await asyncio.sleep(self._linger)
+    async def _linger_then_take(
+        self, realm_id: str, generation: int, linger: float, batch: bool
+    ) -> None:
+        await asyncio.sleep(linger)
         if self._generation.get(realm_id, 0) == generation:
-            self._take(realm_id)
+            self._take(realm_id, batch=batch)
 
     def _start(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _dispatch(self, realm_id: str, calls: list[_Call]) -> None:
+    async def _dispatch(self, realm_id: str, calls: list[_Call], *, batch: bool = True) -> None:
         if not calls:
             return
-        if len(calls) == 1 or not self._batch_allowed(realm_id):
-            await asyncio.gather(*(_single(call) for call in calls))
+        units = _units(calls)
+        # Look-ups by name alone go as single queries: each already carries up to 30 names, so
+        # a batch (40 a minute) would buy nothing.
+        lookups_only = all(unit.calls[0].find is not None for unit in units)
+        if len(units) == 1 or lookups_only or not batch or not self._batch_allowed(realm_id):
+            await asyncio.gather(*(_single(unit) for unit in units))
             return
-        await self._batch(realm_id, calls)
+        await self._batch(realm_id, units)
 
-    def _batch_allowed(self, realm_id: str) -> bool:
-        """Whether this process sent fewer than the realm's batches a minute; if so, counts one."""
+    def _batches_left(self, realm_id: str) -> bool:
+        """Whether this process sent fewer than the realm's batches in the window."""
         now = self._clock()
         sent = self._sent.setdefault(realm_id, deque())
-        while sent and sent[0] <= now - 60:
+        while sent and sent[0] <= now - BATCH_WINDOW_SECONDS:
             sent.popleft()
-        if len(sent) >= self._per_minute:
+        return len(sent) < self._per_minute
+
+    def _batch_allowed(self, realm_id: str) -> bool:
+        """Whether a batch may go now; if so, counts it."""
+        if not self._batches_left(realm_id):
             return False
-        sent.append(now)
+        self._sent[realm_id].append(self._clock())
         return True
 
-    async def _batch(self, realm_id: str, calls: list[_Call]) -> None:
+    async def _batch(self, realm_id: str, units: list[_Unit]) -> None:
         # Queries first: an item does not see what an earlier item of the batch created.
-        queries = [call for call in calls if call.query is not None]
-        creates = [call for call in calls if call.query is None]
+        queries = [unit for unit in units if unit.statement is not None]
+        creates = [unit for unit in units if unit.statement is None]
         ordered = queries + creates
-        items = [call.item(str(number)) for number, call in enumerate(ordered, start=1)]
-        requestid = None if queries else batch_request_id([c.requestid for c in creates])
+        items = [unit.item(str(number)) for number, unit in enumerate(ordered, start=1)]
+        requestid = None if queries else batch_request_id([u.calls[0].requestid for u in creates])
         try:
             outcomes = await ordered[0].client.batch(items, requestid=requestid)
         except BaseException as exc:
-            for call in creates:
-                _fail(call, _as_uncertain(exc))
+            for unit in creates:
+                unit.fail(_as_uncertain(exc))
             if not isinstance(exc, Exception):
-                for call in queries:
-                    _fail(call, _as_uncertain(exc))
+                for unit in queries:
+                    unit.fail(_as_uncertain(exc))
                 raise
             if queries and creates:
                 # Sent once more, now as a read of their own (which the client retries as it
                 # retries a single query): a lookup is never answered "uncertain".
-                await self._dispatch(realm_id, queries)
+                await self._dispatch(realm_id, [call for u in queries for call in u.calls])
             else:
-                for call in queries:
-                    _fail(call, _as_uncertain(exc))
+                for unit in queries:
+                    unit.fail(_as_uncertain(exc))
             return
         self.batches_sent += 1
-        self.queries_batched += len(queries)
-        for item, call in zip(items, ordered, strict=True):
+        self.queries_batched += sum(len(unit.calls) for unit in queries)
+        for item, unit in zip(items, ordered, strict=True):
             outcome = outcomes.get(item.bid)
             if isinstance(outcome, errors.QboError):
-                _fail(call, outcome)
-            elif isinstance(outcome, QueryPage if call.query is not None else Result):
-                _answer(call, outcome)
-            elif call.query is not None:
-                _fail(
-                    call,
+                unit.fail(outcome)
+            elif unit.statement is not None and isinstance(outcome, QueryPage):
+                await unit.answer(outcome)
+            elif unit.statement is None and isinstance(outcome, Result):
+                _answer(unit.calls[0], outcome)
+            elif unit.statement is not None:
+                unit.fail(
                     errors.ServerError(
                         f"QuickBooks answered the batch without item {item.bid}",
-                        detail=call.what(),
-                    ),
+                        detail=unit.calls[0].what(),
+                    )
                 )
             else:
-                _fail(
-                    call,
+                unit.fail(
                     errors.UncertainOutcome(
                         f"QuickBooks answered the batch without item {item.bid}",
-                        detail=call.what(),
-                    ),
+                        detail=unit.calls[0].what(),
+                    )
                 )
 
 
-async def _single(call: _Call) -> None:
+async def _single(unit: _Unit) -> None:
     try:
-        if call.query is not None:
-            outcome: Any = await call.client.query(call.query)
-        else:
-            outcome = await call.client.create(call.entity, call.payload, requestid=call.requestid)
+        if unit.statement is not None:
+            await unit.answer(await unit.client.query(unit.statement))
+            return
+        call = unit.calls[0]
+        outcome = await call.client.create(call.entity, call.payload, requestid=call.requestid)
+    except BaseException as exc:
+        unit.fail(exc)
+        if not isinstance(exc, Exception):
+            raise
+        return
+    _answer(unit.calls[0], outcome)
+
+
+async def _find_alone(call: _Call) -> None:
+    assert call.find is not None
+    try:
+        rows = await Queries.find_by(_Alone(call.client), *call.find)
     except BaseException as exc:
         _fail(call, exc)
         if not isinstance(exc, Exception):
             raise
         return
-    _answer(call, outcome)
+    _answer(call, rows)
 
 
 def _answer(call: _Call, outcome: Any) -> None:
@@ -306,3 +433,18 @@ class _BatchingGateway(Queries):
 
     async def query(self, statement: str) -> QueryPage:
         return await self._coalescer.query(self._client, statement)
+
+    async def find_by(self, entity: str, field_name: str, value: str) -> list[dict[str, Any]]:
+        if field_name in MERGED_LOOKUP_FIELDS:
+            return await self._coalescer.find_by(self._client, entity, field_name, value)
+        return await super().find_by(entity, field_name, value)
+
+
+class _Alone(Queries):
+    """The client's own paged look-up, each page a request of its own (not coalesced)."""
+
+    def __init__(self, client: BatchCapable) -> None:
+        self._client = client
+
+    async def query(self, statement: str) -> QueryPage:
+        return await self._client.query(statement)
