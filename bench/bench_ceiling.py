@@ -274,7 +274,10 @@ async def _run(size: str) -> list[str]:
     products = {f"P-{n}": product_body(n) for n in range(n_products)}
     orders = [order_body(n, n_customers, n_products) for n in range(n_orders)]
     rows: list[str] = []
-    async with process_rig() as rig:
+    lane = os.environ.get("RENTSYNC_BULK_CONCURRENCY")
+    extra_env = {"RENTSYNC_BULK_CONCURRENCY": lane} if lane else None
+    # Room for a wider bulk lane's pool (PostgreSQL's default, 100, is the two processes' sum).
+    async with process_rig(extra_env=extra_env, max_connections=300) as rig:
         # P2 first, alone on the machine: the naive script on a company of its own.
         naive_company = await rig.add_company("Naive Rentals", limits=True, latency_ms=LATENCY_MS)
         budget = max(1, int(NAIVE_SECONDS / (5 * LATENCY_MS / 1000)))

@@ -6,6 +6,7 @@ when the whole batch failed. Against the emulator, through the real client."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 from rentsync.qbo import errors
@@ -154,6 +155,17 @@ async def test_r18_a_full_batch_voids_its_linger_timer_so_the_next_batch_fills(
         assert coalescer.batches_sent == 2, "the stale timer split the second batch"
 
 
+async def _create_customers(
+    gateway: Any, company_id: int, prefix: str, numbers: range
+) -> list[Any]:
+    creates = [_customer(company_id, f"{prefix} {n}", n) for n in numbers]
+    return list(
+        await asyncio.gather(
+            *(gateway.create(c["entity"], c["payload"], requestid=c["requestid"]) for c in creates)
+        )
+    )
+
+
 async def test_r18_past_the_minutes_batches_creates_go_singly_without_the_batch_linger(
     settings: Settings,
 ) -> None:
@@ -166,15 +178,9 @@ async def test_r18_past_the_minutes_batches_creates_go_singly_without_the_batch_
         coalescer = BatchCoalescer(linger_seconds=600, max_items=2, batches_per_minute=1)
         gateway = coalescer.gateway(client)
 
-        async def create_all(first: int, count: int) -> list[Any]:
-            creates = [
-                _customer(h.company_id, f"Unlingered {n}", n) for n in range(first, first + count)
-            ]
-            return await asyncio.gather(
-                *(
-                    gateway.create(c["entity"], c["payload"], requestid=c["requestid"])
-                    for c in creates
-                )
+        def create_all(first: int, count: int) -> Awaitable[list[Any]]:
+            return _create_customers(
+                gateway, h.company_id, "Unlingered", range(first, first + count)
             )
 
         full = await asyncio.wait_for(create_all(0, 2), timeout=60)  # a full batch goes at once
@@ -183,3 +189,29 @@ async def test_r18_past_the_minutes_batches_creates_go_singly_without_the_batch_
         assert coalescer.batches_sent == 1
         log = await h.services.qbo_log.page(h.company_id, limit=50)
         assert sum(1 for entry in log if "/customer" in entry.path) == 3
+
+
+async def test_r18_past_half_the_minutes_batches_creates_also_go_singly_beside_them(
+    settings: Settings,
+) -> None:
+    """A long run is held to 40 x 30 a minute by batches alone: once half the window's batches
+    are spent, up to `singles_beside_batches` creates at a time go singly at once beside them,
+    the rest still in batches. A short run (the first half) sends every create in batches."""
+    async with qbo_harness(settings) as h:
+        await h.connect()
+        client = await h.services.qbo.client_for(h.company_id)
+        coalescer = BatchCoalescer(
+            linger_seconds=0.3, max_items=3, batches_per_minute=4, singles_beside_batches=2
+        )
+        gateway = coalescer.gateway(client)
+
+        def create_all(first: int, count: int) -> Awaitable[list[Any]]:
+            return _create_customers(gateway, h.company_id, "Beside", range(first, first + count))
+
+        made = await create_all(0, 6)  # two full batches: half the window's 4
+        assert coalescer.batches_sent == 2
+        made += await create_all(6, 5)  # 2 singly at once, 3 in a batch
+        assert len({written.id for written in made}) == 11
+        assert coalescer.batches_sent == 3
+        log = await h.services.qbo_log.page(h.company_id, limit=50)
+        assert sum(1 for entry in log if "/customer" in entry.path) == 2

@@ -15,7 +15,7 @@ from rentsync.qbo import errors
 from rentsync.qbo.client import QboClient
 from rentsync.qbo.requestid import request_id
 from rentsync.settings import Settings
-from rentsync.sync.batching import BatchCoalescer
+from rentsync.sync.batching import LOOKUP_QUERY_CHARS, BatchCoalescer
 from tests.qbo_fixtures import Harness, qbo_harness
 
 
@@ -106,6 +106,19 @@ async def test_r18_name_lookups_meet_in_one_query_each_caller_its_own_rows(
         merged = [e for e in log if "/query" in e.path and "DisplayName IN (" in e.path]
         assert len(merged) == 2, "36 names: two queries of at most 30"
         assert not [e for e in log if "/batch" in e.path]
+        # Long names: a query sent alone travels in the URL, so it stays short.
+        long_names = [f"Long {n} " + "x" * 80 for n in range(30)]
+        found = await _settle([gateway.find_by("Customer", "DisplayName", n) for n in long_names])
+        alone = [await client.find_by("Customer", "DisplayName", n) for n in long_names]
+        assert found == alone
+        queries = [
+            e.path.split("query=", 1)[1]
+            for e in await _log(h)
+            if "/query" in e.path and "Long " in e.path and "%" not in e.path
+        ]
+        merged = [q for q in queries if " IN (" in q]
+        assert len(merged) >= 2, "30 names of 90 characters: more than one query"
+        assert all(len(q) <= LOOKUP_QUERY_CHARS for q in merged)
 
 
 async def test_r18_a_bad_query_item_fails_only_its_own_caller(settings: Settings) -> None:

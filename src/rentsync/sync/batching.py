@@ -31,20 +31,24 @@ invoice is mapped.
 
 Look-ups by name (`find_by` on DisplayName or Name: a customer, vendor or item found before it
 is created) that meet in one dispatch are asked as one query, `Name IN ('a', 'b', ...)` (at most
-30 names), and each caller gets the rows whose name matches its own as QBO's `=` matches (ignoring
-case, reference §5): a company's 1,000 new customers cost 34 look-ups, not 1,000. Such queries
-ride in a batch with creates; alone they go as single requests (a batch would buy nothing). A
-lone look-up is the `=` query the client itself sends; a page as long as QBO's longest (1,000
-rows) sends each caller's look-up again on its own, paged as alone.
+30 names and `LOOKUP_QUERY_CHARS`), and each caller gets the rows whose name matches its own as
+QBO's `=` matches (ignoring case, reference §5; whether QBO also ignores surrounding spaces is
+UNCONFIRMED): a company's 1,000 new customers cost 34 look-ups, not 1,000. Such queries ride in a
+batch with creates; alone, in a long run (below), they go as single requests (the window's
+batches bound such a run). A lone look-up is the `=` query the client itself sends; a page as
+long as QBO's longest (1,000 rows) sends each caller's look-up again on its own, paged as alone.
 
 QBO takes at most 40 batches a minute per realm and app. A batch of few items spends one of
 those 40 for little, so when this process has sent 40 batches to a realm in the last minute
 (the limiter's window, `MINUTE_MARGIN_SECONDS` included), the calls go singly (concurrently)
 rather than wait for the next minute, and they linger only `single_linger_seconds` (enough for
 look-ups to meet), not the batch linger: a single request gains nothing from waiting, and a bulk
-job that waits holds a slot of the bulk lane. Batches help while they are the cheaper way, never
-hold the run up. (Per process: several worker processes together may ask for more; the limiter
-then holds the extra batches.)
+job that waits holds a slot of the bulk lane. And once half of them are spent (a run longer than
+the minute's batches), a few creates at a time (`SINGLES_BESIDE_BATCHES`) go singly at once
+beside the batches: batches alone would hold a long run to 40 x 30 a minute and leave the
+singles' share of the minute unused until the batches ran out. Batches help while they are the
+cheaper way, never hold the run up. (Per process: several worker processes together may ask
+for more; the limiter then holds the extra batches.)
 
 A batch of creates only has one requestid (at most 36 characters, derived from its items'
 requestids); a batch carrying queries has none, since QBO answers a resent requestid with the
@@ -60,7 +64,7 @@ import asyncio
 import hashlib
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -86,6 +90,14 @@ how long calls wait for one another once the minute's batches are spent (they go
 BATCH_WINDOW_SECONDS = 60.0 + MINUTE_MARGIN_SECONDS
 """The window of the 40 batches a minute, as the limiter counts it: counted shorter here, a batch
 would wait in the limiter for the rest, with its 30 callers."""
+SINGLES_BESIDE_BATCHES = 4
+"""Creates sent singly at once, beside the batches, once half the window's batches are spent:
+enough waiting on the limiter that the singles' share of the minute is used while batches still
+go (the bulk share's 7 in-flight slots are the batches' too)."""
+LOOKUP_QUERY_CHARS = 2_000
+"""The longest merged look-up query: sent alone it travels in the URL (GET .../query), whose
+length Intuit does not publish; 2,000 characters stay within what HTTP servers commonly take even
+URL-encoded. Names are up to 500 characters, so fewer than 30 may share a query."""
 MERGED_LOOKUP_FIELDS = frozenset({"DisplayName", "Name"})
 """Look-ups by these fields meet in one `IN` query; others (DocNumber, a reference) go alone."""
 
@@ -179,13 +191,22 @@ def _units(calls: list[_Call]) -> list[_Unit]:
         else:
             units.append(_Unit((call,), call.query))
     for (entity, name), group in finds.items():
-        for start in range(0, len(group), MAX_BATCH_ITEMS):
-            chunk = tuple(group[start : start + MAX_BATCH_ITEMS])
-            units.append(_Unit(chunk, _lookup_statement(entity, name, chunk)))
+        chunk: list[_Call] = []
+        for call in group:
+            longer = [*chunk, call]
+            if chunk and (
+                len(longer) > MAX_BATCH_ITEMS
+                or len(_lookup_statement(entity, name, longer)) > LOOKUP_QUERY_CHARS
+            ):
+                units.append(_Unit(tuple(chunk), _lookup_statement(entity, name, chunk)))
+                longer = [call]
+            chunk = longer
+        if chunk:
+            units.append(_Unit(tuple(chunk), _lookup_statement(entity, name, chunk)))
     return units
 
 
-def _lookup_statement(entity: str, name: str, calls: tuple[_Call, ...]) -> str:
+def _lookup_statement(entity: str, name: str, calls: Sequence[_Call]) -> str:
     values = list(dict.fromkeys(call.find[2] for call in calls if call.find is not None))
     if len(values) == 1:
         where = f"{name} = {quote(values[0])}"  # what `find_by` itself sends
@@ -215,8 +236,12 @@ class BatchCoalescer:
         single_linger_seconds: float = LINGER_SECONDS,
         max_items: int = MAX_BATCH_ITEMS,
         batches_per_minute: int = BATCHES_PER_MINUTE,
+        singles_beside_batches: int = SINGLES_BESIDE_BATCHES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._beside = singles_beside_batches
+        self._singles: dict[str, int] = {}
+        """Per realm, single requests of this process not answered yet."""
         self._linger = linger_seconds
         self._single_linger = min(single_linger_seconds, linger_seconds)
         self._max = max_items
@@ -261,6 +286,9 @@ class BatchCoalescer:
 
     async def _enqueue(self, call: _Call) -> Any:
         realm_id = call.client.realm_id
+        if call.find is None and self._single_beside(realm_id):
+            self._start(self._single(_Unit((call,), call.query)))  # counted from here
+            return await call.answer
         waiting = self._waiting.setdefault(realm_id, [])
         waiting.append(call)
         if len(waiting) >= self._max and len(_units(waiting)) >= self._max:
@@ -298,13 +326,44 @@ class BatchCoalescer:
         if not calls:
             return
         units = _units(calls)
-        # Look-ups by name alone go as single queries: each already carries up to 30 names, so
-        # a batch (40 a minute) would buy nothing.
+        # Look-ups by name alone, in a long run, go as single queries: each carries up to 30
+        # names already, and the window's batches are what bounds the run. In a short run a
+        # batch of them is the fewest requests.
         lookups_only = all(unit.calls[0].find is not None for unit in units)
-        if len(units) == 1 or lookups_only or not batch or not self._batch_allowed(realm_id):
-            await asyncio.gather(*(_single(unit) for unit in units))
+        singly = lookups_only and self._long_run(realm_id)
+        if len(units) == 1 or singly or not batch or not self._batch_allowed(realm_id):
+            await asyncio.gather(*(self._single(unit) for unit in units))
             return
         await self._batch(realm_id, units)
+
+    def _single_beside(self, realm_id: str) -> bool:
+        """Whether a call goes singly at once beside the batches: once half the window's batches
+        are spent (a long run, which batches alone would hold to 40 x 30 a minute), while fewer
+        than `singles_beside_batches` single requests wait. A short run still sends every call
+        in batches (the fewest requests)."""
+        if not self._batches_left(realm_id):
+            return False  # every call goes singly anyway, after the short linger
+        return self._long_run(realm_id) and self._singles.get(realm_id, 0) < self._beside
+
+    def _long_run(self, realm_id: str) -> bool:
+        """Half the window's batches spent: a run that batches alone would hold to 40 x 30 a
+        minute."""
+        self._batches_left(realm_id)  # drops the batches older than the window
+        return len(self._sent[realm_id]) * 2 >= self._per_minute
+
+    def _single(self, unit: _Unit) -> Coroutine[Any, Any, None]:
+        """`unit` sent as a single request, counted among the realm's singles from now (not
+        from when the coroutine starts: calls of the same moment see it)."""
+        realm_id = unit.client.realm_id
+        self._singles[realm_id] = self._singles.get(realm_id, 0) + 1
+
+        async def send() -> None:
+            try:
+                await _single(unit)
+            finally:
+                self._singles[realm_id] -= 1
+
+        return send()
 
     def _batches_left(self, realm_id: str) -> bool:
         """Whether this process sent fewer than the realm's batches in the window."""
