@@ -44,11 +44,13 @@ class DiagnosticsRepository:
             ping_id = int(row[0])
             await queue_module.defer_job(
                 conn,
-                task_name=task_name,
-                queue=queue,
-                args={"ping_id": ping_id, "hold_seconds": hold_seconds},
-                lock=lock,
-                priority=priority,
+                queue_module.job_params(
+                    task_name=task_name,
+                    queue=queue,
+                    args={"ping_id": ping_id, "hold_seconds": hold_seconds},
+                    lock=lock,
+                    priority=priority,
+                ),
             )
         return ping_id
 

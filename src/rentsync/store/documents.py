@@ -206,7 +206,7 @@ class DocumentRepository:
         statement = f"WITH stored AS ({_UPSERT}), marked AS ({mark}) {job}"
         values = {
             **params,
-            **queue_module.job_params(task_name=SYNC_TASK, queue=SYNC_QUEUE, args=_job_args(key)),
+            **sync_job_params(key),
             "own_lock": key.lock(),
             "arrival": arrival.value,
             "arrival_user": arrival.is_user_action,
@@ -424,12 +424,18 @@ async def _ignored(conn: AsyncConnection[Any], key: DocumentKey) -> StoreResult:
     )
 
 
-def _job_args(key: DocumentKey) -> dict[str, object]:
-    return {
+def sync_job_params(
+    key: DocumentKey, *, queue: str = SYNC_QUEUE, lock: str | None = None, priority: int = 0
+) -> dict[str, object]:
+    """The parameters deferring the sync job of one document (`queue_module.job_params`)."""
+    args = {
         "company_id": key.company_id,
         "doc_type": key.doc_type.value,
         "source_id": key.source_id,
     }
+    return queue_module.job_params(
+        task_name=SYNC_TASK, queue=queue, args=args, lock=lock, priority=priority
+    )
 
 
 def _key_columns(keys: Sequence[DocumentKey]) -> tuple[list[int], list[str], list[str]]:
@@ -479,11 +485,7 @@ async def schedule_sync(
     }
     return await queue_module.defer_job(
         conn,
-        task_name=SYNC_TASK,
-        queue=queue,
-        lock=lock or key.lock(),
-        priority=priority,
-        args=_job_args(key),
+        sync_job_params(key, queue=queue, lock=lock or key.lock(), priority=priority),
         along_with=(ledger, ledger_params),
     )
 

@@ -17,12 +17,11 @@ from rentsync.domain.ledger import DocumentKey, WriteIntent
 from rentsync.domain.triggers import Trigger
 from rentsync.store.connections import company_version
 from rentsync.store.documents import (
-    SYNC_QUEUE,
-    SYNC_TASK,
     WAITING,
     StoredDocument,
     schedule_rows,
     schedule_sync,
+    sync_job_params,
     waiting_params,
 )
 from rentsync.store.queue import defer_job
@@ -473,16 +472,7 @@ class LedgerRepository:
         async with self._pool.connection() as conn:
             if follow_up and intent is not None:
                 await defer_job(
-                    conn,
-                    task_name=SYNC_TASK,
-                    queue=SYNC_QUEUE,
-                    lock=key.lock(),
-                    args={
-                        "company_id": key.company_id,
-                        "doc_type": key.doc_type.value,
-                        "source_id": key.source_id,
-                    },
-                    along_with=(upsert, values),
+                    conn, sync_job_params(key, lock=key.lock()), along_with=(upsert, values)
                 )
             else:
                 await conn.execute(upsert, values)

@@ -46,31 +46,19 @@ def job_params(
 
 async def defer_job(
     conn: AsyncConnection[Any],
+    params: Mapping[str, object],
     *,
-    task_name: str,
-    queue: str,
-    args: Mapping[str, object],
-    lock: str | None = None,
-    priority: int = 0,
-    scheduled_at: datetime | None = None,
     along_with: tuple[str, Mapping[str, object]] | None = None,
 ) -> int:
-    """Defer one job; `along_with` is a data-modifying statement (with named parameters) run in
-    the same statement, which saves a round trip on a hot path."""
+    """Defer one job with `job_params`' parameters; `along_with` is a data-modifying statement
+    (with named parameters) run in the same statement, which saves a round trip on a hot path."""
     query = defer_select()
-    params = job_params(
-        task_name=task_name,
-        queue=queue,
-        args=args,
-        lock=lock,
-        priority=priority,
-        scheduled_at=scheduled_at,
-    )
+    values = dict(params)
     if along_with is not None:
         statement, extra = along_with
         query = f"WITH along_with AS ({statement}) {query}"
-        params.update(extra)
-    cursor = await conn.execute(query, params)
+        values.update(extra)
+    cursor = await conn.execute(query, values)
     row = await cursor.fetchone()
     assert row is not None
     return int(row[0])
