@@ -463,13 +463,18 @@ async def run_worker(
 
 
 async def run_lanes(
-    services: Services, runner: jobs.WorkerRunner, *, lanes: jobs.Lanes, handle_signals: bool
+    services: Services,
+    runner: jobs.WorkerRunner,
+    *,
+    lanes: jobs.Lanes,
+    handle_signals: bool,
+    bulk: lane_process.BulkLaneProcess | None = None,
 ) -> None:
     """Run `runner` (the lanes of this process) until stopped: SIGTERM/SIGINT with
     `handle_signals`, cancellation (in-process: a graceful stop too); with `Lanes.SPLIT`, the
-    bulk lane in a supervised child process beside it."""
+    bulk lane in a supervised child process beside it (`bulk`, or a new one)."""
     if lanes is jobs.Lanes.SPLIT:
-        bulk = bulk_lane_process(services)
+        bulk = bulk or bulk_lane_process(services)
         await lane_process.run_beside(runner, bulk, handle_signals=handle_signals)
     else:
         await runner.run(handle_signals=handle_signals)

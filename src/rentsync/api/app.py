@@ -129,17 +129,23 @@ def create_app(
             app.state.services = services
             worker_task: asyncio.Task[None] | None = None
             runner = None
+            bulk_lane = None
             if with_worker:
                 # Starts the worker again after the database went away (see jobs.WorkerRunner).
                 runner = bootstrap.worker_runner(
                     services, concurrency=settings.worker_concurrency, lanes=lanes
                 )
+                if lanes is jobs.Lanes.SPLIT:
+                    bulk_lane = bootstrap.bulk_lane_process(services)
                 worker_task = asyncio.create_task(
-                    bootstrap.run_lanes(services, runner, lanes=lanes, handle_signals=False),
+                    bootstrap.run_lanes(
+                        services, runner, lanes=lanes, handle_signals=False, bulk=bulk_lane
+                    ),
                     name="rentsync in-process worker",
                 )
                 worker_task.add_done_callback(_report_worker_end)
             app.state.worker = runner
+            app.state.bulk_lane = bulk_lane
             app.state.worker_task = worker_task
             try:
                 yield

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from rentsync.api.deps import ServicesDep
 from rentsync.domain.qbo import RECONNECT_WARNING
 from rentsync.jobs import WorkerRunner, WorkerState
+from rentsync.lane_process import BulkLaneProcess
 
 router = APIRouter(tags=["health"])
 
@@ -18,6 +19,14 @@ class DatabaseHealth(BaseModel):
     error: str | None = None
 
 
+class BulkLaneHealth(BaseModel):
+    running: bool
+    """The in-process worker's bulk lane process (`--lanes split`) is running. While it is not
+    (it ended and waits to be started again), bulk syncs pause; real-time sync goes on."""
+    restarts: int = 0
+    """Times it was started again after it ended on its own."""
+
+
 class WorkerHealth(BaseModel):
     in_process: bool
     in_process_running: bool
@@ -26,6 +35,8 @@ class WorkerHealth(BaseModel):
     """starting, running, stopping, reconnecting (the database went away) or stopped."""
     in_process_restarts: int = 0
     """Times the in-process worker started again after the database went away."""
+    bulk_lane_process: BulkLaneHealth | None = None
+    """Only with `--lanes split` (the default of `rentsync serve`)."""
     live_workers: int
     """Workers of any process whose heartbeat is recent (newer than
     RENTSYNC_STALLED_AFTER_SECONDS, after which their jobs are handed to another worker). Each
@@ -54,6 +65,7 @@ class Health(BaseModel):
 )
 async def health(request: Request, response: Response, services: ServicesDep) -> Health:
     runner: WorkerRunner | None = getattr(request.app.state, "worker", None)
+    bulk_lane: BulkLaneProcess | None = getattr(request.app.state, "bulk_lane", None)
     task = getattr(request.app.state, "worker_task", None)
     db = DatabaseHealth(ok=True, mode=services.database.mode)
     live: set[int] = set()
@@ -88,10 +100,17 @@ async def health(request: Request, response: Response, services: ServicesDep) ->
         in_process_running=in_process_running,
         in_process_state=runner.state.value if runner is not None else None,
         in_process_restarts=runner.restarts if runner is not None else 0,
+        bulk_lane_process=(
+            None
+            if bulk_lane is None
+            else BulkLaneHealth(running=bulk_lane.pid is not None, restarts=bulk_lane.restarts)
+        ),
         live_workers=len(live),
     )
     healthy = db.ok and (worker.in_process_running or not worker.in_process)
-    status = "ok" if healthy and live else ("degraded" if healthy else "unavailable")
+    # Real-time sync works without the bulk lane: degraded, not unavailable.
+    complete = bool(live) and (bulk_lane is None or bulk_lane.pid is not None)
+    status = "ok" if healthy and complete else ("degraded" if healthy else "unavailable")
     if not healthy:
         response.status_code = 503
     return Health(status=status, database=db, worker=worker, quickbooks=quickbooks)
