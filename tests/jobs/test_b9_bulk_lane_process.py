@@ -22,10 +22,13 @@ from rentsync.settings import Settings
 from rentsync.store.diagnostics import DiagnosticsRepository
 from tests.chaos.processes import free_port
 from tests.jobs.test_workers import (
+    DOING,
     PING_TASK,
     RENTSYNC,
+    WORKERS,
     Workers,
     _run_in_thread,
+    answers,
     query_one,
     wait_until,
 )
@@ -67,9 +70,7 @@ def started(
     url = workers.settings.database_url
     assert url
     parent = workers.start(**options)
-    assert wait_until(
-        lambda: query_one(url, "SELECT count(*) FROM procrastinate_workers") == (2,), timeout=60
-    )
+    assert answers(url, WORKERS, (2,), timeout=60)
     return url, parent, bulk_child(parent.pid)
 
 
@@ -116,17 +117,12 @@ def test_b9_sigterm_lets_both_lanes_finish_their_jobs_then_exits(
     url, parent, child = started(workers, stalled_after_seconds=12)
     assert child is not None
     pings = [ping(url, REAL_TIME_LANE[1], hold_seconds=2), ping(url, BULK_LANE[0], hold_seconds=2)]
-    assert wait_until(
-        lambda: (
-            query_one(url, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'") == (2,)
-        ),
-        timeout=30,
-    )
+    assert answers(url, DOING, (2,), timeout=30)
     parent.send_signal(signal.SIGTERM)
     assert parent.wait(30) == 0
     assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
     assert all(done_by(url, ping_id) is not None for ping_id in pings), "a job did not finish"
-    assert query_one(url, "SELECT count(*) FROM procrastinate_workers") == (0,)
+    assert query_one(url, WORKERS) == (0,)
 
 
 def test_b9_the_bulk_lane_process_stops_when_its_parent_is_killed(
@@ -139,7 +135,7 @@ def test_b9_the_bulk_lane_process_stops_when_its_parent_is_killed(
     # Its stdin (a pipe from the parent) closes: it stops gracefully and unregisters (the
     # parent's row stays until the reaper prunes it).
     child.wait(30)
-    assert query_one(url, "SELECT count(*) FROM procrastinate_workers") == (1,)
+    assert query_one(url, WORKERS) == (1,)
 
 
 def test_b9_both_lanes_in_one_process_on_request(settings: Settings, workers: Workers) -> None:

@@ -108,6 +108,15 @@ def query_one(url: str, query: str, *params: object) -> tuple[object, ...]:
     return tuple(row)
 
 
+def answers(url: str, query: str, expected: tuple[object, ...], *, timeout: float) -> bool:
+    """Whether `query`'s one row becomes `expected` within `timeout` seconds."""
+    return wait_until(lambda: query_one(url, query) == expected, timeout=timeout)
+
+
+DOING = "SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'"
+WORKERS = "SELECT count(*) FROM procrastinate_workers"
+
+
 @pytest.mark.external_pg
 def test_two_worker_processes_share_jobs_and_run_none_twice(
     settings: Settings, workers: Workers
@@ -116,12 +125,7 @@ def test_two_worker_processes_share_jobs_and_run_none_twice(
     assert url
     workers.start()
     workers.start()
-    assert wait_until(
-        lambda: (
-            query_one(url, "SELECT count(*) FROM procrastinate_workers") == (2 * LANES_PER_WORKER,)
-        ),
-        timeout=30,
-    )
+    assert answers(url, WORKERS, (2 * LANES_PER_WORKER,), timeout=30)
     ping_ids = defer_pings(url, 200, hold_seconds=0.02)
     assert wait_until(
         lambda: (
@@ -153,12 +157,7 @@ def test_a_killed_workers_job_is_taken_over_within_a_minute(
     assert url
     (ping_id,) = defer_pings(url, 1, hold_seconds=3)
     doomed = workers.start()
-    assert wait_until(
-        lambda: (
-            query_one(url, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'") == (1,)
-        ),
-        timeout=30,
-    )
+    assert answers(url, DOING, (1,), timeout=30)
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(10)
     killed_at = time.monotonic()
@@ -183,17 +182,10 @@ def test_sigterm_lets_the_running_job_finish_then_exits_cleanly(
     (ping_id,) = defer_pings(url, 1, hold_seconds=2)
     # The graceful stop lasts a third of stalled_after (here 4 s): long enough for the 2 s job.
     worker = workers.start(stalled_after_seconds=12)
-    assert wait_until(
-        lambda: (
-            query_one(url, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'") == (1,)
-        ),
-        timeout=30,
-    )
+    assert answers(url, DOING, (1,), timeout=30)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(30) == 0
     assert query_one(
         url, "SELECT completed_at IS NOT NULL FROM diagnostic_pings WHERE id = %s", ping_id
     ) == (True,)
-    assert query_one(url, "SELECT count(*) FROM procrastinate_workers") == (0,), (
-        "the worker unregistered"
-    )
+    assert query_one(url, WORKERS) == (0,), "the worker unregistered"
