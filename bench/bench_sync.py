@@ -459,10 +459,10 @@ async def _run(database_url: str, data_dir: Path) -> None:
         f"{ORDERS} orders over {CUSTOMERS} customers and {len(PRODUCTS)} products; worker "
         f"concurrency {WORKER_CONCURRENCY}, {PUTS_IN_FLIGHT} PUTs in flight; all synced in "
         f"{elapsed:.2f} s (PUTs alone: {ORDERS / put_seconds:.0f}/s)",
-        f"documents/s end to end: {rate:.0f}/s; baseline raw emulator invoice creates "
-        f"{raw_rate:.0f}/s (ratio {rate / raw_rate:.2f})",
-        f"QBO calls per document (steady state): {per_doc:.3f}; baseline 1 (one create per "
-        f"order); served: {served}",
+        f"P4  documents/s end to end (goal >= 400/s): {rate:.0f}/s; baseline raw emulator "
+        f"invoice creates {raw_rate:.0f}/s (ratio {rate / raw_rate:.2f})",
+        f"P5  QBO calls per document in steady state (goal <= 1.05): {per_doc:.3f}; baseline 1 "
+        f"(one create per order); served: {served}",
         f"database transactions per document (PUT + sync job, autocommit: about one per "
         f"statement; varies about 10 % between runs): {transactions / ORDERS:.1f}",
         f"CPU per document (holds under load): this process (API, worker, emulator, bench "
