@@ -18,6 +18,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from rentsync import crypto, jobs, lane_process
+from rentsync.domain import bulk as plan_rules
 from rentsync.domain.connection import Connection
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.qbo import StoredConnection, StoredStatus
@@ -225,7 +226,13 @@ def build_reconciler(
         settings=sync_settings,
         qbo=qbo_access,
         locks=locks,
-        batching=BatchCoalescer(linger_seconds=BATCH_LINGER_SECONDS),
+        # Counted against the batches the limiter allows (a test's or emulator's minute other
+        # than 500 scales them): counted higher, batches would wait in the limiter with their
+        # 30 callers, and the estimate's long run would not be the coalescer's.
+        batching=BatchCoalescer(
+            linger_seconds=BATCH_LINGER_SECONDS,
+            batches_per_minute=plan_rules.batches_per_minute(settings.qbo_requests_per_minute),
+        ),
     )
     return Reconciler(
         ledger=ledger,

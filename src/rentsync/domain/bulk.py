@@ -8,14 +8,24 @@ The ceiling (reference §1 and §6), per QBO company (realm):
 A bulk sync takes the requests real-time sync does not keep (`domain.qbo`
 `REAL_TIME_RESERVE_PER_MINUTE`: 500 - 60 = 440 a minute, the limiter's background share), and
 its creates and look-ups travel as batch items (`sync.batching`). The estimate (`estimate`) is
-the batched cost model: the run's operations in the order it sends them (the references'
-look-ups, 30 names a query, sent singly; then their creates, then the invoices, each group in
-batches of 30 while the minute's 40 batches last, the rest single; sparse updates go singly);
-and the time those requests and items take at the bulk share: at most 40 x 30 + (440 - 40) =
-1,600 a minute.
+the batched cost model, what the coalescer does with the run's operations:
+- the references' look-ups by name share queries of 30 names, each a request;
+- until half the minute's batches are spent (`long_run`), every create goes in a batch, a batch
+  per dependent step at least (the references' creates, then the invoices that need them);
+- then creates also go singly beside the batches, as many as the second's share of requests
+  leaves beside them: on a machine that makes creates ready about as fast as the ceiling takes
+  them, the mix of a minute at the ceiling, 40 batches of 30 and 440 - 40 singles
+  (`singles_share`, a quarter of the creates single);
+- a run never has more than 40 batches in any minute: past that, singles only;
+- sparse updates go singly.
+Its time: those operations at the bulk share, at most 40 x 30 + (440 - 40) = 1,600 a minute,
+the minute counted as the limiter counts it (62 s, `domain.qbo.MINUTE_MARGIN_SECONDS`).
 The real-time work of the same minute may take more of it, which makes the run slower than
-estimated, never faster; so do batches the machine cannot fill (fewer than 30 creates ready
-within the batch linger).
+estimated, never faster; so does a machine that cannot keep up with the ceiling (fewer creates
+ready within the batch linger: emptier batches, more singles). On a machine much faster than
+the ceiling a run shorter than a few minutes sends fewer singles than estimated: its batches
+fill at once, and the minute's 40 go before the singles beside them (the count then tends to
+40 full batches first, singles after).
 """
 
 from __future__ import annotations
@@ -136,6 +146,25 @@ class Cost:
     duration: timedelta
 
 
+def long_run(batches_in_window: int, batches_per_minute: int = BATCHES_PER_MINUTE) -> bool:
+    """Whether a bulk run has spent half the window's batches: from then on creates also go
+    singly beside the batches (`sync.batching`), since batches alone would hold a long run to
+    40 x 30 a minute and leave the singles' share of the minute unused. One home for the
+    coalescer and the estimate."""
+    return batches_in_window * 2 >= batches_per_minute
+
+
+def singles_share(requests_per_minute: int = REQUESTS_PER_MINUTE) -> float:
+    """Of the creates of a long run (`long_run`), the share that goes singly beside the
+    batches when the run goes at the ceiling: the mix of a minute there, 40 batches of 30 and
+    440 - 40 singles, so 400 of 1,600 (a quarter). (Singles beside batches take the second's
+    requests the batches leave: 9 a second's 1.2 s less the batches, about this.)"""
+    budget = bulk_requests_per_minute(requests_per_minute)
+    batches = min(batches_per_minute(requests_per_minute), budget)
+    per_minute = batches * BATCH_ITEMS + max(budget - batches, 0)
+    return max(budget - batches, 0) / per_minute if per_minute else 0.0
+
+
 def estimate(
     *,
     creates: int,
@@ -145,27 +174,41 @@ def estimate(
 ) -> Cost:
     """The batched cost of a bulk sync that writes `creates` new invoices and `updates` changed
     ones, and first creates `references` customers and products (a look-up, then the create;
-    the look-ups by name share queries of `NAMES_PER_LOOKUP`, sent singly)."""
+    the look-ups by name share queries of `NAMES_PER_LOOKUP`, each a request). What the
+    coalescer does with them, step by step in the module's docstring."""
     budget = bulk_requests_per_minute(requests_per_minute)
     batches = batches_per_minute(requests_per_minute)
     lookups = math.ceil(references / NAMES_PER_LOOKUP)
-    groups = [references, creates]  # batched, in the order the run sends them
     operations = 2 * references + creates + updates
-    sent = lookups + sum(groups) + updates  # requests and batch items
+    sent = lookups + references + creates + updates  # requests and batch items
     per_minute = min(batches, budget) * BATCH_ITEMS + max(budget - batches, 0)
     minutes = sent / per_minute if per_minute else 0.0
-    # The batches the run's minutes allow (a rolling minute: all of them in a shorter run).
-    allowed = int(batches * max(1.0, minutes))
-    requests = updates + lookups
-    for group in groups:
+    # Batches only, until half the window's are spent: one per dependent step at least.
+    first = next(n for n in range(batches + 1) if long_run(n, batches))
+    batched = 0.0
+    rest = 0
+    requests = lookups + updates
+    for group in (references, creates):  # in the order their steps depend on each other
         if group <= 1:
-            requests += group
+            requests += group  # a lone call goes as a single call
             continue
-        used = min(math.ceil(group / BATCH_ITEMS), allowed)
-        allowed -= used
-        requests += used + max(group - used * BATCH_ITEMS, 0)
+        early = min(group, max(first - int(batched), 0) * BATCH_ITEMS)
+        batched += math.ceil(early / BATCH_ITEMS)
+        rest += group - early
+    # Then batches and singles side by side, at the mix of a minute at the ceiling.
+    singles = rest * singles_share(requests_per_minute)
+    batched += (rest - singles) / BATCH_ITEMS
+    # Never more batches than the run's minutes allow (a rolling minute: all of them in a
+    # shorter run); the rest go singly.
+    over = max(batched - batches * max(1.0, minutes), 0.0)
+    batched -= over
+    singles += over * BATCH_ITEMS
+    requests += math.ceil(batched + singles - 1e-9)
     minutes = max(minutes, requests / budget if budget else 0.0)
-    return Cost(operations=operations, requests=requests, duration=timedelta(minutes=minutes))
+    window = (60 + qbo_rules.MINUTE_MARGIN_SECONDS) / 60
+    return Cost(
+        operations=operations, requests=requests, duration=timedelta(minutes=minutes * window)
+    )
 
 
 def ceiling_text(requests_per_minute: int = REQUESTS_PER_MINUTE) -> str:

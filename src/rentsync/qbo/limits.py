@@ -51,10 +51,8 @@ from rentsync.domain import qbo as qbo_rules
 from rentsync.qbo import errors
 from rentsync.qbo.ports import HeldSlot, RealmBudget, Ring, SlotAsk
 
-MINUTE_MARGIN_SECONDS = 2.0
-"""Added to the minute windows (the limiter's and the batch coalescer's count): a request
-reaches QuickBooks a little after it is stamped here, later still on a busy machine (costs 3 % of
-the minute: 500 per 62 s)."""
+MINUTE_MARGIN_SECONDS = qbo_rules.MINUTE_MARGIN_SECONDS
+"""Added to the minute windows (home: `domain.qbo`, which the bulk estimate reads too)."""
 
 MINUTE = "minute"
 SECOND = "second"

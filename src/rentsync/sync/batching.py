@@ -46,7 +46,9 @@ look-ups to meet), not the batch linger: a single request gains nothing from wai
 job that waits holds a slot of the bulk lane. And once half of them are spent (a run longer than
 the minute's batches), a few creates at a time (`SINGLES_BESIDE_BATCHES`) go singly at once
 beside the batches: batches alone would hold a long run to 40 x 30 a minute and leave the
-singles' share of the minute unused until the batches ran out. Batches help while they are the
+singles' share of the minute unused until the batches ran out (on a machine that keeps up with
+the ceiling and no faster, about the share the bulk estimate counts, `domain.bulk.singles_share`;
+on a faster one the batches fill at once and fewer go singly). Batches help while they are the
 cheaper way, never hold the run up. (Per process: several worker processes together may ask
 for more; the limiter then holds the extra batches.)
 
@@ -68,6 +70,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from rentsync.domain import bulk as plan_rules
 from rentsync.domain import qbo as qbo_rules
 from rentsync.qbo import errors
 from rentsync.qbo.client import (
@@ -347,9 +350,9 @@ class BatchCoalescer:
 
     def _long_run(self, realm_id: str) -> bool:
         """Half the window's batches spent: a run that batches alone would hold to 40 x 30 a
-        minute."""
+        minute (the rule the bulk estimate models, `domain.bulk.long_run`)."""
         self._batches_left(realm_id)  # drops the batches older than the window
-        return len(self._sent[realm_id]) * 2 >= self._per_minute
+        return plan_rules.long_run(len(self._sent[realm_id]), self._per_minute)
 
     def _single(self, unit: _Unit) -> Coroutine[Any, Any, None]:
         """`unit` sent as a single request, counted among the realm's singles from now (not
