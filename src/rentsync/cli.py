@@ -503,19 +503,35 @@ def user_set_password(
 def bulk_sync(
     company: Annotated[int, typer.Option("--company", help="The company's id (`company list`).")],
     date_from: Annotated[
-        str | None, typer.Option("--from", help="Invoice date on or after (YYYY-MM-DD).")
+        str | None,
+        typer.Option(
+            "--from",
+            help="Dated on or after (YYYY-MM-DD): orders, quotes and their payments by the "
+            "invoice date, vendor documents by their own date.",
+        ),
     ] = None,
     date_to: Annotated[
-        str | None, typer.Option("--to", help="Invoice date on or before (YYYY-MM-DD).")
+        str | None, typer.Option("--to", help="Dated on or before (YYYY-MM-DD).")
     ] = None,
     numbers: Annotated[
-        str | None, typer.Option("--numbers", help="Invoice numbers, comma-separated.")
+        str | None,
+        typer.Option(
+            "--numbers",
+            help="Document numbers, comma-separated: invoice numbers (orders, quotes, their "
+            "payments), bill, purchase order and vendor payment numbers.",
+        ),
     ] = None,
     kind: Annotated[
-        list[str] | None, typer.Option("--kind", help="order or quote (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--kind",
+            help="order, quote, payment, purchase_order, vendor_bill or vendor_payment "
+            "(repeatable; default every kind).",
+        ),
     ] = None,
     not_in_qbo: Annotated[
-        bool, typer.Option("--not-in-qbo", help="Only orders QuickBooks does not hold yet.")
+        bool,
+        typer.Option("--not-in-qbo", help="Only documents QuickBooks does not hold yet."),
     ] = False,
     preview: Annotated[
         bool, typer.Option("--preview", help="Show the preview and stop (confirm later).")
@@ -525,12 +541,14 @@ def bulk_sync(
         int | None, typer.Option("--confirm", help="Start a bulk sync previewed earlier.")
     ] = None,
     cancel_id: Annotated[
-        int | None, typer.Option("--cancel", help="Cancel a bulk sync (no more orders sent).")
+        int | None, typer.Option("--cancel", help="Cancel a bulk sync (no more documents sent).")
     ] = None,
 ) -> None:
-    """Bulk-sync a company's orders to QuickBooks (R18): preview what each becomes (created,
-    updated, skipped, failing and why), the QuickBooks calls and the time it takes, then run
-    it with a progress bar. Every condition given must hold; none: every order. The workers
+    """Bulk-sync a company's documents to QuickBooks (R14, R18): orders and quotes, their
+    payments (with refunds and voids), purchase orders, vendor bills and vendor payments.
+    Preview what each becomes (created, updated, skipped, failing and why), the QuickBooks
+    calls and the time it takes, then run it with a progress bar. Every condition given must
+    hold; none: every document. The workers
     (`rentsync worker` or `serve`) do the syncing; the bulk sync goes on if this command ends."""
     from pydantic import ValidationError
     from rich.console import Console

@@ -54,9 +54,9 @@ async def _wait_for(
 
 async def show_preview(services: Services, bulk: BulkSyncRow, console: Console) -> None:
     report = await services.bulk_syncs.report(bulk)
-    table = Table(title=f"Bulk sync {bulk.id}: preview of {bulk.items} orders")
+    table = Table(title=f"Bulk sync {bulk.id}: preview of {bulk.items} documents")
     table.add_column("outcome")
-    table.add_column("orders", justify="right")
+    table.add_column("documents", justify="right")
     for planned, label in (
         (Planned.CREATE, "created in QuickBooks"),
         (Planned.UPDATE, "updated in QuickBooks"),
@@ -70,7 +70,8 @@ async def show_preview(services: Services, bulk: BulkSyncRow, console: Console) 
             bulk.id, planned=planned, limit=SHOWN_PER_OUTCOME
         )
         for row in rows:
-            console.print(f"  {planned.value:<5} {row.source_id}: {row.message}")
+            what = row.source_id if row.doc_type == "order" else f"{row.doc_type} {row.source_id}"
+            console.print(f"  {planned.value:<5} {what}: {row.message}")
         if len(rows) == SHOWN_PER_OUTCOME and report.planned(planned) > SHOWN_PER_OUTCOME:
             console.print(f"  ... {report.planned(planned) - SHOWN_PER_OUTCOME} more {planned}")
     minutes, seconds = divmod(round(report.estimated.total_seconds()), 60)
@@ -90,7 +91,7 @@ async def confirm(services: Services, company_id: int, bulk_id: int) -> BulkSync
 async def cancel(services: Services, company_id: int, bulk_id: int, console: Console) -> None:
     await services.bulk_syncs.cancel(company_id, bulk_id)
     console.print(
-        f"Bulk sync {bulk_id} cancelled: no more orders are sent; those already in the sync "
+        f"Bulk sync {bulk_id} cancelled: no more documents are sent; those already in the sync "
         "finish their own sync."
     )
 
@@ -99,7 +100,7 @@ async def follow(services: Services, bulk: BulkSyncRow, console: Console) -> Rep
     """A progress bar until the run is done (or cancelled) and nothing of it is in the sync."""
     if not await _live_workers(services):
         console.print(
-            "[yellow]No worker is running: the orders wait in the queue until `rentsync "
+            "[yellow]No worker is running: the documents wait in the queue until `rentsync "
             "worker` (or `rentsync serve`) runs.[/yellow]"
         )
     runner = asyncio.create_task(services.bulk_syncs.run(bulk.id))
@@ -107,7 +108,7 @@ async def follow(services: Services, bulk: BulkSyncRow, console: Console) -> Rep
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} orders/min"),
+        TextColumn("{task.fields[rate]} documents/min"),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),

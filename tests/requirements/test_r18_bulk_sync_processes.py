@@ -84,6 +84,32 @@ async def until(rig: Rig, bulk_id: int, check: Any, *, timeout: float, log: Path
         await asyncio.sleep(0.1)
 
 
+async def run_killing_the_worker(
+    rig: Rig, log: Path, when: Any, *, timeout: float = 120
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Start a bulk sync of everything with a `rentsync worker`, SIGKILL the worker once the
+    progress satisfies `when`, start a new one; the progress when killed, and when done."""
+    first = start_worker(rig, log)
+    workers = [first]
+    try:
+        created = await rig.api.post(BULK, json={"start": True}, headers=rig.headers)
+        assert created.status_code == 202, created.text
+        bulk_id = created.json()["id"]
+        before = await until(
+            rig, bulk_id, lambda b: b["state"] == "running" and when(b), timeout=60, log=log
+        )
+        first.kill()
+        first.wait(10)
+        workers.append(start_worker(rig, log))
+        done = await until(rig, bulk_id, lambda b: b["state"] == "done", timeout=timeout, log=log)
+    finally:
+        for process in workers:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+    return before, done
+
+
 async def test_r18_worker_killed_mid_run_resumes_and_posts_every_order_once(
     settings: Settings,
     serve: Any,  # noqa: F811  (the fixture imported above)
@@ -95,29 +121,10 @@ async def test_r18_worker_killed_mid_run_resumes_and_posts_every_order_once(
         await rig.connect()
         await rig.map_accounts()
         await rig.faults({"latency": {"distribution": "fixed", "ms": 120}})
-        first = start_worker(rig, log)
-        workers = [first]
-        try:
-            created = await rig.api.post(BULK, json={"start": True}, headers=rig.headers)
-            assert created.status_code == 202, created.text
-            bulk_id = created.json()["id"]
-            before = await until(
-                rig,
-                bulk_id,
-                lambda b: b["state"] == "running" and b["progress"]["created"] >= 10,
-                timeout=60,
-                log=log,
-            )
-            assert before["progress"]["waiting"] > 0, "killed too late to test a resume"
-            first.kill()
-            first.wait(10)
-            workers.append(start_worker(rig, log))
-            done = await until(rig, bulk_id, lambda b: b["state"] == "done", timeout=120, log=log)
-        finally:
-            for process in workers:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait(10)
+        before, done = await run_killing_the_worker(
+            rig, log, lambda b: b["progress"]["created"] >= 10
+        )
+        assert before["progress"]["waiting"] > 0, "killed too late to test a resume"
         assert done["progress"]["created"] == 60
         assert done["progress"]["differs_from_preview"] == 0
         await rig.faults({})
@@ -200,7 +207,7 @@ async def test_r18_cli_previews_confirms_and_prints_progress(
             previewed = await bulk_sync_cli(rig, "--not-in-qbo", "--preview")
             assert previewed.returncode == 0, previewed.stderr
             out = " ".join(previewed.stdout.split())  # as printed, less the terminal's wrapping
-            assert "preview of 13 orders" in out
+            assert "preview of 13 documents" in out
             assert "created in QuickBooks" in out and "12" in out
             assert "LO-skip: The order is marked No QuickBooks." in out
             # 12 invoices; 3 customers, 3 products: 2 each; a batch of each kind of operation.
@@ -213,7 +220,7 @@ async def test_r18_cli_previews_confirms_and_prints_progress(
             assert f"Bulk sync {bulk_id} done: 12 created, 0 updated, 1 skipped, 0 failed" in (
                 ran.stdout
             )
-            assert "orders/min" in ran.stdout
+            assert "documents/min" in ran.stdout
             again = await bulk_sync_cli(rig, "--confirm", bulk_id)
             assert again.returncode == 1
             assert "only a previewed one starts" in again.stderr

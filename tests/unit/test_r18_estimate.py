@@ -41,20 +41,20 @@ def test_r18_the_second_lets_a_bulk_sync_send_its_minute_share() -> None:
 
 
 def test_r18_a_small_run_sends_one_batch_per_kind_of_operation() -> None:
-    cost = bulk.estimate(creates=3, updates=0, references=3)
+    cost = bulk.estimate(batched=3, singles=0, references=3)
     assert (cost.operations, cost.requests) == (9, 3)
     # The requests at the bulk share, the minute as the limiter counts it (62 s).
     assert cost.duration == timedelta(seconds=3 / 440 * 62)
 
 
 def test_r18_updates_and_lone_operations_go_singly() -> None:
-    cost = bulk.estimate(creates=1, updates=5, references=0)
+    cost = bulk.estimate(batched=1, singles=5, references=0)
     assert (cost.operations, cost.requests) == (6, 6)
 
 
 def test_r18_a_full_backfill_costs_batches_then_singles_beside_them() -> None:
     # 5,000 orders over 1,000 customers and 100 products (bench_ceiling's full size).
-    cost = bulk.estimate(creates=5_000, updates=0, references=1_100)
+    cost = bulk.estimate(batched=5_000, singles=0, references=1_100)
     assert cost.operations == 7_200
     # The 1,100 look-ups by name: 37 queries of up to 30 names, sent singly.
     sent = 37 + 1_100 + 5_000
@@ -74,7 +74,7 @@ def test_b5_a_run_past_half_the_minutes_batches_is_estimated_with_its_singles() 
     """bench_ceiling's small size (1,000 orders over 200 customers and 20 products) sent 231
     requests (40 batches, 191 singles: 2026-12-06 02:36, e3b0939); the estimate before the
     singles beside batches were modelled said 88."""
-    cost = bulk.estimate(creates=1_000, updates=0, references=220)
+    cost = bulk.estimate(batched=1_000, singles=0, references=220)
     # 8 look-ups; 20 batches (8 of the 220 references, 12 of 360 invoices); the other 640
     # invoices a quarter single (160) and the rest in 16 batches.
     assert cost.requests == 8 + 20 + 16 + 160

@@ -1,5 +1,6 @@
-"""Bulk sync (R18, B5): preview a selection of orders, confirm the preview to start it, watch
-its progress, cancel it. The work itself is in `sync.bulk`; these routes are thin."""
+"""Bulk sync (R18, B5): preview a selection of documents (every kind), confirm the preview to
+start it, watch its progress, cancel it. The work itself is in `sync.bulk`; these routes are
+thin."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from rentsync.api.auth import CurrentPrincipal
 from rentsync.api.deps import ServicesDep
 from rentsync.api.schemas import error_responses
 from rentsync.domain.bulk import Planned, Selection, State
+from rentsync.domain.documents import DocumentType
 from rentsync.domain.values import MAX_VERSION, Flag
 from rentsync.store.bulk_syncs import BulkSyncRow, ItemRow
 from rentsync.sync.bulk import BulkSyncRefused, NoSuchBulkSync
@@ -33,15 +35,20 @@ class BulkSyncIn(Selection):
 
 
 class PreviewOut(BaseModel):
-    orders: int = Field(description="Orders selected (so far, while previewing).")
+    documents: int = Field(
+        description="Documents selected (so far, while previewing): orders and quotes, their "
+        "payments, refunds and voids, purchase orders, vendor bills, vendor payments."
+    )
+    orders: int = Field(description="The same count as `documents` (its earlier name).")
     create: int
     update: int
     skip: int
     fail: int
     qbo_operations: int = Field(
-        description="QuickBooks operations the run makes: one per invoice written, two per "
-        "customer or product QuickBooks does not hold yet (a look-up by name, then the create; "
-        "up to 30 look-ups share one query)."
+        description="QuickBooks operations the run makes, as each kind counts them (an "
+        "invoice: its create; a payment: its method's and its own look-up, its create, the "
+        "invoice's read-back; ...), and two per customer, product or vendor QuickBooks does "
+        "not hold yet (a look-up by name, then the create; up to 30 look-ups share one query)."
     )
     qbo_calls: int = Field(
         description="QuickBooks requests those operations take: creates and look-ups travel as "
@@ -55,8 +62,10 @@ class PreviewOut(BaseModel):
 
 class ProgressOut(BaseModel):
     phase: str = Field(
-        description="references: the customers and products QuickBooks lacks are synced first "
-        "(their creates in batches); orders: then the orders, each sending only its invoice."
+        description="references: the customers, products and vendors QuickBooks lacks are "
+        "synced first (their creates in batches); orders: then the selected documents, each "
+        "after what it depends on (a payment after its invoice, a bill after its purchase "
+        "order, a vendor payment after its bills)."
     )
     references: int = Field(description="Customers and products to sync before the orders.")
     references_settled: int = Field(description="Of those, synced, skipped or failed.")
@@ -87,7 +96,12 @@ class BulkSyncOut(BaseModel):
 
 class BulkSyncItemOut(BaseModel):
     seq: int
-    order_id: str
+    kind: str = Field(
+        description="order (orders and quotes), payment, refund, payment_void, "
+        "purchase_order, vendor_bill, vendor_payment."
+    )
+    document_id: str
+    order_id: str | None = Field(description="The order's id, for an order (else null).")
     planned: Planned
     reason: str | None
     message: str | None
@@ -132,6 +146,7 @@ async def describe(services: ServicesDep, bulk: BulkSyncRow) -> BulkSyncOut:
         selection=Selection.model_validate(bulk.selection),
         start_when_previewed=bulk.start_when_previewed,
         preview=PreviewOut(
+            documents=bulk.items,
             orders=bulk.items,
             qbo_operations=bulk.estimated_calls,
             qbo_calls=report.calls,
@@ -170,7 +185,8 @@ async def describe(services: ServicesDep, bulk: BulkSyncRow) -> BulkSyncOut:
 async def create_bulk_sync(
     body: BulkSyncIn, principal: CurrentPrincipal, services: ServicesDep
 ) -> BulkSyncOut:
-    """Preview a bulk sync of the selected orders (every condition given must hold). The
+    """Preview a bulk sync of the selected documents (every condition given must hold; see
+    `kinds` for the date and the number each kind is selected by). The
     preview runs on a worker; GET the bulk sync until `state` is `previewed`, then POST
     `.../start` to run it (or pass `start: true` to run it as soon as it is previewed)."""
     selection = Selection.model_validate(body.model_dump(exclude={"start"}))
@@ -215,7 +231,7 @@ async def bulk_sync_items(
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> BulkSyncItems:
-    """The preview per order (in the run's order) with its outcome so far."""
+    """The preview per document (in the run's order) with its outcome so far."""
     repository = services.bulk_syncs.repository
     if await repository.get(bulk_id, company_id=principal.company_id) is None:
         raise _not_found(bulk_id)
@@ -229,7 +245,9 @@ async def bulk_sync_items(
 def _item(row: ItemRow) -> BulkSyncItemOut:
     return BulkSyncItemOut(
         seq=row.seq,
-        order_id=row.source_id,
+        kind=row.doc_type,
+        document_id=row.source_id,
+        order_id=row.source_id if row.doc_type == DocumentType.ORDER else None,
         planned=Planned(row.planned),
         reason=row.reason,
         message=row.message,
@@ -264,7 +282,7 @@ async def start_bulk_sync(
 async def cancel_bulk_sync(
     bulk_id: BulkId, principal: CurrentPrincipal, services: ServicesDep
 ) -> BulkSyncOut:
-    """Stop handing orders to the sync. Orders already in it finish their own sync (each is
+    """Stop handing documents to the sync. Those already in it finish their own sync (each is
     whole: nothing is left half-written); the others are not sent. 409 once it has ended."""
     cancelled = await _refusals(services.bulk_syncs.cancel(principal.company_id, bulk_id))
     return await describe(services, cancelled)

@@ -1,5 +1,10 @@
-"""Bulk sync (R18, B5): which orders a bulk sync covers, what the preview plans for each, and
+"""Bulk sync (R18, B5): which documents a bulk sync covers, what the preview plans for each, and
 what the whole run costs at QuickBooks' rate ceiling. Pure values and arithmetic.
+
+A bulk sync covers every kind of document a company sends (`BulkKind`): orders and quotes, the
+payments of those orders (with their refunds and voids), purchase orders, vendor bills and
+vendor payments. Each kind's rules for a bulk sync (what it depends on, why it would be
+skipped or fail, what it costs) live in its kind module (`BulkRule` on its `KindSpec`).
 
 The ceiling (reference §1 and §6), per QBO company (realm):
 - single requests: 500 a minute and at most 10 in flight;
@@ -10,14 +15,16 @@ A bulk sync takes the requests real-time sync does not keep (`domain.qbo`
 its creates and look-ups travel as batch items (`sync.batching`). The estimate (`estimate`) is
 the batched cost model, what the coalescer does with the run's operations:
 - the references' look-ups by name share queries of 30 names, each a request;
-- until half the minute's batches are spent (`long_run`), every create goes in a batch, a batch
-  per dependent step at least (the references' creates, then the invoices that need them);
-- then creates also go singly beside the batches, as many as the second's share of requests
+- until half the minute's batches are spent (`long_run`), every create and look-up of a
+  document goes in a batch, a batch per dependent step at least (the references' creates, then
+  the documents' batchable operations: each invoice's create, each payment's look-up and
+  create, each bill's ..., as each kind's `BulkCost` says);
+- then they also go singly beside the batches, as many as the second's share of requests
   leaves beside them: on a machine that makes creates ready about as fast as the ceiling takes
   them, the mix of a minute at the ceiling, 40 batches of 30 and 440 - 40 singles
   (`singles_share`, a quarter of the creates single);
 - a run never has more than 40 batches in any minute: past that, singles only;
-- sparse updates go singly.
+- reads, voids and sparse updates go singly.
 Its time: those operations at the bulk share, at most 40 x 30 + (440 - 40) = 1,600 a minute,
 the minute counted as the limiter counts it (62 s, `domain.qbo.MINUTE_MARGIN_SECONDS`).
 The real-time work of the same minute may take more of it, which makes the run slower than
@@ -32,14 +39,18 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from rentsync.domain import qbo as qbo_rules
+from rentsync.domain.connection import Connection
 from rentsync.domain.documents import OrderKind
+from rentsync.domain.ledger import DocumentKey
+from rentsync.domain.settings import SyncSettings
 from rentsync.domain.values import Flag, IsoDate
 
 REQUESTS_PER_MINUTE = qbo_rules.REQUESTS_PER_MINUTE
@@ -54,28 +65,68 @@ InvoiceNumber = Annotated[
 ]
 
 
+class BulkKind(enum.StrEnum):
+    """The kinds of document a user selects, as a bookkeeper names them. A payment's refunds
+    and its void go with it; customers, products and vendors are synced first, as the selected
+    documents need them."""
+
+    ORDER = "order"
+    QUOTE = "quote"
+    PAYMENT = "payment"
+    PURCHASE_ORDER = "purchase_order"
+    VENDOR_BILL = "vendor_bill"
+    VENDOR_PAYMENT = "vendor_payment"
+
+    @property
+    def label(self) -> str:
+        return _KIND_LABELS[self]
+
+
+_KIND_LABELS = {
+    BulkKind.ORDER: "Orders",
+    BulkKind.QUOTE: "Quotes",
+    BulkKind.PAYMENT: "Payments (with their refunds and voids)",
+    BulkKind.PURCHASE_ORDER: "Purchase orders",
+    BulkKind.VENDOR_BILL: "Vendor bills",
+    BulkKind.VENDOR_PAYMENT: "Vendor payments",
+}
+
+ORDER_KINDS = (BulkKind.ORDER, BulkKind.QUOTE)
+
+KINDS_DESCRIPTION = (
+    "Kinds of document (default: every kind). Dates and numbers select each kind by: "
+    "order, quote: the invoice date and invoice number; payment (with its refunds and its "
+    "void): its order's invoice date and invoice number (a payment goes with its order); "
+    "purchase_order: its date and number; vendor_bill: its date (QBO TxnDate) and bill "
+    "number (DocNumber); vendor_payment: its date (TxnDate) and reference number (DocNumber)."
+)
+
+
 class Selection(BaseModel):
-    """The orders a bulk sync covers: every condition given must hold (none: every order)."""
+    """The documents a bulk sync covers: every condition given must hold (none: every
+    document of every kind)."""
 
     model_config = ConfigDict(extra="forbid")
 
     date_from: IsoDate | None = Field(
-        default=None, description="Invoice date on or after (YYYY-MM-DD)."
+        default=None,
+        description="Dated on or after (YYYY-MM-DD): the invoice date of an order, its "
+        "payments' order's invoice date, a vendor document's own date (see kinds).",
     )
-    date_to: IsoDate | None = Field(default=None, description="Invoice date on or before.")
+    date_to: IsoDate | None = Field(default=None, description="Dated on or before.")
     numbers: list[InvoiceNumber] | None = Field(
         default=None,
         min_length=1,
         max_length=MAX_NUMBERS,
-        description="Invoice numbers (the QBO DocNumber), at most 1000.",
+        description="Document numbers (the QBO DocNumber), at most 1000: invoice numbers for "
+        "orders, quotes and their payments; bill, purchase order and vendor payment numbers "
+        "for those (see kinds).",
     )
-    kinds: list[OrderKind] | None = Field(
-        default=None, min_length=1, description="Orders, quotes or both (default both)."
-    )
+    kinds: list[BulkKind] | None = Field(default=None, min_length=1, description=KINDS_DESCRIPTION)
     not_in_qbo: Flag = Field(
         default=False,
-        description="Only orders QuickBooks does not hold yet (e.g. those created before the "
-        "connection, R14).",
+        description="Only documents QuickBooks does not hold yet (e.g. those created before "
+        "the connection, R14).",
     )
 
     @model_validator(mode="after")
@@ -83,6 +134,14 @@ class Selection(BaseModel):
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise ValueError("date_from is after date_to")
         return self
+
+    def covers(self, kind: BulkKind) -> bool:
+        return self.kinds is None or kind in self.kinds
+
+    def order_kinds(self) -> list[OrderKind]:
+        """The kinds of order whose invoices (or payments) the selection covers."""
+        chosen = [OrderKind(k.value) for k in ORDER_KINDS if self.kinds and k in self.kinds]
+        return chosen or list(OrderKind)
 
 
 class Planned(enum.StrEnum):
@@ -100,22 +159,91 @@ TAX_UNKNOWN = "tax_rate_unknown"
 
 
 @dataclass(frozen=True, kw_only=True)
+class BulkCost:
+    """The QBO operations one document costs in a bulk run: those that travel as batch items
+    (creates, look-ups) and those sent singly (reads, voids, sparse updates)."""
+
+    batched: int = 0
+    single: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
 class Plan:
-    """One order's plan: the outcome, why (skip and fail), and the QBO calls it costs alone
-    (its customer and products are counted once per bulk sync, `REFERENCE_CALLS`)."""
+    """One document's plan: the outcome, why (skip and fail), and the QBO operations it costs
+    alone (its customer, products or vendor are counted once per bulk sync, `REFERENCE_CALLS`)."""
 
     planned: Planned
     reason: str | None = None
     message: str | None = None
-    calls: int = 0
+    cost: BulkCost = BulkCost()
+
+    @property
+    def calls(self) -> int:
+        return self.cost.batched + self.cost.single
 
 
-WRITE_CALLS = 1
-"""A create or a sparse update of an invoice: one operation (the answer holds what QBO saved)."""
+VOIDED_BEFORE_SENT = Plan(
+    planned=Planned.SKIP,
+    reason="voided_before_sent",
+    message="The payment was voided before it reached QuickBooks: there is nothing to send.",
+)
+"""A payment voided before it was ever sent, and its void: nothing to write."""
+
+INVOICE_CREATE = BulkCost(batched=1)
+"""A create of an invoice: one operation (the answer holds what QBO saved)."""
+INVOICE_UPDATE = BulkCost(single=1)
+"""A sparse update of an invoice: one request (updates do not travel in batches)."""
 REFERENCE_CALLS = 2
-"""A customer or product QuickBooks does not hold yet: a look-up by name, then the create."""
+"""A customer, product or vendor QuickBooks does not hold yet: a look-up by name, then the
+create."""
 NAMES_PER_LOOKUP = BATCH_ITEMS
 """Look-ups by name that share one query (`sync.batching`: `DisplayName IN (...)`)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Standing:
+    """Where a document stands, as far as planning needs: its ledger row and its body."""
+
+    key: DocumentKey
+    body: dict[str, Any] | None
+    revision: int = 0
+    qbo_id: str | None = None
+    state: str | None = None
+    synced_revision: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Facts:
+    """What a kind's bulk rule plans one document from (pure values): the document, what its
+    dependencies will be when its job runs, the connection and the settings."""
+
+    document: Standing
+    connection: Connection
+    settings: SyncSettings
+    others: Mapping[DocumentKey, Standing]
+    """The documents it depends on (`BulkRule.depends_on`), as stored."""
+    ready: Callable[[DocumentKey], str | None]
+    """None when the dependency will be in QuickBooks before this document's job runs (it is
+    there, or this run writes it first); else what it is (skipped, failing, not received)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BulkRule:
+    """A kind's part in a bulk sync (on its `KindSpec`): one home per kind."""
+
+    selected_as: BulkKind
+    """The kind a user selects it by (a refund and a void: payment)."""
+    create: BulkCost
+    update: BulkCost
+    depends_on: Callable[[DocumentKey, dict[str, Any]], list[DocumentKey]] = field(
+        default=lambda key, body: []
+    )
+    """Documents that must be in QuickBooks first (a payment: its order; a bill: its purchase
+    order), each in the run before it or already there."""
+    plan: Callable[[Facts], Plan | None] = field(default=lambda facts: None)
+    """A skip or a known failure the kind's job would record (its policy, its dependencies,
+    its mapping), or None: it will be written."""
+
 
 ESTIMATE_TOLERANCE = 0.25
 """How far the requests a run sends may be from the estimate (a share of it, plus
@@ -167,43 +295,45 @@ def singles_share(requests_per_minute: int = REQUESTS_PER_MINUTE) -> float:
 
 def estimate(
     *,
-    creates: int,
-    updates: int,
+    batched: int,
+    singles: int,
     references: int,
     requests_per_minute: int = REQUESTS_PER_MINUTE,
 ) -> Cost:
-    """The batched cost of a bulk sync that writes `creates` new invoices and `updates` changed
-    ones, and first creates `references` customers and products (a look-up, then the create;
-    the look-ups by name share queries of `NAMES_PER_LOOKUP`, each a request). What the
-    coalescer does with them, step by step in the module's docstring."""
+    """The batched cost of a bulk sync that first creates `references` customers, products and
+    vendors (a look-up, then the create; the look-ups by name share queries of
+    `NAMES_PER_LOOKUP`, each a request), then sends its documents' `batched` operations
+    (creates and look-ups, as batch items) and `singles` (reads, voids, sparse updates), as
+    each kind's `BulkCost` counts them. What the coalescer does with them, step by step in the
+    module's docstring."""
     budget = bulk_requests_per_minute(requests_per_minute)
     batches = batches_per_minute(requests_per_minute)
     lookups = math.ceil(references / NAMES_PER_LOOKUP)
-    operations = 2 * references + creates + updates
-    sent = lookups + references + creates + updates  # requests and batch items
+    operations = 2 * references + batched + singles
+    sent = lookups + references + batched + singles  # requests and batch items
     per_minute = min(batches, budget) * BATCH_ITEMS + max(budget - batches, 0)
     minutes = sent / per_minute if per_minute else 0.0
     # Batches only, until half the window's are spent: one per dependent step at least.
     first = next(n for n in range(batches + 1) if long_run(n, batches))
-    batched = 0.0
+    in_batches = 0.0
     rest = 0
-    requests = lookups + updates
-    for group in (references, creates):  # in the order their steps depend on each other
+    requests = lookups + singles
+    for group in (references, batched):  # in the order their steps depend on each other
         if group <= 1:
             requests += group  # a lone call goes as a single call
             continue
-        early = min(group, max(first - int(batched), 0) * BATCH_ITEMS)
-        batched += math.ceil(early / BATCH_ITEMS)
+        early = min(group, max(first - int(in_batches), 0) * BATCH_ITEMS)
+        in_batches += math.ceil(early / BATCH_ITEMS)
         rest += group - early
     # Then batches and singles side by side, at the mix of a minute at the ceiling.
-    singles = rest * singles_share(requests_per_minute)
-    batched += (rest - singles) / BATCH_ITEMS
+    beside = rest * singles_share(requests_per_minute)
+    in_batches += (rest - beside) / BATCH_ITEMS
     # Never more batches than the run's minutes allow (a rolling minute: all of them in a
     # shorter run); the rest go singly.
-    over = max(batched - batches * max(1.0, minutes), 0.0)
-    batched -= over
-    singles += over * BATCH_ITEMS
-    requests += math.ceil(batched + singles - 1e-9)
+    over = max(in_batches - batches * max(1.0, minutes), 0.0)
+    in_batches -= over
+    beside += over * BATCH_ITEMS
+    requests += math.ceil(in_batches + beside - 1e-9)
     minutes = max(minutes, requests / budget if budget else 0.0)
     window = (60 + qbo_rules.MINUTE_MARGIN_SECONDS) / 60
     return Cost(
@@ -233,7 +363,7 @@ class State(enum.StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class Progress:
-    """A bulk sync's orders by where they are: not handed to the sync yet, in it, or ended."""
+    """A bulk sync's documents by where they are: not handed to the sync yet, in it, or ended."""
 
     waiting: int = 0
     in_sync: int = 0

@@ -19,8 +19,8 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from rentsync.domain.bulk import Plan, Planned, Selection, State
-from rentsync.domain.documents import DocumentType
+from rentsync.domain.bulk import ORDER_KINDS, BulkKind, Plan, Planned, Selection, State
+from rentsync.domain.documents import DocumentType, OrderKind
 from rentsync.domain.ledger import DocumentKey
 from rentsync.domain.triggers import Trigger
 from rentsync.store.documents import BULK_SYNC_QUEUE, schedule_sync
@@ -51,8 +51,11 @@ class BulkSyncRow:
     cancelled_at: datetime | None
     finished_at: datetime | None
     phase: str
-    """`references` (the customers and products QuickBooks lacks are synced first), then
-    `orders`."""
+    """`references` (the customers, products and vendors QuickBooks lacks are synced first),
+    then `orders` (every selected document, in the preview's order)."""
+    batched_operations: int = 0
+    single_operations: int = 0
+    preview_stage: str = "orders"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,15 +74,36 @@ class Candidate:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Follower:
+    """A document that follows another (a payment, a refund, a void: its order; a bill: its
+    vendor), as stored, with what the ledger holds for it."""
+
+    doc_type: str
+    source_id: str
+    revision: int
+    body: dict[str, Any]
+    job_lock: str | None
+    state: str | None
+    qbo_id: str | None
+    synced_revision: int | None
+
+    @property
+    def key_type(self) -> DocumentType:
+        return DocumentType(self.doc_type)
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlannedItem:
     source_id: str
     revision: int
     plan: Plan
+    doc_type: DocumentType = DocumentType.ORDER
 
 
 @dataclass(frozen=True, kw_only=True)
 class ItemRow:
     seq: int
+    doc_type: str
     source_id: str
     revision: int
     current_revision: int
@@ -115,11 +139,20 @@ class OutcomeCount:
 _COLUMNS = (
     "id, company_id, selection, state, start_when_previewed, preview_after, items, dispatched, "
     "planned, estimated_calls, created_at, previewed_at, started_at, cancelled_at, finished_at, "
-    "phase"
+    "phase, batched_operations, single_operations, preview_stage"
 )
 
 
+PAYMENT_PARTS = (DocumentType.PAYMENT, DocumentType.REFUND, DocumentType.PAYMENT_VOID)
+"""The documents that follow an order (its lock) and go with it in a bulk sync."""
+
+_ORDER_LOCK = "'c' || d.company_id || ':order:' || d.source_id"
+
+
 def _selection_filter(selection: Selection) -> tuple[str, dict[str, Any]]:
+    """The orders a selection walks: those of its order kinds matching its dates and numbers;
+    with `not_in_qbo`, those QuickBooks lacks or (payments selected) one of whose payments,
+    refunds or voids it lacks."""
     where = ["d.deleted_at IS NULL"]
     params: dict[str, Any] = {}
     if selection.date_from is not None:
@@ -131,12 +164,26 @@ def _selection_filter(selection: Selection) -> tuple[str, dict[str, Any]]:
     if selection.numbers:
         where.append("d.body->>'invoice_number' = ANY(%(numbers)s)")
         params["numbers"] = list(selection.numbers)
-    if selection.kinds:
+    kinds = [kind.value for kind in selection.order_kinds()]
+    if len(kinds) < len(OrderKind):
         # An order stored without `kind` is an order (the model's default).
         where.append("coalesce(d.body->>'kind', 'order') = ANY(%(kinds)s)")
-        params["kinds"] = [kind.value for kind in selection.kinds]
+        params["kinds"] = kinds
     if selection.not_in_qbo:
-        where.append("r.qbo_id IS NULL")
+        lacking = []
+        if any(selection.covers(kind) for kind in ORDER_KINDS):
+            lacking.append("r.qbo_id IS NULL")
+        if selection.covers(BulkKind.PAYMENT):
+            lacking.append(
+                "EXISTS (SELECT 1 FROM documents p LEFT JOIN sync_records pr "
+                "USING (company_id, doc_type, source_id) WHERE p.company_id = d.company_id "
+                f"AND p.job_lock = {_ORDER_LOCK} AND p.doc_type = ANY(%(parts)s) "
+                "AND p.deleted_at IS NULL AND pr.qbo_id IS NULL)"
+            )
+            params["parts"] = [t.value for t in PAYMENT_PARTS]
+        where.append(f"({' OR '.join(lacking) or 'false'})")
+    elif not any(selection.covers(kind) for kind in (*ORDER_KINDS, BulkKind.PAYMENT)):
+        where.append("false")
     return " AND ".join(where), params
 
 
@@ -223,6 +270,30 @@ class BulkSyncRepository:
             )
             return {str(row[0]) for row in await cursor.fetchall()}
 
+    async def followers(
+        self, company_id: int, locks: Sequence[str], doc_types: Sequence[DocumentType]
+    ) -> list[Follower]:
+        """The live documents of `doc_types` taking one of `locks`, grouped by lock; within a
+        lock, each payment before its refunds and its void, in the order the run sends them."""
+        if not locks:
+            return []
+        rank = " ".join(f"WHEN '{t.value}' THEN {n}" for n, t in enumerate(doc_types))
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(Follower)) as cur,
+        ):
+            await cur.execute(
+                "SELECT d.doc_type, d.source_id, d.revision, d.body, d.job_lock, r.state, "
+                "r.qbo_id, r.synced_revision FROM documents d "
+                "LEFT JOIN sync_records r USING (company_id, doc_type, source_id) "
+                "WHERE d.company_id = %s AND d.job_lock = ANY(%s) AND d.doc_type = ANY(%s) "
+                "AND d.deleted_at IS NULL ORDER BY d.job_lock, "
+                "coalesce(d.body->>'payment_id', d.source_id), "
+                f"CASE d.doc_type {rank} END, d.source_id",
+                (company_id, list(locks), [t.value for t in doc_types]),
+            )
+            return await cur.fetchall()
+
     async def add_preview_chunk(
         self,
         bulk: BulkSyncRow,
@@ -230,18 +301,23 @@ class BulkSyncRepository:
         *,
         references: Sequence[DocumentKey],
         reference_calls: int,
+        after: str | None,
         last: bool,
+        next_stage: str | None = None,
     ) -> bool:
         """Store one chunk of the preview and move its cursor; the preview is complete with
-        `last`. `references`: customers and products QuickBooks does not hold yet; each costs
-        `reference_calls` the first time this bulk sync meets it. False (nothing stored) if
-        another run of the step stored this chunk first, or the bulk sync was cancelled."""
+        `last`. `references`: customers, products and vendors QuickBooks does not hold yet;
+        each costs `reference_calls` the first time this bulk sync meets it. `after`: where
+        the next chunk starts; `next_stage`: the preview goes on with the next stage (from its
+        start). False (nothing stored) if another run of the step stored this chunk first, or
+        the bulk sync was cancelled."""
         async with self._pool.connection() as conn, conn.transaction():
             locked = await _lock(conn, bulk.id)
             if (
                 locked is None
                 or locked.state != State.PREVIEWING
                 or locked.preview_after != bulk.preview_after
+                or locked.preview_stage != bulk.preview_stage
             ):
                 return False
             new_references = 0
@@ -267,7 +343,7 @@ class BulkSyncRepository:
                             bulk.id,
                             locked.items + number,
                             bulk.company_id,
-                            DocumentType.ORDER.value,
+                            item.doc_type.value,
                             item.source_id,
                             item.revision,
                             item.plan.planned.value,
@@ -282,19 +358,26 @@ class BulkSyncRepository:
             for item in items:
                 planned[item.plan.planned.value] = planned.get(item.plan.planned.value, 0) + 1
             calls = sum(item.plan.calls for item in items) + new_references * reference_calls
+            batched = sum(item.plan.cost.batched for item in items)
+            singles = sum(item.plan.cost.single for item in items)
             next_state = State.PREVIEWING
             if last:
                 next_state = State.RUNNING if locked.start_when_previewed else State.PREVIEWED
             await conn.execute(
                 "UPDATE bulk_syncs SET items = items + %s, planned = %s, "
-                "estimated_calls = estimated_calls + %s, preview_after = %s, state = %s, "
+                "estimated_calls = estimated_calls + %s, batched_operations = "
+                "batched_operations + %s, single_operations = single_operations + %s, "
+                "preview_after = %s, preview_stage = %s, state = %s, "
                 "previewed_at = CASE WHEN %s THEN now() END, "
                 "started_at = CASE WHEN %s THEN now() END WHERE id = %s",
                 (
                     len(items),
                     Jsonb(planned),
                     calls,
-                    items[-1].source_id if items else bulk.preview_after,
+                    batched,
+                    singles,
+                    None if next_stage else after,
+                    next_stage or bulk.preview_stage,
                     next_state.value,
                     last,
                     next_state is State.RUNNING,
@@ -352,26 +435,36 @@ class BulkSyncRepository:
             last_seq = locked.dispatched
             if free > 0 and locked.dispatched < locked.items:
                 cursor = await conn.execute(
-                    "SELECT i.seq, i.source_id, i.planned, d.revision, d.job_lock, "
+                    "SELECT i.seq, i.doc_type, i.source_id, i.planned, d.revision, d.job_lock, "
                     "d.deleted_at IS NOT NULL FROM bulk_sync_items i JOIN documents d "
                     "USING (company_id, doc_type, source_id) WHERE i.bulk_sync_id = %s "
                     "AND i.seq > %s ORDER BY i.seq LIMIT %s",
                     (locked.id, locked.dispatched, max(free * 4, 100)),
                 )
-                for seq, source_id, planned, revision, job_lock, deleted in await cursor.fetchall():
-                    if deferred >= free:
+                group: str | None = None
+                for (
+                    seq,
+                    doc_type,
+                    source_id,
+                    planned,
+                    revision,
+                    job_lock,
+                    deleted,
+                ) in await cursor.fetchall():
+                    key = DocumentKey(locked.company_id, DocumentType(doc_type), str(source_id))
+                    lock = job_lock or key.lock()
+                    # A group (an order and its payments, a vendor's documents) is handed over
+                    # whole: its documents' jobs are deferred in order under one lock, before
+                    # the first of them can release the others into the real-time lane.
+                    if deferred >= free and lock != group:
                         break
+                    group = lock
                     last_seq = int(seq)
                     # A skip needs no job; a document deleted since the preview has its own
                     # (the deletion's), which a bulk sync must not overtake.
                     if planned == Planned.SKIP or deleted:
                         continue
-                    await _hand_over(
-                        conn,
-                        DocumentKey(locked.company_id, DocumentType.ORDER, str(source_id)),
-                        revision=int(revision),
-                        job_lock=job_lock,
-                    )
+                    await _hand_over(conn, key, revision=int(revision), job_lock=job_lock)
                     deferred += 1
                 await conn.execute(
                     "UPDATE bulk_sync_items SET dispatched_at = now() "
@@ -439,8 +532,9 @@ class BulkSyncRepository:
             conn.cursor(row_factory=class_row(ItemRow)) as cur,
         ):
             await cur.execute(
-                "SELECT i.seq, i.source_id, i.revision, d.revision AS current_revision, "
-                "i.planned, i.reason, i.message, i.calls, i.dispatched_at, r.state, "
+                "SELECT i.seq, i.doc_type, i.source_id, i.revision, "
+                "d.revision AS current_revision, i.planned, i.reason, i.message, i.calls, "
+                "i.dispatched_at, r.state, "
                 "r.error->>'code' AS error_code FROM bulk_sync_items i "
                 "JOIN documents d USING (company_id, doc_type, source_id) "
                 "LEFT JOIN sync_records r USING (company_id, doc_type, source_id) "

@@ -402,7 +402,12 @@ CREATE TABLE bulk_syncs (
     phase          text NOT NULL DEFAULT 'orders' CHECK (phase IN ('references', 'orders')),
     -- Outcomes of the orders that ended, added up by the dispatch step (0070):
     -- [[planned, outcome, count, changed since the preview], ...]
-    settled_counts jsonb NOT NULL DEFAULT '[]'
+    settled_counts jsonb NOT NULL DEFAULT '[]',
+    -- The documents' QBO operations as their kinds count them: batch items, singles (0083).
+    batched_operations bigint NOT NULL DEFAULT 0,
+    single_operations bigint NOT NULL DEFAULT 0,
+    -- The preview walks the orders (with their payments), then the vendor side (0083).
+    preview_stage  text NOT NULL DEFAULT 'orders' CHECK (preview_stage IN ('orders', 'vendors'))
 );
 CREATE INDEX bulk_syncs_company_idx ON bulk_syncs (company_id, id DESC);
 

@@ -37,10 +37,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, Protocol
 
 from rentsync import policy
 from rentsync.domain import bulk as plan_rules
-from rentsync.domain.bulk import Plan, Planned, Progress, Selection, State
+from rentsync.domain.bulk import BulkKind, Plan, Planned, Progress, Selection, Standing, State
 from rentsync.domain.connection import ConnectionState
 from rentsync.domain.documents import DocumentType, Order
 from rentsync.domain.ledger import DocumentKey
@@ -49,13 +50,16 @@ from rentsync.domain.triggers import Trigger
 from rentsync.mapping import invoice as invoice_mapping
 from rentsync.mapping.errors import MappingError
 from rentsync.store.bulk_syncs import (
+    PAYMENT_PARTS,
     BulkSyncRepository,
     BulkSyncRow,
     Candidate,
+    Follower,
     PlannedItem,
     selection_of,
 )
 from rentsync.store.locks import AdvisoryLocks
+from rentsync.sync.kinds import kind_for
 from rentsync.sync.kinds.invoice import tax_code_of
 from rentsync.sync.ports import (
     CompanyQbo,
@@ -193,8 +197,8 @@ class BulkSyncs:
         counts = await self.repository.outcomes(bulk.id)
         references, references_settled = await self.repository.reference_progress(bulk)
         cost = plan_rules.estimate(
-            creates=bulk.planned.get(Planned.CREATE.value, 0),
-            updates=bulk.planned.get(Planned.UPDATE.value, 0),
+            batched=bulk.batched_operations,
+            singles=bulk.single_operations,
             references=references,
             requests_per_minute=self._per_minute,
         )
@@ -236,15 +240,17 @@ class BulkSyncs:
 
     async def _preview_chunk(self, bulk: BulkSyncRow) -> None:
         selection = selection_of(bulk)
-        candidates = await self.repository.candidates(bulk, selection, limit=self._chunk)
         facts = await self._facts(bulk.company_id)
-        plans, references = await self._plan(candidates, facts)
+        candidates = await self.repository.candidates(bulk, selection, limit=self._chunk)
+        plans, references = await self._plan(bulk, selection, candidates, facts)
+        last = len(candidates) < self._chunk
         await self.repository.add_preview_chunk(
             bulk,
             plans,
             references=references,
             reference_calls=plan_rules.REFERENCE_CALLS,
-            last=len(candidates) < self._chunk,
+            after=candidates[-1].source_id if candidates else bulk.preview_after,
+            last=last,
         )
 
     async def _facts(self, company_id: int) -> _Facts:
@@ -257,10 +263,15 @@ class BulkSyncs:
         )
 
     async def _plan(
-        self, candidates: Sequence[Candidate], facts: _Facts
+        self,
+        bulk: BulkSyncRow,
+        selection: Selection,
+        candidates: Sequence[Candidate],
+        facts: _Facts,
     ) -> tuple[list[PlannedItem], list[DocumentKey]]:
-        """Plan a chunk of orders; also the customers and products QuickBooks does not hold
-        yet that the chunk's orders will create."""
+        """Plan a chunk of orders, each followed by its payments (with their refunds and
+        voids) when the selection covers them; also the customers and products QuickBooks does
+        not hold yet that the chunk's invoices will create."""
         company_id = facts.company_id
         orders: dict[str, Order] = {}
         for c in candidates:
@@ -283,22 +294,54 @@ class BulkSyncs:
         snapshots = await self._documents.get_many(reference_keys)
         rows = await self._ledger.get_many(reference_keys)
         in_qbo = {key for key, row in rows.items() if row.qbo_id}
+        followers: dict[str, list[Follower]] = {}
+        if selection.covers(BulkKind.PAYMENT):
+            for follower in await self.repository.followers(
+                company_id,
+                [_order_key(company_id, c.source_id).lock() for c in candidates],
+                PAYMENT_PARTS,
+            ):
+                followers.setdefault(str(follower.job_lock), []).append(follower)
         items: list[PlannedItem] = []
         to_create: set[DocumentKey] = set()
         for candidate in candidates:
             order = orders[candidate.source_id]
-            if _order_key(company_id, candidate.source_id).lock() in paid:
+            key = _order_key(company_id, candidate.source_id)
+            if key.lock() in paid:
                 order = order.model_copy(update={"has_payment": True})
-            plan = self._plan_one(candidate, order, facts, snapshots)
-            if plan.planned in (Planned.CREATE, Planned.UPDATE):
-                to_create.update(
-                    key
-                    for key in _references_of(company_id, order)
-                    if key not in in_qbo and key in snapshots
-                )
-            items.append(
-                PlannedItem(source_id=candidate.source_id, revision=candidate.revision, plan=plan)
+            group = _Group(
+                facts,
+                {key: _standing(key, candidate.body, candidate)},
+                {},
             )
+            if _selects_order(selection, order, candidate):
+                plan = self._plan_one(candidate, order, facts, snapshots)
+                group.plans[key] = plan
+                if plan.planned in (Planned.CREATE, Planned.UPDATE):
+                    to_create.update(
+                        ref
+                        for ref in _references_of(company_id, order)
+                        if ref not in in_qbo and ref in snapshots
+                    )
+                items.append(
+                    PlannedItem(
+                        source_id=candidate.source_id, revision=candidate.revision, plan=plan
+                    )
+                )
+            for follower in followers.get(key.lock(), []):
+                follower_key = DocumentKey(company_id, follower.key_type, follower.source_id)
+                group.standings[follower_key] = _standing(follower_key, follower.body, follower)
+                if selection.not_in_qbo and follower.qbo_id is not None:
+                    continue
+                plan = group.plan(follower_key)
+                items.append(
+                    PlannedItem(
+                        source_id=follower.source_id,
+                        revision=follower.revision,
+                        plan=plan,
+                        doc_type=follower.key_type,
+                    )
+                )
             await asyncio.sleep(0)
         return items, sorted(to_create, key=_sort_key)
 
@@ -337,7 +380,8 @@ class BulkSyncs:
         except MappingError as exc:
             return Plan(planned=Planned.FAIL, reason=exc.code, message=str(exc))
         planned = Planned.CREATE if candidate.qbo_id is None else Planned.UPDATE
-        return Plan(planned=planned, calls=plan_rules.WRITE_CALLS)
+        rule = _rule(DocumentType.ORDER)
+        return Plan(planned=planned, cost=rule.create if candidate.qbo_id is None else rule.update)
 
     def _check(
         self,
@@ -370,6 +414,99 @@ class BulkSyncs:
             automated_sales_tax=facts.company.automated_sales_tax,
         )
         invoice_mapping.invoice_create(order, refs, key=_order_key(company_id, source_id))
+
+
+def _rule(doc_type: DocumentType) -> plan_rules.BulkRule:
+    rule = kind_for(doc_type).bulk
+    assert rule is not None, f"{doc_type.value} has no bulk rule"
+    return rule
+
+
+class _Row(Protocol):
+    @property
+    def revision(self) -> int: ...
+    @property
+    def qbo_id(self) -> str | None: ...
+    @property
+    def state(self) -> str | None: ...
+    @property
+    def synced_revision(self) -> int | None: ...
+
+
+def _standing(key: DocumentKey, body: dict[str, Any] | None, row: _Row) -> Standing:
+    return Standing(
+        key=key,
+        body=body,
+        revision=row.revision,
+        qbo_id=row.qbo_id,
+        state=row.state,
+        synced_revision=row.synced_revision,
+    )
+
+
+def _selects_order(selection: Selection, order: Order, candidate: Candidate) -> bool:
+    """Whether the order's own invoice is selected (not only its payments)."""
+    if not selection.covers(plan_rules.BulkKind(order.kind.value)):
+        return False
+    return not (selection.not_in_qbo and candidate.qbo_id is not None)
+
+
+@dataclass
+class _Group:
+    """The documents of one lock planned together, in the run's order: what each will be
+    when the next one's job runs (in QuickBooks already, or written by this run first)."""
+
+    facts: _Facts
+    standings: dict[DocumentKey, Standing]
+    plans: dict[DocumentKey, Plan]
+
+    def ready(self, key: DocumentKey) -> str | None:
+        plan = self.plans.get(key)
+        standing = self.standings.get(key)
+        if plan is not None and plan.planned in (Planned.CREATE, Planned.UPDATE):
+            return None
+        if plan is not None and plan.reason != plan_rules.UP_TO_DATE:
+            verb = "failing" if plan.planned is Planned.FAIL else "skipped"
+            return f"{verb} in this bulk sync ({plan.reason})"
+        if standing is None:
+            return "not received"
+        if standing.qbo_id is not None:
+            return None
+        return standing.state or "not sent yet"
+
+    def plan(self, key: DocumentKey) -> Plan:
+        """A document's plan by its kind's rule, as its job would decide; recorded for the
+        documents after it."""
+        standing = self.standings[key]
+        rule = _rule(key.doc_type)
+        found = rule.plan(
+            plan_rules.Facts(
+                document=standing,
+                connection=self.facts.company.connection,
+                settings=self.facts.settings,
+                others=self.standings,
+                ready=self.ready,
+            )
+        )
+        up_to_date = (
+            standing.qbo_id is not None
+            and standing.state == "synced"
+            and standing.synced_revision == standing.revision
+        )
+        if up_to_date and (found is None or found.planned in (Planned.CREATE, Planned.UPDATE)):
+            found = Plan(
+                planned=Planned.SKIP,
+                reason=plan_rules.UP_TO_DATE,
+                message=plan_rules.UP_TO_DATE_MESSAGE,
+            )
+        if found is None:
+            created = standing.qbo_id is None
+            found = Plan(
+                planned=Planned.CREATE if created else Planned.UPDATE,
+                cost=rule.create if created else rule.update,
+            )
+        self.plans[key] = found
+        return found
 
 
 def _order_key(company_id: int, source_id: str) -> DocumentKey:

@@ -25,8 +25,8 @@ from rentsync import jobs
 from rentsync.api.deps import ServicesDep
 from rentsync.api.request_guard import text_problem
 from rentsync.bootstrap import Services
-from rentsync.domain.bulk import Planned, Selection, State, pace_of
-from rentsync.domain.documents import DocumentType, OrderKind
+from rentsync.domain.bulk import BulkKind, Planned, Selection, State, pace_of
+from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey
 from rentsync.domain.people import Ability, ConsoleUser
 from rentsync.domain.values import MAX_VERSION
@@ -79,7 +79,7 @@ STATE_LABELS = {
 }
 STATE_BADGES = {"done": "badge-ok", "cancelled": "badge-warn", "previewed": "badge-warn"}
 _NUMBER_SEPARATORS = re.compile(r"[\s,;]+")
-ORDER_KINDS = frozenset(kind.value for kind in OrderKind)
+KINDS = frozenset(kind.value for kind in BulkKind)
 
 
 def _echo(value: str) -> str:
@@ -92,8 +92,7 @@ def selection_text(selection: dict[str, Any]) -> str:
     parts = []
     if selection.get("date_from") or selection.get("date_to"):
         parts.append(
-            f"invoice dates {selection.get('date_from') or 'any'} to "
-            f"{selection.get('date_to') or 'any'}"
+            f"dates {selection.get('date_from') or 'any'} to {selection.get('date_to') or 'any'}"
         )
     numbers = selection.get("numbers") or []
     if numbers:
@@ -102,10 +101,10 @@ def selection_text(selection: dict[str, Any]) -> str:
         parts.append(f"numbers {shown}{more}")
     kinds = selection.get("kinds") or []
     if kinds:
-        parts.append(" and ".join(f"{kind}s" for kind in kinds))
+        parts.append(", ".join(BulkKind(kind).label.lower() for kind in kinds if kind in KINDS))
     if selection.get("not_in_qbo"):
         parts.append("not yet in QuickBooks")
-    return "; ".join(parts) if parts else "every order"
+    return "; ".join(parts) if parts else "every document"
 
 
 def duration_text(span: timedelta | None) -> str:
@@ -201,7 +200,7 @@ def _new_page(
             "form": form,
             "errors": errors or {},
             "problem": problem,
-            "kinds": [kind.value for kind in OrderKind],
+            "kinds": [(kind.value, kind.label) for kind in BulkKind],
         },
         status_code=status_code,
     )
@@ -252,7 +251,7 @@ async def create_bulk_sync(
         "date_from": _echo(date_from),
         "date_to": _echo(date_to),
         "numbers": _echo(numbers),
-        "kinds": [kind for kind in given_kinds if kind in ORDER_KINDS],
+        "kinds": [kind for kind in given_kinds if kind in KINDS],
         "not_in_qbo": not_in_qbo == "true",
     }
     raw: dict[str, Any] = {"not_in_qbo": not_in_qbo == "true"}
@@ -305,12 +304,13 @@ async def _page_context(
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     failed = [
-        DocumentKey(user.company_id, DocumentType.ORDER, row.source_id)
+        DocumentKey(user.company_id, DocumentType(row.doc_type), row.source_id)
         for row in rows
         if row.outcome == "failed"
     ]
     records = {
-        key.source_id: record for key, record in (await services.ledger.get_many(failed)).items()
+        (key.doc_type.value, key.source_id): record
+        for key, record in (await services.ledger.get_many(failed)).items()
     }
     query = {"planned": filter_by.value} if filter_by else {}
     return {
@@ -328,10 +328,10 @@ async def _page_context(
     }
 
 
-def _item(row: ItemRow, records: dict[str, SyncRecord]) -> dict[str, Any]:
-    """One order of the bulk sync as the page lists it; a failed one with the ledger's error
+def _item(row: ItemRow, records: dict[tuple[str, str], SyncRecord]) -> dict[str, Any]:
+    """One document of the bulk sync as the page lists it; a failed one with the ledger's error
     (its code, message and remedy, as the document page shows them)."""
-    record = records.get(row.source_id) if row.outcome == "failed" else None
+    record = records.get((row.doc_type, row.source_id)) if row.outcome == "failed" else None
     error = (record.error if record is not None else None) or {}
     return {"row": row, "outcome": row.outcome, "error": error}
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from rentsync.domain.bulk import BulkRule
 from rentsync.domain.documents import Document, DocumentType
 from rentsync.domain.ledger import DocumentKey, SyncState
 from rentsync.domain.listing import Listing
@@ -147,3 +148,7 @@ class KindSpec:
     """False: a part of another kind's document, with status and resync routes only."""
     listing: Listing = field(default_factory=lambda: Listing(title="Document"), repr=False)
     """How it shows in the console's lists and search (number, name, date, amount, party)."""
+    bulk: BulkRule | None = field(default=None, repr=False)
+    """Its part in a bulk sync (R14, R18): the kind a user selects it by, what it costs, what
+    it depends on, why the preview says it is skipped or fails. None: synced only as another
+    document's reference (customers, products, vendors)."""

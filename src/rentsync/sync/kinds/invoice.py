@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Set
 
 from rentsync import policy
+from rentsync.domain import bulk
 from rentsync.domain.documents import DocumentType, Order
 from rentsync.domain.ledger import DocumentKey, WriteIntent
 from rentsync.domain.listing import Listing, compare, party
@@ -193,6 +194,11 @@ KIND = KindSpec(
     },
     syncs_on_every_change=True,
     handler=InvoiceKind,
+    # An order's plan needs the products' mapping and the invoice mapping (`sync.bulk` runs
+    # them, as the job does); its costs and its kind are here.
+    bulk=bulk.BulkRule(
+        selected_as=bulk.BulkKind.ORDER, create=bulk.INVOICE_CREATE, update=bulk.INVOICE_UPDATE
+    ),
     listing=Listing(
         title="Invoice",
         number=("invoice_number",),

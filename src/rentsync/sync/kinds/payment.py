@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from rentsync import policy
+from rentsync.domain import bulk
 from rentsync.domain.documents import DocumentType, Order
 from rentsync.domain.ledger import DocumentKey, SkipReason, WriteIntent
 from rentsync.domain.listing import Listing, compare, party
@@ -28,7 +29,7 @@ from rentsync.mapping import payment as payment_mapping
 from rentsync.mapping.fingerprint import fingerprint
 from rentsync.qbo.requestid import request_id
 from rentsync.sync.failures import VerificationFailed
-from rentsync.sync.kinds.base import Engine, KindSpec, Run, client_of
+from rentsync.sync.kinds.base import Engine, KindSpec, Run
 from rentsync.sync.ports import CompanyQbo, LedgerRow, QboGateway
 from rentsync.sync.references import ReferenceContext, References
 from rentsync.sync.verify import verify_balance, verify_balance_range
@@ -211,7 +212,7 @@ class PaymentHandler:
             outcome = "voided (see its void)" if record.qbo_id else "voided before it was sent"
             await engine.synced(run, outcome)
             return "synced"
-        client = client_of(company)
+        client = engine.client_for(run, company)
         settings = await engine.settings.get(key.company_id)
         customer_id = await self._ctx.customer_id(company, client, run, order)
         refs = payment_mapping.PaymentRefs(
@@ -319,6 +320,69 @@ def _follows(key: DocumentKey, body: dict[str, Any]) -> DocumentKey:
     return order_key(key.company_id, str(body["order_id"]))
 
 
+def plan_after_order(facts: bulk.Facts, *, copy: str = "payment") -> bulk.Plan | None:
+    """A bulk sync's plan for a payment, refund or void as its job would decide (the same
+    policy): No QuickBooks on the order wins; then it waits for the order's invoice, which must
+    be in QuickBooks or written by the run before it."""
+    body = facts.document.body or {}
+    lead = order_key(facts.document.key.company_id, str(body["order_id"]))
+    stored = facts.others.get(lead)
+    order = Order.model_validate(stored.body) if stored is not None and stored.body else None
+    decision = policy.decide_payment(
+        order, facts.connection, in_qbo=facts.document.qbo_id is not None
+    )
+    if isinstance(decision, policy.Skip):
+        return bulk.Plan(
+            planned=bulk.Planned.SKIP, reason=decision.reason.value, message=decision.message
+        )
+    waiting = facts.ready(lead)
+    if waiting is not None:
+        return bulk.Plan(
+            planned=bulk.Planned.SKIP,
+            reason=SkipReason.INVOICE_NOT_IN_QBO.value,
+            message=(
+                f"{SkipReason.INVOICE_NOT_IN_QBO.message} Order {lead.source_id!r} is "
+                f"{waiting}; this {copy} is sent once its invoice is synced."
+            ),
+        )
+    return None
+
+
+def _bulk_plan(facts: bulk.Facts) -> bulk.Plan | None:
+    waits = plan_after_order(facts)
+    if waits is not None:
+        return waits
+    if (facts.document.body or {}).get("voided"):
+        if facts.document.qbo_id is None:
+            return bulk.VOIDED_BEFORE_SENT
+        # Its void does the work (`payment_void`); the payment itself sends nothing.
+        return bulk.Plan(planned=bulk.Planned.UPDATE)
+    return None
+
+
+def _after_order(key: DocumentKey, body: dict[str, Any]) -> list[DocumentKey]:
+    return [_follows(key, body)]
+
+
+def after_payment(key: DocumentKey, body: dict[str, Any]) -> list[DocumentKey]:
+    """What a refund or a void depends on: its order, then its payment."""
+    return [
+        order_key(key.company_id, str(body["order_id"])),
+        DocumentKey(key.company_id, DocumentType.PAYMENT, str(body["payment_id"])),
+    ]
+
+
+BULK = bulk.BulkRule(
+    selected_as=bulk.BulkKind.PAYMENT,
+    # The payment method's look-up, the look-up before the create (B1), the create; then the
+    # read-back of the invoice's balance.
+    create=bulk.BulkCost(batched=3, single=1),
+    update=bulk.BulkCost(batched=1, single=2),
+    depends_on=_after_order,
+    plan=_bulk_plan,
+)
+
+
 def _parts(key: DocumentKey, body: dict[str, Any]) -> list[tuple[DocumentKey, dict[str, Any]]]:
     """A voided payment's refunds are removed from QBO with it; a void is its own part."""
     from rentsync.sync.kinds.payment_void import void_part
@@ -358,6 +422,7 @@ KIND = KindSpec(
     follows=_follows,
     parts=_parts,
     part_types=(DocumentType.REFUND, DocumentType.PAYMENT_VOID),
+    bulk=BULK,
     listing=Listing(
         title="Payment",
         number=("reference_number",),

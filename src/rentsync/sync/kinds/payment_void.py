@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rentsync.domain import bulk
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey
 from rentsync.domain.listing import Listing, party
@@ -23,8 +24,8 @@ from rentsync.mapping.errors import MappingError, MappingProblem
 from rentsync.mapping.idempotency import Operation, write_request_id
 from rentsync.mapping.payment import payment_marker
 from rentsync.qbo import errors
-from rentsync.sync.kinds.base import Engine, KindSpec, Run, client_of
-from rentsync.sync.kinds.payment import PAYMENT, PaymentContext
+from rentsync.sync.kinds.base import Engine, KindSpec, Run
+from rentsync.sync.kinds.payment import PAYMENT, PaymentContext, after_payment, plan_after_order
 from rentsync.sync.ports import QboGateway, Written
 from rentsync.sync.references import References
 
@@ -62,7 +63,7 @@ class PaymentVoidHandler:
         if payment_record is None or not payment_record.qbo_id:
             await engine.synced(run, "nothing to void: the payment never reached QuickBooks")
             return "synced"
-        client = client_of(company)
+        client = engine.client_for(run, company)
         current = await client.read(PAYMENT, payment_record.qbo_id)
         if not has_marker(current.data.get("PrivateNote"), payment_marker(payment_key)):
             raise errors.BadReference(
@@ -125,6 +126,26 @@ class PaymentVoidHandler:
         return "synced"
 
 
+def _bulk_plan(facts: bulk.Facts) -> bulk.Plan | None:
+    """As its job: the order's rules; a payment never in QuickBooks has nothing to void."""
+    waits = plan_after_order(facts, copy="void")
+    if waits is not None:
+        return waits
+    payment = facts.others.get(after_payment(facts.document.key, facts.document.body or {})[1])
+    if payment is None or payment.qbo_id is None:
+        return bulk.VOIDED_BEFORE_SENT
+    return None
+
+
+BULK = bulk.BulkRule(
+    selected_as=bulk.BulkKind.PAYMENT,
+    # The payment read, the void, the read-back of the invoice's balance: single requests.
+    create=bulk.BulkCost(single=3),
+    update=bulk.BulkCost(single=3),
+    depends_on=after_payment,
+    plan=_bulk_plan,
+)
+
 KIND = KindSpec(
     doc_type=DocumentType.PAYMENT_VOID,
     plural="payment-voids",
@@ -134,6 +155,7 @@ KIND = KindSpec(
     max_attempts=5,
     handler=PaymentVoidHandler,
     ingest=False,
+    bulk=BULK,
     listing=Listing(
         title="Payment void",
         number=("payment_id",),

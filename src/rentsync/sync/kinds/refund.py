@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from rentsync.domain import bulk
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, SkipReason, WriteIntent
 from rentsync.domain.listing import Listing, compare, party
 from rentsync.domain.payments import Payment, Refund, refund_source_id
 from rentsync.mapping import payment as payment_mapping
 from rentsync.mapping.fingerprint import fingerprint
-from rentsync.sync.kinds.base import Engine, KindSpec, Run, client_of
-from rentsync.sync.kinds.payment import PAYMENT, PaymentContext
+from rentsync.sync.kinds.base import Engine, KindSpec, Run
+from rentsync.sync.kinds.payment import PAYMENT, PaymentContext, after_payment, plan_after_order
 from rentsync.sync.references import References
 from rentsync.sync.writer import CLEARED, Transaction, TransactionWriter, qbo_columns
 
@@ -74,7 +75,7 @@ class RefundHandler:
                 ),
             )
             return "skipped"
-        client = client_of(company)
+        client = engine.client_for(run, company)
         paid = await client.read(PAYMENT, payment_record.qbo_id)
         deposit = (paid.data.get("DepositToAccountRef") or {}).get("value")
         refs = payment_mapping.RefundRefs(
@@ -127,6 +128,35 @@ class RefundHandler:
         return "deleted"
 
 
+def _bulk_plan(facts: bulk.Facts) -> bulk.Plan | None:
+    """As its job: the order's rules, then its payment in QuickBooks (or sent first)."""
+    waits = plan_after_order(facts, copy="refund")
+    if waits is not None:
+        return waits
+    payment = after_payment(facts.document.key, facts.document.body or {})[1]
+    waiting = facts.ready(payment)
+    if waiting is not None:
+        return bulk.Plan(
+            planned=bulk.Planned.SKIP,
+            reason=SkipReason.INVOICE_NOT_IN_QBO.value,
+            message=(
+                f"Waiting for payment {payment.source_id!r} ({waiting}): a refund reaches "
+                "QuickBooks after its payment."
+            ),
+        )
+    return None
+
+
+BULK = bulk.BulkRule(
+    selected_as=bulk.BulkKind.PAYMENT,
+    # The payment read (its deposit account), the method's look-up, the create; then the
+    # read-back of the invoice's balance.
+    create=bulk.BulkCost(batched=2, single=2),
+    update=bulk.BulkCost(batched=1, single=3),
+    depends_on=after_payment,
+    plan=_bulk_plan,
+)
+
 KIND = KindSpec(
     doc_type=DocumentType.REFUND,
     plural="refunds",
@@ -136,6 +166,7 @@ KIND = KindSpec(
     max_attempts=2,
     handler=RefundHandler,
     ingest=False,
+    bulk=BULK,
     listing=Listing(
         title="Refund",
         number=("refund", "id"),
