@@ -150,7 +150,9 @@ async def test_r18_payments_alone_are_selected_by_their_orders_number(rig: Rig) 
     assert "Order 'O-1' is skipped" in planned[("payment", "PAY-1")]["message"]
 
 
-@pytest.mark.parametrize("kinds", [["invoice"], ["payments"], ["refund"], ["vendor"]])
+@pytest.mark.parametrize(
+    "kinds", [["invoice"], ["payments"], ["refund"], ["vendor"], ["vendor_bill"]]
+)
 async def test_r18_an_unknown_kind_is_422_naming_kinds(rig: Rig, kinds: list[str]) -> None:
     await rig.connect()
     response = await rig.api.post(BULK, json={"kinds": kinds}, headers=rig.headers)

@@ -44,7 +44,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from rentsync.domain import qbo as qbo_rules
 from rentsync.domain.connection import Connection
@@ -134,6 +141,15 @@ class Selection(BaseModel):
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise ValueError("date_from is after date_to")
         return self
+
+    @field_validator("kinds")
+    @classmethod
+    def kinds_covered(cls, kinds: list[BulkKind] | None) -> list[BulkKind] | None:
+        # The vendor side's bulk rules are not in yet: refuse rather than select nothing.
+        pending = [k.value for k in kinds or [] if k not in (*ORDER_KINDS, BulkKind.PAYMENT)]
+        if pending:
+            raise ValueError(f"not covered by a bulk sync yet: {', '.join(pending)}")
+        return kinds
 
     def covers(self, kind: BulkKind) -> bool:
         return self.kinds is None or kind in self.kinds
