@@ -67,7 +67,9 @@ class ProgressOut(BaseModel):
         "after what it depends on (a payment after its invoice, a bill after its purchase "
         "order, a vendor payment after its bills)."
     )
-    references: int = Field(description="Customers and products to sync before the orders.")
+    references: int = Field(
+        description="Customers, products and vendors to sync before the documents."
+    )
     references_settled: int = Field(description="Of those, synced, skipped or failed.")
     handed_to_sync: int
     waiting: int

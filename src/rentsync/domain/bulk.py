@@ -44,14 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Self
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from rentsync.domain import qbo as qbo_rules
 from rentsync.domain.connection import Connection
@@ -73,9 +66,10 @@ InvoiceNumber = Annotated[
 
 
 class BulkKind(enum.StrEnum):
-    """The kinds of document a user selects, as a bookkeeper names them. A payment's refunds
-    and its void go with it; customers, products and vendors are synced first, as the selected
-    documents need them."""
+    """The kinds of document a user selects, as a bookkeeper names them, each after those it
+    depends on (a run sends a vendor's purchase orders, then its bills, then its payments). A
+    payment's refunds and its void go with it; customers, products and vendors are synced
+    first, as the selected documents need them."""
 
     ORDER = "order"
     QUOTE = "quote"
@@ -141,15 +135,6 @@ class Selection(BaseModel):
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise ValueError("date_from is after date_to")
         return self
-
-    @field_validator("kinds")
-    @classmethod
-    def kinds_covered(cls, kinds: list[BulkKind] | None) -> list[BulkKind] | None:
-        # The vendor side's bulk rules are not in yet: refuse rather than select nothing.
-        pending = [k.value for k in kinds or [] if k not in (*ORDER_KINDS, BulkKind.PAYMENT)]
-        if pending:
-            raise ValueError(f"not covered by a bulk sync yet: {', '.join(pending)}")
-        return kinds
 
     def covers(self, kind: BulkKind) -> bool:
         return self.kinds is None or kind in self.kinds
@@ -241,6 +226,16 @@ class Facts:
     ready: Callable[[DocumentKey], str | None]
     """None when the dependency will be in QuickBooks before this document's job runs (it is
     there, or this run writes it first); else what it is (skipped, failing, not received)."""
+    qbo_plan: str = ""
+    """The QuickBooks company's plan (e.g. purchase orders need Plus)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SelectBy:
+    """The body fields a kind selected on its own is selected by (dates and numbers)."""
+
+    date: str
+    number: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -258,7 +253,14 @@ class BulkRule:
     order), each in the run before it or already there."""
     plan: Callable[[Facts], Plan | None] = field(default=lambda facts: None)
     """A skip or a known failure the kind's job would record (its policy, its dependencies,
-    its mapping), or None: it will be written."""
+    its mapping), or None: it will be written (or a create or update with a cost of its own)."""
+    references: Callable[[DocumentKey, dict[str, Any]], list[DocumentKey]] = field(
+        default=lambda key, body: []
+    )
+    """Name-list records it needs in QuickBooks (a bill: its vendor, its products), created
+    first in the references phase."""
+    select_by: SelectBy | None = None
+    """Selected on its own by these fields (vendor-side documents); None: with its order."""
 
 
 ESTIMATE_TOLERANCE = 0.25

@@ -9,7 +9,7 @@ and a cancel committed between two steps is seen by the next one.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,15 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from rentsync.domain.bulk import ORDER_KINDS, BulkKind, Plan, Planned, Selection, State
+from rentsync.domain.bulk import (
+    ORDER_KINDS,
+    BulkKind,
+    Plan,
+    Planned,
+    SelectBy,
+    Selection,
+    State,
+)
 from rentsync.domain.documents import DocumentType, OrderKind
 from rentsync.domain.ledger import DocumentKey
 from rentsync.domain.triggers import Trigger
@@ -147,6 +155,13 @@ PAYMENT_PARTS = (DocumentType.PAYMENT, DocumentType.REFUND, DocumentType.PAYMENT
 """The documents that follow an order (its lock) and go with it in a bulk sync."""
 
 _ORDER_LOCK = "'c' || d.company_id || ':order:' || d.source_id"
+
+_FOLLOWERS = (
+    "SELECT d.doc_type, d.source_id, d.revision, d.body, d.job_lock, r.state, r.qbo_id, "
+    "r.synced_revision FROM documents d "
+    "LEFT JOIN sync_records r USING (company_id, doc_type, source_id) "
+)
+"""Documents as stored with their ledger row (`Follower`)."""
 
 
 def _selection_filter(selection: Selection) -> tuple[str, dict[str, Any]]:
@@ -283,16 +298,114 @@ class BulkSyncRepository:
             conn.cursor(row_factory=class_row(Follower)) as cur,
         ):
             await cur.execute(
-                "SELECT d.doc_type, d.source_id, d.revision, d.body, d.job_lock, r.state, "
-                "r.qbo_id, r.synced_revision FROM documents d "
-                "LEFT JOIN sync_records r USING (company_id, doc_type, source_id) "
-                "WHERE d.company_id = %s AND d.job_lock = ANY(%s) AND d.doc_type = ANY(%s) "
+                _FOLLOWERS
+                + "WHERE d.company_id = %s AND d.job_lock = ANY(%s) AND d.doc_type = ANY(%s) "
                 "AND d.deleted_at IS NULL ORDER BY d.job_lock, "
                 "coalesce(d.body->>'payment_id', d.source_id), "
                 f"CASE d.doc_type {rank} END, d.source_id",
                 (company_id, list(locks), [t.value for t in doc_types]),
             )
             return await cur.fetchall()
+
+    async def walked(
+        self,
+        bulk: BulkSyncRow,
+        selection: Selection,
+        kinds: Mapping[DocumentType, SelectBy],
+        *,
+        limit: int,
+    ) -> list[Follower]:
+        """The next `limit` selected documents of `kinds` (each selected by its own date and
+        number fields) after the preview's cursor: grouped by the lock they take (a vendor's
+        documents together), each group in the kinds' order, then by source id."""
+        if not kinds:
+            return []
+        types = list(kinds)
+        params: dict[str, Any] = {
+            "company": bulk.company_id,
+            "types": [t.value for t in types],
+            "limit": limit,
+        }
+        per_kind = []
+        for n, (doc_type, select_by) in enumerate(kinds.items()):
+            where = [f"d.doc_type = %(type{n})s"]
+            params[f"type{n}"] = doc_type.value
+            if selection.date_from is not None:
+                where.append(f"d.body->>'{select_by.date}' >= %(date_from)s")
+            if selection.date_to is not None:
+                where.append(f"d.body->>'{select_by.date}' <= %(date_to)s")
+            if selection.numbers:
+                where.append(f"d.body->>'{select_by.number}' = ANY(%(numbers)s)")
+            per_kind.append(f"({' AND '.join(where)})")
+        params.update(
+            date_from=selection.date_from.isoformat() if selection.date_from else None,
+            date_to=selection.date_to.isoformat() if selection.date_to else None,
+            numbers=list(selection.numbers or []),
+        )
+        rank = "CASE d.doc_type " + " ".join(
+            f"WHEN '{t.value}' THEN {n}" for n, t in enumerate(types)
+        )
+        after = ""
+        if bulk.preview_after:
+            lock, position, source_id = json.loads(bulk.preview_after)
+            after = (
+                f"AND (coalesce(d.job_lock, ''), {rank} END, d.source_id) "
+                "> (%(lock)s, %(rank)s, %(after)s)"
+            )
+            params.update(lock=lock, rank=position, after=source_id)
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(Follower)) as cur,
+        ):
+            await cur.execute(
+                _FOLLOWERS + "WHERE d.company_id = %(company)s AND d.doc_type = ANY(%(types)s) "
+                f"AND d.deleted_at IS NULL AND ({' OR '.join(per_kind)}) "
+                f"{'AND r.qbo_id IS NULL ' if selection.not_in_qbo else ''}{after} "
+                f"ORDER BY coalesce(d.job_lock, ''), {rank} END, d.source_id LIMIT %(limit)s",
+                params,
+            )
+            return await cur.fetchall()
+
+    async def standing(self, company_id: int, keys: Sequence[DocumentKey]) -> list[Follower]:
+        """The given documents as stored (live ones), with what the ledger holds for them."""
+        if not keys:
+            return []
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(Follower)) as cur,
+        ):
+            await cur.execute(
+                _FOLLOWERS + "JOIN unnest(%s::text[], %s::text[]) AS k(doc_type, source_id) "
+                "ON d.doc_type = k.doc_type AND d.source_id = k.source_id "
+                "WHERE d.company_id = %s AND d.deleted_at IS NULL",
+                (
+                    [key.doc_type.value for key in keys],
+                    [key.source_id for key in keys],
+                    company_id,
+                ),
+            )
+            return await cur.fetchall()
+
+    async def planned_in_run(
+        self, bulk_id: int, keys: Sequence[DocumentKey]
+    ) -> dict[tuple[str, str], Plan]:
+        """What the run's preview planned for the given documents (earlier chunks)."""
+        if not keys:
+            return {}
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT i.doc_type, i.source_id, i.planned, i.reason, i.message "
+                "FROM bulk_sync_items i JOIN unnest(%s::text[], %s::text[]) "
+                "AS k(doc_type, source_id) ON i.doc_type = k.doc_type "
+                "AND i.source_id = k.source_id WHERE i.bulk_sync_id = %s",
+                ([key.doc_type.value for key in keys], [key.source_id for key in keys], bulk_id),
+            )
+            return {
+                (str(doc_type), str(source_id)): Plan(
+                    planned=Planned(planned), reason=reason, message=message
+                )
+                for doc_type, source_id, planned, reason, message in await cursor.fetchall()
+            }
 
     async def add_preview_chunk(
         self,

@@ -33,6 +33,7 @@ Why it is built this way:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -59,7 +60,7 @@ from rentsync.store.bulk_syncs import (
     selection_of,
 )
 from rentsync.store.locks import AdvisoryLocks
-from rentsync.sync.kinds import kind_for
+from rentsync.sync.kinds import KINDS, kind_for
 from rentsync.sync.kinds.invoice import tax_code_of
 from rentsync.sync.ports import (
     CompanyQbo,
@@ -239,18 +240,100 @@ class BulkSyncs:
         return False
 
     async def _preview_chunk(self, bulk: BulkSyncRow) -> None:
+        """One step of the preview: the orders (each with its payments, refunds and voids),
+        then the documents selected on their own (the vendor side), a chunk at a time."""
         selection = selection_of(bulk)
         facts = await self._facts(bulk.company_id)
+        walked = _walked_kinds(selection)
+        if bulk.preview_stage == STAGE_WALKED:
+            await self._preview_walked(bulk, selection, walked, facts)
+            return
         candidates = await self.repository.candidates(bulk, selection, limit=self._chunk)
         plans, references = await self._plan(bulk, selection, candidates, facts)
-        last = len(candidates) < self._chunk
+        done = len(candidates) < self._chunk
         await self.repository.add_preview_chunk(
             bulk,
             plans,
             references=references,
             reference_calls=plan_rules.REFERENCE_CALLS,
             after=candidates[-1].source_id if candidates else bulk.preview_after,
-            last=last,
+            last=done and not walked,
+            next_stage=STAGE_WALKED if done and walked else None,
+        )
+
+    async def _preview_walked(
+        self,
+        bulk: BulkSyncRow,
+        selection: Selection,
+        kinds: Mapping[DocumentType, plan_rules.SelectBy],
+        facts: _Facts,
+    ) -> None:
+        """Plan a chunk of the documents selected on their own (purchase orders, bills, vendor
+        payments), a vendor's together, each after what it depends on (a bill after its
+        purchase order, a payment after its bills), with the vendor and products they need."""
+        company_id = facts.company_id
+        found = await self.repository.walked(bulk, selection, kinds, limit=self._chunk)
+        keyed = [(DocumentKey(company_id, d.key_type, d.source_id), d) for d in found]
+        chunk = {key for key, _ in keyed}
+        needs = sorted(
+            {
+                dep
+                for key, doc in keyed
+                for dep in _rule(key.doc_type).depends_on(key, doc.body)
+                if dep not in chunk
+            },
+            key=_sort_key,
+        )
+        earlier = await self.repository.planned_in_run(bulk.id, needs)
+        group = _Group(
+            facts,
+            {
+                key: _standing(key, row.body, row)
+                for row in await self.repository.standing(company_id, needs)
+                for key in [DocumentKey(company_id, row.key_type, row.source_id)]
+            },
+            {DocumentKey(company_id, DocumentType(t), i): p for (t, i), p in earlier.items()},
+        )
+        reference_keys = sorted(
+            {ref for key, doc in keyed for ref in _rule(key.doc_type).references(key, doc.body)},
+            key=_sort_key,
+        )
+        snapshots = await self._documents.get_many(reference_keys)
+        rows = await self._ledger.get_many(reference_keys)
+        in_qbo = {key for key, row in rows.items() if row.qbo_id}
+        items: list[PlannedItem] = []
+        to_create: set[DocumentKey] = set()
+        for key, doc in keyed:
+            group.standings[key] = _standing(key, doc.body, doc)
+            plan = group.plan(key)
+            if plan.planned in (Planned.CREATE, Planned.UPDATE):
+                needed = _rule(key.doc_type).references(key, doc.body)
+                try:
+                    for ref in needed:
+                        self._references.present(ref, snapshots.get(ref))
+                except MappingError as exc:
+                    plan = Plan(planned=Planned.FAIL, reason=exc.code, message=str(exc))
+                    group.plans[key] = plan
+                else:
+                    to_create.update(ref for ref in needed if ref not in in_qbo)
+            items.append(
+                PlannedItem(
+                    source_id=doc.source_id, revision=doc.revision, plan=plan, doc_type=key.doc_type
+                )
+            )
+        order = list(kinds)
+        last = found[-1] if found else None
+        await self.repository.add_preview_chunk(
+            bulk,
+            items,
+            references=sorted(to_create, key=_sort_key),
+            reference_calls=plan_rules.REFERENCE_CALLS,
+            after=(
+                json.dumps([last.job_lock or "", order.index(last.key_type), last.source_id])
+                if last is not None
+                else bulk.preview_after
+            ),
+            last=len(found) < self._chunk,
         )
 
     async def _facts(self, company_id: int) -> _Facts:
@@ -416,6 +499,24 @@ class BulkSyncs:
         invoice_mapping.invoice_create(order, refs, key=_order_key(company_id, source_id))
 
 
+STAGE_WALKED = "vendors"
+"""The preview's second stage: the documents selected on their own (`BulkRule.select_by`)."""
+
+
+def _walked_kinds(selection: Selection) -> dict[DocumentType, plan_rules.SelectBy]:
+    """The kinds the selection covers that are selected by their own dates and numbers, in
+    the order a vendor's documents are sent: `BulkKind`'s, where a kind comes after those it
+    depends on (purchase orders, bills, payments)."""
+    chosen = [
+        (list(BulkKind).index(spec.bulk.selected_as), spec.doc_type, spec.bulk.select_by)
+        for spec in KINDS
+        if spec.bulk is not None
+        and spec.bulk.select_by is not None
+        and selection.covers(spec.bulk.selected_as)
+    ]
+    return {doc_type: select_by for _, doc_type, select_by in sorted(chosen)}
+
+
 def _rule(doc_type: DocumentType) -> plan_rules.BulkRule:
     rule = kind_for(doc_type).bulk
     assert rule is not None, f"{doc_type.value} has no bulk rule"
@@ -484,6 +585,7 @@ class _Group:
                 document=standing,
                 connection=self.facts.company.connection,
                 settings=self.facts.settings,
+                qbo_plan=self.facts.company.plan,
                 others=self.standings,
                 ready=self.ready,
             )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rentsync.domain import bulk
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import SkipReason, WriteIntent
 from rentsync.domain.listing import Listing, party
@@ -29,7 +30,17 @@ from rentsync.mapping.fingerprint import fingerprint
 from rentsync.mapping.idempotency import Operation, write_request_id
 from rentsync.qbo import errors
 from rentsync.sync.kinds.base import Engine, KindSpec, Run
-from rentsync.sync.kinds.vendor_side import Chart, VendorSide, follows_vendor, mismatch_failure
+from rentsync.sync.kinds.vendor_side import (
+    SELECT_BY_NUMBER,
+    Chart,
+    VendorSide,
+    follows_vendor,
+    mismatch_failure,
+    plan_purchase,
+    unmapped,
+    vendor_references,
+    written,
+)
 from rentsync.sync.ports import QboGateway, Written
 from rentsync.sync.references import References
 from rentsync.sync.verify import compare_figures
@@ -188,6 +199,52 @@ class PurchaseOrderHandler:
         return await self._withdraw(run, company.client, "deleted")
 
 
+def _bulk_plan(facts: bulk.Facts) -> bulk.Plan | None:
+    """As its job: the connection, a draft skipped, the plan, the expense account mapped."""
+    found = plan_purchase(facts)
+    if found is not None:
+        return found
+    order = PurchaseOrder.model_validate(facts.document.body)
+    if order.status is PurchaseOrderStatus.DRAFT:
+        return bulk.Plan(
+            planned=bulk.Planned.SKIP,
+            reason=SkipReason.DRAFT.value,
+            message=SkipReason.DRAFT.message,
+        )
+    if not purchase_orders_allowed(facts.qbo_plan):
+        return bulk.Plan(
+            planned=bulk.Planned.FAIL,
+            reason=MappingProblem.PURCHASE_ORDERS_NEED_PLUS.value,
+            message=f"The QuickBooks plan ({facts.qbo_plan}) has no purchase orders. {PLAN_REMEDY}",
+        )
+    if order.status is PurchaseOrderStatus.CANCELLED and facts.document.qbo_id is None:
+        return bulk.Plan(
+            planned=bulk.Planned.SKIP,
+            reason="cancelled_before_sent",
+            message="The purchase order was cancelled before it reached QuickBooks: there is "
+            "nothing to send.",
+        )
+    chart = any(line.product_id is None for line in order.lines)
+    if chart:
+        found = unmapped(facts.settings.accounts.expense, role="expense")
+        if found is not None:
+            return found
+    # The chart of accounts (a query) when a line posts to an account, then the create; an
+    # update is a sparse update.
+    if facts.document.qbo_id is None:
+        return written(facts, bulk.BulkCost(batched=int(chart) + 1))
+    return written(facts, bulk.BulkCost(batched=int(chart), single=1))
+
+
+BULK = bulk.BulkRule(
+    selected_as=bulk.BulkKind.PURCHASE_ORDER,
+    create=bulk.BulkCost(batched=2),
+    update=bulk.BulkCost(batched=1, single=1),
+    plan=_bulk_plan,
+    references=vendor_references,
+    select_by=SELECT_BY_NUMBER,
+)
+
 KIND = KindSpec(
     doc_type=DocumentType.PURCHASE_ORDER,
     plural="purchase-orders",
@@ -209,6 +266,7 @@ KIND = KindSpec(
     max_attempts=2,
     handler=PurchaseOrderHandler,
     follows=follows_vendor,
+    bulk=BULK,
     listing=Listing(
         title="Purchase order",
         number=("number",),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rentsync.domain import bulk
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, WriteIntent
 from rentsync.domain.listing import Listing, party
@@ -31,7 +32,16 @@ from rentsync.mapping import bill as bill_mapping
 from rentsync.mapping.fingerprint import fingerprint
 from rentsync.qbo import errors
 from rentsync.sync.kinds.base import Engine, KindSpec, Run
-from rentsync.sync.kinds.vendor_side import Chart, VendorSide, follows_vendor, mismatch_failure
+from rentsync.sync.kinds.vendor_side import (
+    SELECT_BY_NUMBER,
+    Chart,
+    VendorSide,
+    follows_vendor,
+    mismatch_failure,
+    plan_purchase,
+    unmapped,
+    vendor_references,
+)
 from rentsync.sync.ports import QboGateway
 from rentsync.sync.references import References
 from rentsync.sync.verify import FigureMismatch, compare_figures, within_total
@@ -227,6 +237,43 @@ async def _bill_qbo_id(side: VendorSide, run: Run, bill_id: str) -> str | None:
     return record.qbo_id if record is not None else None
 
 
+def _after_order(key: DocumentKey, body: dict[str, Any]) -> list[DocumentKey]:
+    """The purchase order it bills, if any: in QuickBooks first."""
+    order_id = body.get("purchase_order_id")
+    if order_id is None:
+        return []
+    return [DocumentKey(key.company_id, DocumentType.PURCHASE_ORDER, str(order_id))]
+
+
+def _bulk_plan(facts: bulk.Facts) -> bulk.Plan | None:
+    """As its job: the connection, its purchase order, the accounts it posts to mapped."""
+    found = plan_purchase(facts, _after_order(facts.document.key, facts.document.body or {}))
+    if found is not None:
+        return found
+    bill = VendorBill.model_validate(facts.document.body)
+    accounts = facts.settings.accounts
+    checks = [unmapped(accounts.payable, role="payable")]
+    for line in bill.lines:
+        if line.category is not None:
+            category = accounts.expense_categories.get(line.category)
+            checks.append(unmapped(category, role=f"expense_categories.{line.category}"))
+        elif line.product_id is None:
+            checks.append(unmapped(accounts.expense, role="expense"))
+    return next((check for check in checks if check is not None), None)
+
+
+BULK = bulk.BulkRule(
+    selected_as=bulk.BulkKind.VENDOR_BILL,
+    # The chart of accounts (a query), the look-up before the create (B1), the create (its
+    # answer is read back); an update: the chart, then a sparse update.
+    create=bulk.BulkCost(batched=3),
+    update=bulk.BulkCost(batched=1, single=1),
+    depends_on=_after_order,
+    plan=_bulk_plan,
+    references=vendor_references,
+    select_by=SELECT_BY_NUMBER,
+)
+
 KIND = KindSpec(
     doc_type=DocumentType.VENDOR_BILL,
     plural="vendor-bills",
@@ -252,6 +299,7 @@ KIND = KindSpec(
     max_attempts=2,
     handler=VendorBillHandler,
     follows=follows_vendor,
+    bulk=BULK,
     listing=Listing(
         title="Vendor bill",
         number=("number",),

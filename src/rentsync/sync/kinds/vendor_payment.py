@@ -19,6 +19,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from rentsync.domain import bulk
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, WriteIntent
 from rentsync.domain.listing import Listing, party
@@ -31,7 +32,16 @@ from rentsync.mapping.idempotency import Operation, write_request_id
 from rentsync.qbo import errors
 from rentsync.sync.kinds.base import Engine, KindSpec, Run
 from rentsync.sync.kinds.vendor_bill import check_bill
-from rentsync.sync.kinds.vendor_side import Chart, VendorSide, follows_vendor, mismatch_failure
+from rentsync.sync.kinds.vendor_side import (
+    Chart,
+    VendorSide,
+    follows_vendor,
+    mismatch_failure,
+    plan_purchase,
+    unmapped,
+    vendor_references,
+    written,
+)
 from rentsync.sync.ports import QboGateway, Written
 from rentsync.sync.references import References
 from rentsync.sync.verify import compare_figures
@@ -206,6 +216,51 @@ def _void_id(run: Run, current: Written) -> str:
     )
 
 
+def _after_bills(key: DocumentKey, body: dict[str, Any]) -> list[DocumentKey]:
+    """The bills it pays: in QuickBooks first."""
+    return [
+        DocumentKey(key.company_id, DocumentType.VENDOR_BILL, str(applied["bill_id"]))
+        for applied in body.get("bills") or []
+    ]
+
+
+def _bulk_plan(facts: bulk.Facts) -> bulk.Plan | None:
+    """As its job: the connection, a void (nothing to void if never sent), its bills, the
+    account it is paid from mapped."""
+    payment = VendorPayment.model_validate(facts.document.body)
+    if payment.voided:
+        found = plan_purchase(facts)
+        if found is not None:
+            return found
+        if facts.document.qbo_id is None:
+            return bulk.VOIDED_BEFORE_SENT
+        return written(facts, bulk.BulkCost(single=2))  # read it, void it
+    found = plan_purchase(facts, _after_bills(facts.document.key, facts.document.body or {}))
+    if found is not None:
+        return found
+    role = "paid_from_account_id" if payment.paid_from_account_id else "vendor_payment"
+    account = payment.paid_from_account_id or facts.settings.accounts.vendor_payment
+    found = unmapped(account, role=role)
+    if found is not None:
+        return found
+    # The chart of accounts and the look-up before the create (queries), the create; then each
+    # bill it pays read back.
+    bills = len(payment.bills)
+    if facts.document.qbo_id is None:
+        return written(facts, bulk.BulkCost(batched=3, single=bills))
+    return written(facts, bulk.BulkCost(batched=2, single=1 + bills))
+
+
+BULK = bulk.BulkRule(
+    selected_as=bulk.BulkKind.VENDOR_PAYMENT,
+    create=bulk.BulkCost(batched=3, single=1),
+    update=bulk.BulkCost(batched=2, single=2),
+    depends_on=_after_bills,
+    plan=_bulk_plan,
+    references=lambda key, body: vendor_references(key, body)[:1],
+    select_by=bulk.SelectBy(date="date", number="reference_number"),
+)
+
 KIND = KindSpec(
     doc_type=DocumentType.VENDOR_PAYMENT,
     plural="vendor-payments",
@@ -223,6 +278,7 @@ KIND = KindSpec(
     max_attempts=2,
     handler=VendorPaymentHandler,
     follows=follows_vendor,
+    bulk=BULK,
     listing=Listing(
         title="Vendor payment",
         number=("reference_number",),

@@ -15,12 +15,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rentsync import policy
+from rentsync.domain import bulk
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, SkipReason
 from rentsync.mapping.errors import MappingError, MappingProblem
 from rentsync.sync import company_setup
 from rentsync.sync.failures import VerificationFailed
-from rentsync.sync.kinds.base import Engine, Run, client_of
+from rentsync.sync.kinds.base import Engine, Run
 from rentsync.sync.kinds.vendor import vendor_key
 from rentsync.sync.ports import CompanyQbo, LedgerRow, QboGateway
 from rentsync.sync.references import ReferenceContext, References
@@ -36,6 +37,61 @@ def follows_vendor(key: DocumentKey, body: dict[str, Any]) -> DocumentKey:
     return vendor_key(key.company_id, str(body["vendor_id"]))
 
 
+SELECT_BY_NUMBER = bulk.SelectBy(date="date", number="number")
+"""A bill and a purchase order are selected by their date (TxnDate) and number (DocNumber)."""
+
+
+def vendor_references(key: DocumentKey, body: dict[str, Any]) -> list[DocumentKey]:
+    """What a vendor document needs in QuickBooks first: its vendor, its lines' products."""
+    products = dict.fromkeys(
+        str(line["product_id"]) for line in body.get("lines") or [] if line.get("product_id")
+    )
+    return [follows_vendor(key, body)] + [
+        DocumentKey(key.company_id, DocumentType.PRODUCT, product_id) for product_id in products
+    ]
+
+
+def plan_purchase(facts: bulk.Facts, waits_for: Sequence[DocumentKey] = ()) -> bulk.Plan | None:
+    """A bulk sync's plan for a vendor document as its job decides: the connection
+    (`policy.decide_purchase`), then the documents it waits for (in QuickBooks, or sent first
+    by the run)."""
+    decision = policy.decide_purchase(facts.connection)
+    if isinstance(decision, policy.Skip):
+        return bulk.Plan(
+            planned=bulk.Planned.SKIP, reason=decision.reason.value, message=decision.message
+        )
+    for key in waits_for:
+        waiting = facts.ready(key)
+        if waiting is not None:
+            noun = key.doc_type.value.replace("_", " ")
+            return bulk.Plan(
+                planned=bulk.Planned.SKIP,
+                reason=SkipReason.WAITING_FOR_DOCUMENT.value,
+                message=(
+                    f"{SkipReason.WAITING_FOR_DOCUMENT.message} The {noun} {key.source_id!r} "
+                    f"is {waiting}; this is sent once it is synced."
+                ),
+            )
+    return None
+
+
+def unmapped(account_id: str | None, *, role: str) -> bulk.Plan | None:
+    """The failure the job records for an account the settings do not map (R10); whether the
+    mapped account has the right type is read from QuickBooks by the job itself."""
+    if account_id is not None:
+        return None
+    return bulk.Plan(
+        planned=bulk.Planned.FAIL,
+        reason=MappingProblem.ACCOUNT_NOT_MAPPED.value,
+        message=f"No {role} account is mapped. {SETTINGS_REMEDY}",
+    )
+
+
+def written(facts: bulk.Facts, cost: bulk.BulkCost) -> bulk.Plan:
+    created = facts.document.qbo_id is None
+    return bulk.Plan(planned=bulk.Planned.CREATE if created else bulk.Planned.UPDATE, cost=cost)
+
+
 class VendorSide:
     def __init__(self, engine: Engine, references: References) -> None:
         self.engine = engine
@@ -49,7 +105,7 @@ class VendorSide:
         if isinstance(decision, policy.Skip):
             await self.engine.skipped(run, reason=decision.reason.value, message=decision.message)
             return None
-        return company, client_of(company)
+        return company, self.engine.client_for(run, company)
 
     async def context(self, run: Run, company: CompanyQbo, client: QboGateway) -> ReferenceContext:
         settings = await self.engine.settings.get(run.key.company_id)
