@@ -67,7 +67,7 @@ async def test_r18_browser_bulk_sync_of_orders_sent_before_the_connection(
         await expect(page.locator("#bulk-items tbody tr")).to_have_count(3)
         assert await _invoice_numbers(company) == [], "the preview writes nothing"
 
-        await page.get_by_role("button", name="Start: send these orders to QuickBooks").click()
+        await page.get_by_role("button", name="Start: send these documents to QuickBooks").click()
         await expect(state).to_have_text("Done", timeout=60_000)
         await expect(page.locator('[data-count="created"]')).to_have_text("3")
         await expect(page.locator('[data-count="failed"]')).to_have_text("0")

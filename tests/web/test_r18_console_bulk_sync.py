@@ -23,7 +23,7 @@ from rentsync.settings import Settings
 from rentsync.web import bulk as bulk_screen
 from tests.requirements.test_r18_bulk_sync import BULK, backlog_before_connection
 from tests.sync_rig import Rig, rig_for
-from tests.web.console_fixtures import add_user, form_post, sign_in, text_of
+from tests.web.console_fixtures import add_user, csrf, form_post, sign_in, text_of
 
 
 @pytest.fixture
@@ -335,3 +335,45 @@ def test_r18_rate_and_time_left_shown_for_a_run() -> None:
     assert bulk_screen.duration_text(pace.remaining) == "2 min 37 s"
     assert bulk_screen.duration_text(timedelta(milliseconds=300)) == "less than 1 s"
     assert bulk_screen.duration_text(timedelta(hours=2, minutes=5)) == "2 h 5 min"
+
+
+async def test_r14_console_offers_every_kind_and_lists_payments_and_vendor_documents(
+    rig: Rig,
+) -> None:
+    """The form offers each kind a bookkeeper knows; a bulk sync of payments and vendor bills
+    lists them with their kind and a link to each document."""
+    from tests import vendor_fixtures as vendors
+    from tests.requirements.test_r14_r18_bulk_every_kind import (
+        orders_with_payments_before_connection,
+        vendor_side_before_connection,
+    )
+
+    await orders_with_payments_before_connection(rig)
+    await vendor_side_before_connection(rig)
+    await rig.connect()
+    await vendors.map_vendor_accounts(rig)
+    async with _browser(rig, "bookkeeper@party.example") as browser:
+        form = await browser.get("/bulk-syncs/new")
+        for kind in ("order", "quote", "payment", "purchase_order", "vendor_bill"):
+            assert f'name="kinds" value="{kind}"' in form.text
+        assert "Vendor payments" in text_of(form)
+        refused = await form_post(browser, "/bulk-syncs", {"kinds": "invoice"})
+        assert refused.status_code == 422 and 'id="e-kinds"' in refused.text
+        created = await browser.post(
+            "/bulk-syncs",
+            data={"kinds": ["payment", "vendor_bill"], "csrftoken": csrf(browser)},
+        )
+        assert created.status_code == 303, created.text
+        preview = await _page_until(browser, created.headers["location"], "previewed")
+        kinds = re.findall(r'data-order="([^"]+)"[^>]*data-kind="(\w+)"', preview.text)
+        assert sorted(kinds) == [
+            ("B-1", "vendor_bill"),
+            ("B-2", "vendor_bill"),
+            ("PAY-1", "payment"),
+            ("PAY-1/RF-1", "refund"),
+            ("PAY-2", "payment"),
+            ("PAY-2", "payment_void"),
+            ("PAY-3", "payment"),
+        ]
+        assert 'href="/documents/vendor_bill/B-1"' in preview.text
+        assert "payments (with their refunds and voids), vendor bills" in text_of(preview)
