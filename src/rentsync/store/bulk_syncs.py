@@ -824,13 +824,17 @@ def _outcome_counts(
 
 
 async def _any_in_sync(conn: AsyncConnection[Any], bulk: BulkSyncRow) -> bool:
-    """Whether an order the run handed over is still in the sync (after `_settle`, only the
-    unsettled ones can be: the partial index keeps this small at any run size)."""
+    """Whether a document the run handed over is still in the sync, or ended after `_settle`
+    read it (after `_settle`, only the unsettled ones can be: the partial index keeps this small
+    at any run size). Each statement of the step's transaction reads its own snapshot, so a job
+    that ends between the two is unsettled but no longer pending: counting it keeps the run
+    going until the next step settles it (a run done with it unsettled would leave its outcome
+    out of the run's counts for good)."""
     cursor = await conn.execute(
         "SELECT EXISTS (SELECT 1 FROM bulk_sync_items i JOIN sync_records r "
         "USING (company_id, doc_type, source_id) WHERE i.bulk_sync_id = %s "
         "AND i.dispatched_at IS NOT NULL AND i.settled_at IS NULL AND i.planned <> 'skip' "
-        "AND r.state = 'pending')",
+        "AND r.state IN ('pending', 'synced', 'skipped', 'failed'))",
         (bulk.id,),
     )
     row = await cursor.fetchone()
