@@ -455,3 +455,30 @@ async def test_r04_a_payment_deleted_in_the_rental_system_is_deleted_in_qbo(
         assert await rig.qbo_entities("RefundReceipt") == []
         got = await figures(rig, rig.accounts["undeposited"])
         assert got["invoice_balance"] == Decimal("450.00")
+
+
+async def test_r04_refunds_with_the_same_id_on_two_payments_each_get_their_own_doc_number(
+    settings: Settings,
+) -> None:
+    """A refund id is unique only within its payment; refund receipts share the invoices'
+    DocNumber namespace, where QBO refuses a repeat (6140). Two payments, each refunded by a
+    refund "RF-1", both reach QuickBooks, each receipt numbered after its own payment."""
+    async with rig_for(settings) as rig:
+        await order_in_qbo(rig)
+        await rig.put("orders", "O-2", make.order("3002"))
+        assert (await rig.settled("orders", "O-2"))["state"] == "synced"
+        for payment_id, order_id in (("PAY-1", "O-1"), ("PAY-2", "O-2")):
+            body = payment(order_id, "100.00", refunds=[refund("RF-1", "20.00")])
+            await rig.put("payments", payment_id, body)
+            status = await rig.settled("refunds", f"{payment_id}/RF-1")
+            assert status["state"] == "synced", status
+        receipts = await rig.qbo_entities("RefundReceipt")
+        assert sorted(r["DocNumber"] for r in receipts) == ["RF-PAY-1/RF-1", "RF-PAY-2/RF-1"]
+        # A resync writes the same number again (deterministic): still two receipts.
+        await rig.put(
+            "payments", "PAY-2", payment("O-2", "100.00", refunds=[refund("RF-1", "30.00")])
+        )
+        done = await rig.settled("refunds", "PAY-2/RF-1", attempts_after=1)
+        assert done["state"] == "synced", done
+        receipts = await rig.qbo_entities("RefundReceipt")
+        assert sorted(r["DocNumber"] for r in receipts) == ["RF-PAY-1/RF-1", "RF-PAY-2/RF-1"]

@@ -152,7 +152,7 @@ def test_r04_a_refund_is_a_refund_receipt_out_of_the_deposit_account() -> None:
     )
     payload = mapping.refund_receipt_create(refund, refs, key=key, payment_id="PAY-1")
     assert payload["DepositToAccountRef"] == {"value": "4"}
-    assert payload["DocNumber"] == "RF-RF-9"
+    assert payload["DocNumber"] == "RF-PAY-1/RF-9"
     assert payload["PrivateNote"] == "[rentsync:c7:refund:PAY-1/RF-9]"
     (line,) = payload["Line"]
     assert line["Amount"] == Decimal("40.00")
@@ -179,3 +179,33 @@ def test_r11_the_payments_of_an_order_matter_only_where_the_mode_asks() -> None:
     assert not needs_payment_fact(
         make_order(kind=OrderKind.QUOTE), SyncSettings(sync_mode=SyncMode.ALL)
     )
+
+
+def test_r04_refund_numbers_are_unique_per_company_within_qbos_21_characters() -> None:
+    """A refund id is unique only within its payment: the number names the payment too, and a
+    long pair becomes a digest that still tells refunds apart (long ids sharing a prefix, the
+    same refund id under two long payment ids), the same on every call."""
+
+    def number(source_id: str) -> str:
+        return mapping.refund_number(DocumentKey(7, DocumentType.REFUND, source_id))
+
+    assert number("PAY-1/RF-1") != number("PAY-2/RF-1")
+    assert number("PAY-1/RF-1") == "RF-PAY-1/RF-1"
+    long_ids = [
+        "order-2026-000123-payment-1/refund-1",
+        "order-2026-000123-payment-1/refund-2",
+        "order-2026-000123-payment-2/refund-1",
+        "9f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b/9f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5c",
+        "PAY-1/" + "r" * 64,
+        "PAY-2/" + "r" * 64,
+    ]
+    numbers = [number(source_id) for source_id in [*long_ids, "PAY-1/RF-1", "PAY-2/RF-1"]]
+    assert len(set(numbers)) == len(numbers)
+    assert all(len(n) <= mapping.DOC_NUMBER_MAX_LENGTH for n in numbers)
+    assert all(n.startswith(mapping.REFUND_NUMBER_PREFIX) for n in numbers)
+    assert number(long_ids[0]) == number(long_ids[0])
+    assert number(long_ids[0]).endswith("-efund-1")  # the end of the refund id, for a reader
+    # Exactly 21 characters stays readable; one more becomes the digest.
+    assert number("PAY-123/RF-1234567") == "RF-PAY-123/RF-1234567"
+    longer = number("PAY-1234/RF-1234567")
+    assert len(longer) == 21 and "/" not in longer and longer.endswith("-1234567")

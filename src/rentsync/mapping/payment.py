@@ -8,8 +8,9 @@ The choices and their sources are in docs/qbo-mapping.md ("Payments"); each is m
   customer's open credit memos (the same amount in all): the invoice's and the memos' balances
   fall, no account receives money.
 - A refund is a `RefundReceipt` paid out of the deposit account, one line on the item of the
-  order's first line (income reversed there), `DocNumber` `RF-<refund id>`, so it never takes
-  a number from the invoices' sequence.
+  order's first line (income reversed there), `DocNumber` `RF-<payment id>/<refund id>`
+  (`refund_number`), so it never takes a number from the invoices' sequence and no two refunds
+  of a company share one (6140).
 - `PrivateNote` carries rentsync's marker (`[rentsync:c<company>:payment:<id>]`, the refund's
   names its payment and itself), the natural key that finds them again after a lost answer:
   DocNumber is not filterable on Payment, so they are found by CustomerRef and the marker.
@@ -17,6 +18,8 @@ The choices and their sources are in docs/qbo-mapping.md ("Payments"); each is m
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -149,7 +152,7 @@ def refund_receipt_create(
     payload: Payload = {
         "CustomerRef": ref(refs.customer_id),
         "TxnDate": iso(refund.date),
-        "DocNumber": refund_number(refund),
+        "DocNumber": refund_number(key),
         "DepositToAccountRef": ref(refs.deposit_account_id),
         "Line": [
             {
@@ -187,5 +190,27 @@ def refund_receipt_update(
     )
 
 
-def refund_number(refund: Refund) -> str:
-    return f"{REFUND_NUMBER_PREFIX}{refund.id}"[:DOC_NUMBER_MAX_LENGTH]
+REFUND_DIGEST_CHARS = 10
+"""Base32 characters of the digest a long refund number carries (50 bits)."""
+
+
+def refund_number(key: DocumentKey) -> str:
+    """The DocNumber of refund `key` (`<payment id>/<refund id>`): unique within the company,
+    at most 21 characters (QBO's limit), the same on every retry and resync.
+
+    A refund's id is unique only within its payment (two payments may each have a refund
+    "RF-1"), and refund receipts share the invoices' DocNumber namespace, where QBO refuses a
+    repeat (6140): so the number names the payment too, `RF-PAY-1/RF-1`. Source ids never hold
+    a "/", so that form is one-to-one. When it is longer than 21 characters it becomes
+    `RF-<digest>-<end of the refund id>`: 10 base32 characters of a SHA-256 of both ids (two
+    refunds of a company meet with odds about n^2 / 2^51; 100,000 long ones: 4 in a million),
+    then what fits of the refund id, for a bookkeeper; without a "/", it never equals a short
+    form. The receipt's line description and PrivateNote name both ids in full."""
+    readable = f"{REFUND_NUMBER_PREFIX}{key.source_id}"
+    if len(readable) <= DOC_NUMBER_MAX_LENGTH:
+        return readable
+    digest = hashlib.sha256(key.source_id.encode()).digest()
+    short = base64.b32encode(digest).decode()[:REFUND_DIGEST_CHARS]
+    refund_id = key.source_id.rsplit("/", 1)[-1]
+    room = DOC_NUMBER_MAX_LENGTH - len(REFUND_NUMBER_PREFIX) - REFUND_DIGEST_CHARS - 1
+    return f"{REFUND_NUMBER_PREFIX}{short}-{refund_id[-room:]}"

@@ -104,7 +104,7 @@ class RefundHandler:
                 find=WriteIntent(
                     entity=REFUND_RECEIPT,
                     field="DocNumber",
-                    value=payment_mapping.refund_number(refund),
+                    value=payment_mapping.refund_number(key),
                 ),
                 marker=payment_mapping.refund_marker(key),
                 content_hash=digest,
