@@ -275,11 +275,18 @@ def _customer_addresses(company: Company, doc: Entity, customer: Entity) -> None
 # Transactions QBO answers with a top-level LinkedTxn, empty when nothing links them.
 LINKABLE = SALES_TXNS | frozenset({"Bill", "PurchaseOrder", "VendorCredit", "Purchase"})
 CUSTOMER_REQUIRED = frozenset({"Invoice", "CreditMemo", "Payment", "Estimate"})
-SEGMENT_REFS = (("ClassRef", "Class"), ("DepartmentRef", "Department"))
+SEGMENT_REFS = (
+    ("ClassRef", "Class"),
+    ("DepartmentRef", "Department"),
+    ("PaymentMethodRef", "PaymentMethod"),
+)
 
 
 def _segments(company: Company, doc: Entity) -> None:
-    """A Class or Department a user assigns must exist and be active."""
+    """A Class, Department or PaymentMethod a transaction names must exist (else 2500) and be
+    active (else 610), as QBO resolves name-list references (reference §2 error table: 610
+    for a missing or inactive record, 2500 for a reference to one). A deleted PaymentMethod is
+    an inactive one."""
     for field, entity in SEGMENT_REFS:
         if doc.get(field):
             found = accounting.active_ref(company, entity, doc[field], field)

@@ -482,3 +482,65 @@ async def test_r04_refunds_with_the_same_id_on_two_payments_each_get_their_own_d
         assert done["state"] == "synced", done
         receipts = await rig.qbo_entities("RefundReceipt")
         assert sorted(r["DocNumber"] for r in receipts) == ["RF-PAY-1/RF-1", "RF-PAY-2/RF-1"]
+
+
+def _method_lookups(log: list[Any]) -> int:
+    return sum(
+        1 for entry in log if "from paymentmethod" in (entry.path + entry.request_body).lower()
+    )
+
+
+async def test_i13_a_payment_method_is_looked_up_once_per_company_not_per_payment(
+    settings: Settings,
+) -> None:
+    """Issue 13 (P4): every payment and refund job needs its method's QBO Id; the worker keeps
+    the Id it resolved for the company's connection instead of asking QBO on every job."""
+    async with rig_for(settings) as rig:
+        await order_in_qbo(rig)
+        await rig.put("orders", "O-2", make.order("3002"))
+        assert (await rig.settled("orders", "O-2"))["state"] == "synced"
+        for number, order_id in ((1, "O-1"), (2, "O-2"), (3, "O-1")):
+            body = payment(order_id, "10.00", refunds=[refund("RF-1", "5.00")])
+            await rig.put("payments", f"PAY-{number}", body)
+            assert (await rig.settled("refunds", f"PAY-{number}/RF-1"))["state"] == "synced"
+        services = rig.api.app.state.services  # type: ignore[attr-defined]
+        log = await services.qbo_log.page(rig.company_id, limit=500)
+        # Card, resolved once: a look-up, and as the company has no "Credit Card" yet, again
+        # under the lock, then the create; the three payments and three refunds reuse its Id
+        # (they looked it up each: at least 7 look-ups).
+        assert _method_lookups(log) == 2
+        (method,) = [
+            m for m in await rig.qbo_entities("PaymentMethod") if m["Name"] == "Credit Card"
+        ]
+        payments = await rig.qbo_entities("Payment")
+        receipts = await rig.qbo_entities("RefundReceipt")
+        assert len(payments) == 3 and len(receipts) == 3
+        assert {p["PaymentMethodRef"]["value"] for p in payments + receipts} == {method["Id"]}
+
+
+async def test_i13_a_kept_payment_method_qbo_says_is_gone_is_resolved_again(
+    settings: Settings,
+) -> None:
+    """A bookkeeper deletes the payment method in QuickBooks (QBO makes it inactive, renamed
+    "(deleted)"): the next payment's write is refused (610) with the Id the worker kept; the
+    Id is dropped, the name resolved again (a new "Credit Card" created) and the payment
+    written with it, not failed."""
+    async with rig_for(settings) as rig:
+        await order_in_qbo(rig)
+        await rig.put("payments", "PAY-1", payment("O-1", "10.00"))
+        assert (await settled_payment(rig, "PAY-1"))["state"] == "synced"
+        (old,) = [m for m in await rig.qbo_entities("PaymentMethod") if m["Name"] == "Credit Card"]
+        await rig.act(
+            "PaymentMethod", old["Id"], "edit", {"Name": "Credit Card (deleted)", "Active": False}
+        )
+        body = payment("O-1", "20.00", refunds=[refund("RF-1", "5.00")])
+        await rig.put("payments", "PAY-2", body)
+        status = await settled_payment(rig, "PAY-2")
+        assert status["state"] == "synced", (status.get("error"), status.get("history"))
+        assert (await rig.settled("refunds", "PAY-2/RF-1"))["state"] == "synced"
+        (new,) = [m for m in await rig.qbo_entities("PaymentMethod") if m["Name"] == "Credit Card"]
+        assert new["Id"] != old["Id"] and new.get("Active", True)
+        second = [p for p in await rig.qbo_entities("Payment") if p["TotalAmt"] in (20, "20.00")]
+        assert [p["PaymentMethodRef"]["value"] for p in second] == [new["Id"]]
+        (receipt,) = await rig.qbo_entities("RefundReceipt")
+        assert receipt["PaymentMethodRef"]["value"] == new["Id"]

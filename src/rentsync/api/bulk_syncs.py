@@ -46,7 +46,7 @@ class PreviewOut(BaseModel):
     fail: int
     qbo_operations: int = Field(
         description="QuickBooks operations the run makes, as each kind counts them (an "
-        "invoice: its create; a payment: its method's and its own look-up, its create, the "
+        "invoice: its create; a payment: its look-up, its create, the "
         "invoice's read-back; ...), and two per customer, product or vendor QuickBooks does "
         "not hold yet (a look-up by name, then the create; up to 30 look-ups share one query)."
     )

@@ -21,6 +21,7 @@ from rentsync.domain.listing import Listing
 from rentsync.domain.triggers import Trigger
 from rentsync.qbo import errors
 from rentsync.sync.batching import BatchCoalescer
+from rentsync.sync.known_ids import KnownIds
 from rentsync.sync.ports import (
     CompanyQbo,
     CompanySettings,
@@ -60,6 +61,8 @@ class Engine:
     batching: BatchCoalescer | None = None
     """Gathers the creates and lookups of bulk-sync jobs into QBO batch requests
     (`sync.batching`)."""
+    known_ids: KnownIds = field(default_factory=KnownIds)
+    """QBO Ids resolved by name that this process keeps while they hold (payment methods)."""
 
     def client_for(self, run: Run, company: CompanyQbo) -> QboGateway:
         """The company's client for this run. A bulk sync's calls take only the budget

@@ -16,8 +16,9 @@ A payment deleted in the rental system is deleted in QBO.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from rentsync import policy
 from rentsync.domain import bulk
@@ -27,20 +28,29 @@ from rentsync.domain.listing import Listing, compare, party
 from rentsync.domain.payments import Payment, PaymentKind, PaymentMethod, balance_due
 from rentsync.mapping import payment as payment_mapping
 from rentsync.mapping.fingerprint import fingerprint
+from rentsync.qbo import errors
 from rentsync.qbo.requestid import request_id
 from rentsync.sync.failures import VerificationFailed
 from rentsync.sync.kinds.base import Engine, KindSpec, Run
-from rentsync.sync.ports import CompanyQbo, LedgerRow, QboGateway
+from rentsync.sync.known_ids import Scope
+from rentsync.sync.ports import CompanyQbo, LedgerRow, QboGateway, Written
 from rentsync.sync.references import ReferenceContext, References
 from rentsync.sync.verify import verify_balance, verify_balance_range
 from rentsync.sync.writer import CLEARED, Transaction, TransactionWriter, qbo_columns
 
 PAYMENT = "Payment"
 INVOICE = "Invoice"
+PAYMENT_METHOD = "PaymentMethod"
+T = TypeVar("T")
 
 
 def order_key(company_id: int, order_id: str) -> DocumentKey:
     return DocumentKey(company_id, DocumentType.ORDER, order_id)
+
+
+def _scope(run: Run, company: CompanyQbo) -> Scope:
+    """What a kept Id holds for: the company and its current connection."""
+    return (run.key.company_id, company.connection.connected_at)
 
 
 class PaymentContext:
@@ -109,26 +119,75 @@ class PaymentContext:
         return await self.references.item_id(ctx, product_id)
 
     async def method_id(
-        self, company_id: int, client: QboGateway, method: PaymentMethod | None
+        self,
+        run: Run,
+        company: CompanyQbo,
+        client: QboGateway,
+        method: PaymentMethod | None,
+        *,
+        replacing: str | None = None,
     ) -> str | None:
-        """The QBO PaymentMethod: one of QBO's by name, or created once (under a lock, found
-        again first; a deterministic requestid makes a retried create a replay)."""
+        """The QBO PaymentMethod: the Id this process keeps for it (`KnownIds`), else one of
+        QBO's by name, or created once (under a lock, found again first; a deterministic
+        requestid makes a retried create a replay). `replacing`: the Id QBO said is gone."""
         if method is None:
             return None
         name, kind = payment_mapping.METHOD_NAMES[method]
-        found = await client.find_by("PaymentMethod", "Name", name)
+        return await self.engine.known_ids.resolve(
+            _scope(run, company),
+            PAYMENT_METHOD,
+            name,
+            lambda: self._resolve_method(
+                run.key.company_id, client, name, kind, replacing=replacing
+            ),
+        )
+
+    async def with_method(
+        self,
+        run: Run,
+        company: CompanyQbo,
+        client: QboGateway,
+        method: PaymentMethod | None,
+        write: Callable[[str | None], Awaitable[T]],
+    ) -> T:
+        """`write` with the method's QBO Id. When QBO answers that something the write refers
+        to is missing or inactive, the kept Id may be what is gone (a bookkeeper deleted the
+        method: QBO makes it inactive): it is dropped and the name resolved again; with a
+        different Id, `write` runs once more, otherwise the answer was about something else
+        and stands."""
+        method_id = await self.method_id(run, company, client, method)
+        try:
+            return await write(method_id)
+        except errors.BadReference:
+            if method is None or method_id is None:
+                raise
+            name = payment_mapping.METHOD_NAMES[method][0]
+            self.engine.known_ids.drop(_scope(run, company), PAYMENT_METHOD, name, method_id)
+            again = await self.method_id(run, company, client, method, replacing=method_id)
+            if again == method_id:
+                raise
+            return await write(again)
+
+    async def _resolve_method(
+        self, company_id: int, client: QboGateway, name: str, kind: str, *, replacing: str | None
+    ) -> str:
+        found = await client.find_by(PAYMENT_METHOD, "Name", name)
         if found:
             return str(found[0]["Id"])
         locks = self.engine.locks
         assert locks is not None, "the engine is wired with locks (bootstrap)"
         async with locks.hold(f"c{company_id}:payment_method:{name}"):
-            found = await client.find_by("PaymentMethod", "Name", name)
+            found = await client.find_by(PAYMENT_METHOD, "Name", name)
             if found:
                 return str(found[0]["Id"])
             created = await client.create(
-                "PaymentMethod",
+                PAYMENT_METHOD,
                 {"Name": name, "Type": kind},
-                requestid=request_id(company_id, f"payment_method:{name}", "v1", "create"),
+                # The same requestid would replay the first create's answer: the method QBO
+                # now says is gone. Its replacement's create names what it replaces.
+                requestid=request_id(
+                    company_id, f"payment_method:{name}", replacing or "v1", "create"
+                ),
             )
             return created.id
 
@@ -215,37 +274,47 @@ class PaymentHandler:
         client = engine.client_for(run, company)
         settings = await engine.settings.get(key.company_id)
         customer_id = await self._ctx.customer_id(company, client, run, order)
-        refs = payment_mapping.PaymentRefs(
-            customer_id=customer_id,
-            invoice_id=invoice.qbo_id,
-            deposit_account_id=settings.accounts.deposit,
-            method_id=await self._ctx.method_id(key.company_id, client, payment.method),
-        )
-        # The content rentsync owns; for credit applied, the memos it draws on are chosen at
-        # write time and left out (they change as credit is used).
-        digest = fingerprint(payment_mapping.payment_create(payment, refs, key=key))
-        if record.qbo_id and record.synced_hash == digest:
+        invoice_id = invoice.qbo_id
+
+        async def write(method_id: str | None) -> tuple[Written, str] | None:
+            """The payment written with `method_id`, and its digest; None: QBO holds it."""
+            refs = payment_mapping.PaymentRefs(
+                customer_id=customer_id,
+                invoice_id=invoice_id,
+                deposit_account_id=settings.accounts.deposit,
+                method_id=method_id,
+            )
+            # The content rentsync owns; for credit applied, the memos it draws on are chosen
+            # at write time and left out (they change as credit is used).
+            digest = fingerprint(payment_mapping.payment_create(payment, refs, key=key))
+            if record.qbo_id and record.synced_hash == digest:
+                return None
+            find = WriteIntent(entity=PAYMENT, field="CustomerRef", value=customer_id)
+            marker = payment_mapping.payment_marker(key)
+            if payment.kind is PaymentKind.CREDIT_APPLIED:
+                refs = await self._with_credit(run, client, payment, order, refs, find, marker)
+            written = await self._writer.write(
+                run,
+                client,
+                Transaction(
+                    entity=PAYMENT,
+                    create=payment_mapping.payment_create(payment, refs, key=key),
+                    update=lambda qbo_id, token: payment_mapping.payment_update(
+                        payment, refs, key=key, qbo_id=qbo_id, sync_token=token
+                    ),
+                    find=find,
+                    marker=marker,
+                    content_hash=digest,
+                    find_before_create=True,
+                ),
+            )
+            return written, digest
+
+        result = await self._ctx.with_method(run, company, client, payment.method, write)
+        if result is None:
             await engine.synced(run, "unchanged")
             return "unchanged"
-        find = WriteIntent(entity=PAYMENT, field="CustomerRef", value=customer_id)
-        marker = payment_mapping.payment_marker(key)
-        if payment.kind is PaymentKind.CREDIT_APPLIED:
-            refs = await self._with_credit(run, client, payment, order, refs, find, marker)
-        written = await self._writer.write(
-            run,
-            client,
-            Transaction(
-                entity=PAYMENT,
-                create=payment_mapping.payment_create(payment, refs, key=key),
-                update=lambda qbo_id, token: payment_mapping.payment_update(
-                    payment, refs, key=key, qbo_id=qbo_id, sync_token=token
-                ),
-                find=find,
-                marker=marker,
-                content_hash=digest,
-                find_before_create=True,
-            ),
-        )
+        written, digest = result
         await self._ctx.read_back(
             run,
             client,
@@ -374,10 +443,11 @@ def after_payment(key: DocumentKey, body: dict[str, Any]) -> list[DocumentKey]:
 
 BULK = bulk.BulkRule(
     selected_as=bulk.BulkKind.PAYMENT,
-    # The payment method's look-up, the look-up before the create (B1), the create; then the
-    # read-back of the invoice's balance.
-    create=bulk.BulkCost(batched=3, single=1),
-    update=bulk.BulkCost(batched=1, single=2),
+    # The look-up before the create (B1), the create; then the read-back of the invoice's
+    # balance. The method's Id is resolved once per process and company (`KnownIds`), not
+    # per payment: not counted.
+    create=bulk.BulkCost(batched=2, single=1),
+    update=bulk.BulkCost(single=2),
     depends_on=_after_order,
     plan=_bulk_plan,
 )

@@ -22,6 +22,7 @@ from rentsync.mapping import payment as payment_mapping
 from rentsync.mapping.fingerprint import fingerprint
 from rentsync.sync.kinds.base import Engine, KindSpec, Run
 from rentsync.sync.kinds.payment import PAYMENT, PaymentContext, after_payment, plan_after_order
+from rentsync.sync.ports import Written
 from rentsync.sync.references import References
 from rentsync.sync.writer import CLEARED, Transaction, TransactionWriter, qbo_columns
 
@@ -78,38 +79,54 @@ class RefundHandler:
         client = engine.client_for(run, company)
         paid = await client.read(PAYMENT, payment_record.qbo_id)
         deposit = (paid.data.get("DepositToAccountRef") or {}).get("value")
-        refs = payment_mapping.RefundRefs(
-            customer_id=await self._ctx.customer_id(company, client, run, order),
-            item_id=await self._ctx.item_id(company, client, run, order.product_ids()[0]),
-            deposit_account_id=str(deposit),
-            method_id=await self._ctx.method_id(key.company_id, client, refund.method),
-            invoice_number=order.invoice_number,
-        )
-        payload = payment_mapping.refund_receipt_create(
-            refund, refs, key=key, payment_id=payment_id
-        )
-        digest = fingerprint(payload)
-        if record.qbo_id and record.synced_hash == digest:
+        customer_id = await self._ctx.customer_id(company, client, run, order)
+        item_id = await self._ctx.item_id(company, client, run, order.product_ids()[0])
+
+        async def write(method_id: str | None) -> tuple[Written, str] | None:
+            """The receipt written with `method_id`, and its digest; None: QBO holds it."""
+            refs = payment_mapping.RefundRefs(
+                customer_id=customer_id,
+                item_id=item_id,
+                deposit_account_id=str(deposit),
+                method_id=method_id,
+                invoice_number=order.invoice_number,
+            )
+            payload = payment_mapping.refund_receipt_create(
+                refund, refs, key=key, payment_id=payment_id
+            )
+            digest = fingerprint(payload)
+            if record.qbo_id and record.synced_hash == digest:
+                return None
+            written = await self._writer.write(
+                run,
+                client,
+                Transaction(
+                    entity=REFUND_RECEIPT,
+                    create=payload,
+                    update=lambda qbo_id, token: payment_mapping.refund_receipt_update(
+                        refund,
+                        refs,
+                        key=key,
+                        payment_id=payment_id,
+                        qbo_id=qbo_id,
+                        sync_token=token,
+                    ),
+                    find=WriteIntent(
+                        entity=REFUND_RECEIPT,
+                        field="DocNumber",
+                        value=payment_mapping.refund_number(key),
+                    ),
+                    marker=payment_mapping.refund_marker(key),
+                    content_hash=digest,
+                ),
+            )
+            return written, digest
+
+        outcome = await self._ctx.with_method(run, company, client, refund.method, write)
+        if outcome is None:
             await engine.synced(run, "unchanged")
             return "unchanged"
-        written = await self._writer.write(
-            run,
-            client,
-            Transaction(
-                entity=REFUND_RECEIPT,
-                create=payload,
-                update=lambda qbo_id, token: payment_mapping.refund_receipt_update(
-                    refund, refs, key=key, payment_id=payment_id, qbo_id=qbo_id, sync_token=token
-                ),
-                find=WriteIntent(
-                    entity=REFUND_RECEIPT,
-                    field="DocNumber",
-                    value=payment_mapping.refund_number(key),
-                ),
-                marker=payment_mapping.refund_marker(key),
-                content_hash=digest,
-            ),
-        )
+        written, digest = outcome
         await self._ctx.read_back(
             run, client, order, invoice.qbo_id, qbo=qbo_columns(REFUND_RECEIPT, written, None)
         )
@@ -149,10 +166,10 @@ def _bulk_plan(facts: bulk.Facts) -> bulk.Plan | None:
 
 BULK = bulk.BulkRule(
     selected_as=bulk.BulkKind.PAYMENT,
-    # The payment read (its deposit account), the method's look-up, the create; then the
-    # read-back of the invoice's balance.
-    create=bulk.BulkCost(batched=2, single=2),
-    update=bulk.BulkCost(batched=1, single=3),
+    # The payment read (its deposit account), the create; then the read-back of the
+    # invoice's balance (the method's Id: once per process, as for a payment).
+    create=bulk.BulkCost(batched=1, single=2),
+    update=bulk.BulkCost(single=3),
     depends_on=after_payment,
     plan=_bulk_plan,
 )
