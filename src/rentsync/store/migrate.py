@@ -10,6 +10,7 @@ import logging
 import re
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -78,6 +79,30 @@ def installed_procrastinate_schema_version() -> str:
     return max(versions)
 
 
+# procrastinate's fetch asks, for each candidate job, whether an open job holds the same lock
+# (`other_jobs.lock = jobs.lock AND status in todo/doing`). Its only index with `lock` in it
+# leads with `id` (procrastinate_jobs_id_lock_idx_v1), so PostgreSQL 18 runs that probe as a
+# skip scan over every open job's entry, dead ones included until a vacuum. With 500 jobs queued
+# in bench_sync it was the largest part of the server's CPU (a fetch read about 670 buffers; the
+# rest of a document's statements together about 1,300). Every sync job has a lock (its
+# document's), so an index on open jobs' `lock` makes the probe one lookup.
+#
+# That index could also serve the fetch's outer scan ("every open job, then sort by priority"),
+# and with the usual statistics (finished jobs are kept, so the table looks as if it had no open
+# job) the planner took it: 6.7 s a fetch with 100,000 finished and 5,000 queued jobs, against
+# 0.7 ms without the index. So the fetch function plans with sorting off: the only order it can
+# then use is the queue's own priority index, and it stops at the first job it can take, as it
+# does without our index. (An index on `lock` over every row avoids that plan too, but the
+# planner then never takes it for the probe.) Both are ours, not procrastinate's: applied after
+# its schema or migrations, under the same lock, and only when missing (CREATE INDEX locks the
+# table against writes even when the index exists; an upgrade that replaces the function drops
+# its setting, and the next start sets it again). procrastinate's issue 1242 tracks the fetch's
+# cost upstream.
+_QUEUE_LOCK_INDEX = "rentsync_procrastinate_jobs_open_lock"
+_FETCH_FUNCTION = "procrastinate_fetch_job_v2(character varying[], bigint)"
+_FETCH_SETTING = "enable_sort=off"
+
+
 def apply_procrastinate_schema(url: str) -> str:
     """Create procrastinate's schema on a new database, or upgrade it on an old one."""
     import procrastinate.schema
@@ -112,12 +137,28 @@ def apply_procrastinate_schema(url: str) -> str:
             for name in pending:
                 conn.execute((folder / name).read_text())
             applied = ", ".join(pending) or "nothing"
+        _ensure_queue_lock_index(conn)
         conn.execute(
             "INSERT INTO rentsync_meta (key, value) VALUES (%s, %s) "
             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
             (PROCRASTINATE_VERSION_KEY, target),
         )
     return applied
+
+
+def _ensure_queue_lock_index(conn: psycopg.Connection[Any]) -> None:
+    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (_QUEUE_LOCK_INDEX,)).fetchone()
+    if not (exists and exists[0]):
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {_QUEUE_LOCK_INDEX} ON procrastinate_jobs (lock) "
+            "WHERE status IN ('todo', 'doing')"
+        )
+    fetch = conn.execute(
+        "SELECT proconfig FROM pg_proc WHERE oid = to_regprocedure(%s)", (_FETCH_FUNCTION,)
+    ).fetchone()
+    if fetch is not None and _FETCH_SETTING not in (fetch[0] or []):
+        name, value = _FETCH_SETTING.split("=")
+        conn.execute(f"ALTER FUNCTION {_FETCH_FUNCTION} SET {name} = {value}")
 
 
 def migrate(url: str) -> None:
