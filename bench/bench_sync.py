@@ -267,8 +267,10 @@ async def _postmaster(bench: Bench) -> int:
     async with await psycopg.AsyncConnection.connect(bench.database_url, autocommit=True) as conn:
         cursor = await conn.execute("SELECT pg_backend_pid()")
         row = await cursor.fetchone()
-    assert row is not None
-    return parent_pid(int(row[0]))
+        assert row is not None
+        # While the connection is open: its backend exits with it (the run then failed with
+        # FileNotFoundError when the read lost that race).
+        return parent_pid(int(row[0]))
 
 
 async def _transactions(bench: Bench) -> int:
