@@ -47,7 +47,7 @@ class Meter:
     rss: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def pids(self) -> dict[str, int]:
-        found = {s.name: s.pid for s in self.rig.rentsync if s.pid is not None}
+        found = self.rig.processes()
         if self.rig.emulator is not None and self.rig.emulator.pid is not None:
             found["qbo-emulator"] = self.rig.emulator.pid
         return found
@@ -57,9 +57,7 @@ class Meter:
         if self.rig.pg is not None and (postmaster := self.rig.pg.postmaster_pid()) is not None:
             cpu["postgresql"] = postgres_cpu_seconds(postmaster)
         self.marks[name] = cpu
-        self.rss[name] = {
-            s.name: rss_mb(s.pid) or 0.0 for s in self.rig.rentsync if s.pid is not None
-        }
+        self.rss[name] = {who: rss_mb(pid) or 0.0 for who, pid in self.rig.processes().items()}
         self.rig.sample_rss()
         if os.environ.get("RENTSYNC_BENCH_VERBOSE"):
             print(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import psutil
 import psycopg
 from tests.chaos.harness import connect
 from tests.chaos.processes import QBO_EMULATOR, RENTSYNC, PgServer, Service, free_port
@@ -54,11 +55,24 @@ class Rig:
     emulator: Service | None = None
     pg: PgServer | None = None
 
+    def processes(self) -> dict[str, int]:
+        """Each rentsync process by name: the services, and a worker's bulk lane process (a
+        child of its own with `--lanes split`, the default, where a bulk sync's jobs run)."""
+        found: dict[str, int] = {}
+        for service in self.rentsync:
+            if service.pid is None:
+                continue
+            found[service.name] = service.pid
+            with contextlib.suppress(psutil.Error):
+                for child in psutil.Process(service.pid).children():
+                    found[f"{service.name} bulk lane"] = child.pid
+        return found
+
     def sample_rss(self) -> None:
         """Keep each rentsync process's peak (read again before it exits, so none is lost)."""
-        for service in self.rentsync:
-            if service.pid is not None and (peak := peak_rss_mb(service.pid)) is not None:
-                self.peaks[service.name] = max(self.peaks.get(service.name, 0.0), peak)
+        for name, pid in self.processes().items():
+            if (peak := peak_rss_mb(pid)) is not None:
+                self.peaks[name] = max(self.peaks.get(name, 0.0), peak)
 
     async def add_company(
         self,
