@@ -156,7 +156,14 @@ def _ensure_queue_lock_index(conn: psycopg.Connection[Any]) -> None:
     fetch = conn.execute(
         "SELECT proconfig FROM pg_proc WHERE oid = to_regprocedure(%s)", (_FETCH_FUNCTION,)
     ).fetchone()
-    if fetch is not None and _FETCH_SETTING not in (fetch[0] or []):
+    if fetch is None:
+        # A procrastinate whose fetch has another signature: our index may then make its plan
+        # far worse (see above), so say so loudly rather than run on silently.
+        log.warning(
+            "procrastinate's fetch function was not found; the queue's fetch may be slow",
+            extra={"action": "database.queue_fetch_unknown", "function": _FETCH_FUNCTION},
+        )
+    elif _FETCH_SETTING not in (fetch[0] or []):
         name, value = _FETCH_SETTING.split("=")
         conn.execute(f"ALTER FUNCTION {_FETCH_FUNCTION} SET {name} = {value}")
 
