@@ -164,6 +164,12 @@ _FOLLOWERS = (
 """Documents as stored with their ledger row (`Follower`)."""
 
 
+def _kind_rank(doc_types: Sequence[DocumentType]) -> str:
+    """An SQL expression ranking `d.doc_type` by its place in `doc_types` (code's own values)."""
+    whens = " ".join(f"WHEN '{t.value}' THEN {n}" for n, t in enumerate(doc_types))
+    return f"CASE d.doc_type {whens} END"
+
+
 def _selection_filter(selection: Selection) -> tuple[str, dict[str, Any]]:
     """The orders a selection walks: those of its order kinds matching its dates and numbers;
     with `not_in_qbo`, those QuickBooks lacks or (payments selected) one of whose payments,
@@ -292,7 +298,7 @@ class BulkSyncRepository:
         lock, each payment before its refunds and its void, in the order the run sends them."""
         if not locks:
             return []
-        rank = " ".join(f"WHEN '{t.value}' THEN {n}" for n, t in enumerate(doc_types))
+        rank = _kind_rank(doc_types)
         async with (
             self._pool.connection() as conn,
             conn.cursor(row_factory=class_row(Follower)) as cur,
@@ -302,7 +308,7 @@ class BulkSyncRepository:
                 + "WHERE d.company_id = %s AND d.job_lock = ANY(%s) AND d.doc_type = ANY(%s) "
                 "AND d.deleted_at IS NULL ORDER BY d.job_lock, "
                 "coalesce(d.body->>'payment_id', d.source_id), "
-                f"CASE d.doc_type {rank} END, d.source_id",
+                f"{rank}, d.source_id",
                 (company_id, list(locks), [t.value for t in doc_types]),
             )
             return await cur.fetchall()
@@ -342,14 +348,12 @@ class BulkSyncRepository:
             date_to=selection.date_to.isoformat() if selection.date_to else None,
             numbers=list(selection.numbers or []),
         )
-        rank = "CASE d.doc_type " + " ".join(
-            f"WHEN '{t.value}' THEN {n}" for n, t in enumerate(types)
-        )
+        rank = _kind_rank(types)
         after = ""
         if bulk.preview_after:
             lock, position, source_id = json.loads(bulk.preview_after)
             after = (
-                f"AND (coalesce(d.job_lock, ''), {rank} END, d.source_id) "
+                f"AND (coalesce(d.job_lock, ''), {rank}, d.source_id) "
                 "> (%(lock)s, %(rank)s, %(after)s)"
             )
             params.update(lock=lock, rank=position, after=source_id)
@@ -361,7 +365,7 @@ class BulkSyncRepository:
                 _FOLLOWERS + "WHERE d.company_id = %(company)s AND d.doc_type = ANY(%(types)s) "
                 f"AND d.deleted_at IS NULL AND ({' OR '.join(per_kind)}) "
                 f"{'AND r.qbo_id IS NULL ' if selection.not_in_qbo else ''}{after} "
-                f"ORDER BY coalesce(d.job_lock, ''), {rank} END, d.source_id LIMIT %(limit)s",
+                f"ORDER BY coalesce(d.job_lock, ''), {rank}, d.source_id LIMIT %(limit)s",
                 params,
             )
             return await cur.fetchall()
