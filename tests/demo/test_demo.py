@@ -29,6 +29,7 @@ from qbo_emulator.testing import emulator_transport, fast_config
 from rentsync.demo import report, runner
 from rentsync.demo.emulator import (
     DemoError,
+    EmulatorCompany,
     EmulatorProcess,
     free_port,
 )
@@ -138,6 +139,47 @@ def test_expected_counts() -> None:
 # --- helpers of the runner --------------------------------------------------------------------
 
 
+def _slow_sync(every: float, *, stuck: str | None = None) -> httpx2.AsyncClient:
+    """The status API of a busy machine: order i settles `every` seconds after order i-1 (the
+    first `every` seconds after the start); `stuck` never settles."""
+    start = time.monotonic()
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        source_id = request.url.path.split("/")[-2]
+        settled = int((time.monotonic() - start) / every)
+        done = source_id != stuck and int(source_id.removeprefix("O-")) < settled
+        state = "synced" if done else "pending"
+        return httpx2.Response(200, json={"state": state, "revision": 1, "history": []})
+
+    return httpx2.AsyncClient(
+        transport=httpx2.MockTransport(answer), base_url="http://rentsync.test"
+    )
+
+
+def _run_of() -> runner.CompanyRun:
+    return runner.CompanyRun(
+        seed=party_week(MONDAY)[0],
+        company_id=1,
+        api_key="rsk_test",
+        qbo=EmulatorCompany(realm_id="1", name="QBO", accounts={}),
+    )
+
+
+async def test_the_demo_waits_as_long_as_the_sync_moves_and_gives_up_only_on_a_stall() -> None:
+    """A busy machine syncs slower: the demo waits (12 orders, one every 0.3 s: 3.6 s, longer
+    than its 1 s of patience), and gives up only when nothing has moved for that long."""
+    ids = [f"O-{n}" for n in range(12)]
+    async with _slow_sync(0.3) as api:
+        run = _run_of()
+        assert await runner.wait_settled(api, run, ids, patience=runner.Patience(1.0))
+        assert {status["state"] for status in run.statuses.values()} == {"synced"}
+    async with _slow_sync(0.05, stuck="O-3") as api:
+        run = _run_of()
+        assert not await runner.wait_settled(api, run, ids, patience=runner.Patience(1.0))
+        assert run.statuses["O-3"]["state"] == "pending"
+        assert run.statuses["O-11"]["state"] == "synced"
+
+
 def test_local_url_and_monday() -> None:
     assert runner.local_url("0.0.0.0", 8000) == "http://127.0.0.1:8000"
     assert runner.local_url("127.0.0.1", 8001) == "http://127.0.0.1:8001"
@@ -209,7 +251,7 @@ async def demo_in_process(
                 seeds,
                 companies,
                 Console(file=io.StringIO()),
-                runner.DemoOptions(sync_timeout=30),
+                runner.DemoOptions(),
             )
             yield demo, api
 
@@ -367,17 +409,17 @@ def _gone(pid: int) -> bool:
 
 @pytest.mark.e2e
 def test_rentsync_demo_runs_end_to_end_and_leaves_nothing_running(demo_data_dir: Path) -> None:
-    started = time.monotonic()
     emulator_port = free_port()  # chosen through the environment, as `make demo` can
     process, _ = _demo_process(
         demo_data_dir,
         "--exit-after-sync",
         env_extra={"RENTSYNC_DEMO_EMULATOR_PORT": str(emulator_port)},
     )
-    output, _ = process.communicate(timeout=90)
+    # A guard against a hang, not a time limit: how long the demo takes is the machine's load
+    # (bench/ measures speed); the demo itself gives up once nothing moves for 60 s.
+    output, _ = process.communicate(timeout=600)
     assert process.returncode == 0, output
     assert f"QuickBooks emulator on http://127.0.0.1:{emulator_port} " in output
-    assert time.monotonic() - started < 60, output
     assert "Summary: 29 synced / 2 skipped / 3 failed of 34 orders and quotes" in output
     assert "every outcome as the demo expects" in output
     for needle in (

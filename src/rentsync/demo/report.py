@@ -278,7 +278,7 @@ def print_report(demo: DemoRun, console: Console) -> bool:
         else "[red]NOT every outcome as the demo expects (see the red marks above)[/]"
     )
     if not demo.settled:
-        verdict += "; [red]some documents had not settled in time[/]"
+        verdict += "; [red]some documents never settled: the sync stopped moving for a minute[/]"
     console.print(
         f"[bold]Summary: {_summary(total)}[/] of {documents} orders and quotes, settled in "
         f"{demo.sync_seconds:.1f} s; {verdict}."

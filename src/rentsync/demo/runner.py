@@ -7,7 +7,8 @@
 4. two rentsync companies, each connected through the real OAuth flow over HTTP (connect ->
    consent page -> approve -> rentsync's callback), accounts mapped, tax rates synced;
 5. the week seeded through the public API only, then the status API polled until every order
-   and quote has settled (synced, skipped or failed; at most `sync_timeout` seconds);
+   and quote has settled (synced, skipped or failed), however long that takes while the sync
+   moves on: the demo gives up only when no document has changed for `stall_timeout` seconds;
 6. the report; then serving until Ctrl-C / SIGTERM (or exit at once with --exit-after-sync).
 
 Shutdown order: the service (running jobs finish), then the emulator (SIGTERM, wait). The
@@ -68,7 +69,9 @@ class DemoOptions:
     fresh: bool = True
     """Empty the demo's embedded database first (the default; --keep-data turns it off)."""
     exit_after_sync: bool = False
-    sync_timeout: float = 60.0
+    stall_timeout: float = 60.0
+    """Give up waiting once no document has moved (a new state, attempt or revision) for this
+    long. Not a bound on the whole sync: a busy machine takes longer, and the demo waits."""
     week_start: date | None = None
     """The Monday of the seeded week; None: this week's."""
 
@@ -283,7 +286,28 @@ async def configure(api: http.AsyncClient, run: CompanyRun) -> None:
     run.tax_rate_id = str(wanted["id"])
 
 
-async def seed_company(api: http.AsyncClient, run: CompanyRun, *, within: float) -> None:
+class Patience:
+    """How long the demo waits for the sync: while any document it waits for moves (a new
+    state, attempt or revision), and for `stall_seconds` after the last move. The whole sync's
+    time depends on the machine's load; a stall is what means something is stuck."""
+
+    def __init__(self, stall_seconds: float) -> None:
+        self.stall_seconds = stall_seconds
+        self._seen: dict[str, tuple[Any, ...]] = {}
+        self._last_move = time.monotonic()
+
+    def saw(self, path: str, status: dict[str, Any]) -> None:
+        history = status.get("history") or []
+        mark = (status.get("state"), status.get("revision"), len(history), status.get("attempts"))
+        if self._seen.get(path) != mark:
+            self._seen[path] = mark
+            self._last_move = time.monotonic()
+
+    def exhausted(self) -> bool:
+        return time.monotonic() - self._last_move > self.stall_seconds
+
+
+async def seed_company(api: http.AsyncClient, run: CompanyRun, *, patience: Patience) -> None:
     for customer in run.seed.customers:
         _check(
             await api.put(
@@ -307,7 +331,7 @@ async def seed_company(api: http.AsyncClient, run: CompanyRun, *, within: float)
     for order in run.seed.orders:
         if order.after is not None:
             # A story that needs an earlier order in QuickBooks first (the duplicate number).
-            await wait_settled(api, run, [order.after], within=within)
+            await wait_settled(api, run, [order.after], patience=patience)
         await put_order(api, run, order)
 
 
@@ -333,23 +357,22 @@ async def order_status(api: http.AsyncClient, run: CompanyRun, source_id: str) -
 
 
 async def wait_settled(
-    api: http.AsyncClient, run: CompanyRun, source_ids: list[str], *, within: float
+    api: http.AsyncClient, run: CompanyRun, source_ids: list[str], *, patience: Patience
 ) -> bool:
-    """Poll until every order has a final state; False when `within` seconds ran out first."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
+    """Poll until every order has a final state; False when nothing moved for `patience`."""
     waiting = list(source_ids)
     while True:
         still = []
         for source_id in waiting:
             status = await order_status(api, run, source_id)
             run.statuses[source_id] = status
+            patience.saw(f"orders/{source_id}", status)
             if status["state"] not in FINAL_STATES:
                 still.append(source_id)
         waiting = still
         if not waiting:
             return True
-        if loop.time() > deadline:
+        if patience.exhausted():
             return False
         await asyncio.sleep(POLL_SECONDS)
 
@@ -420,14 +443,13 @@ async def wait_paths(
     run: CompanyRun,
     paths: list[str],
     *,
-    within: float,
+    patience: Patience,
     into: dict[str, dict[str, Any]] | None = None,
 ) -> bool:
     """Poll documents (payments and their parts by default) until each has a final state for
-    its newest revision; their statuses go `into` (default `run.payment_statuses`)."""
+    its newest revision (False when nothing moved for `patience`); their statuses go `into`
+    (default `run.payment_statuses`)."""
     found = run.payment_statuses if into is None else into
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
     waiting = list(paths)
     while True:
         still = []
@@ -436,6 +458,7 @@ async def wait_paths(
                 await api.get(f"/api/v1/{path}/sync", headers=run.headers), f"status of {path}"
             )
             found[path] = status
+            patience.saw(path, status)
             history = status.get("history") or []
             latest = history[0]["revision"] if history else 0
             if status["state"] not in FINAL_STATES or latest < (status.get("revision") or 0):
@@ -443,7 +466,7 @@ async def wait_paths(
         waiting = still
         if not waiting:
             return True
-        if loop.time() > deadline:
+        if patience.exhausted():
             return False
         await asyncio.sleep(POLL_SECONDS)
 
@@ -459,20 +482,22 @@ async def read_balances(admin: http.AsyncClient, run: CompanyRun) -> None:
 
 
 async def sync_payments(
-    api: http.AsyncClient, admin: http.AsyncClient, run: CompanyRun, *, within: float
+    api: http.AsyncClient, admin: http.AsyncClient, run: CompanyRun, *, patience: Patience
 ) -> bool:
     """Step 6: the bookkeeper's credit, then the payments, then their refunds and voids."""
     if not run.seed.payments:
         return True
     await record_credits(admin, api, run)
-    settled = await wait_paths(api, run, await put_payments(api, run, later=False), within=within)
+    settled = await wait_paths(
+        api, run, await put_payments(api, run, later=False), patience=patience
+    )
     later = await put_payments(api, run, later=True)
-    settled &= await wait_paths(api, run, later, within=within)
+    settled &= await wait_paths(api, run, later, patience=patience)
     return settled
 
 
 async def sync_vendor_side(
-    api: http.AsyncClient, admin: http.AsyncClient, run: CompanyRun, *, within: float
+    api: http.AsyncClient, admin: http.AsyncClient, run: CompanyRun, *, patience: Patience
 ) -> bool:
     """Step 7: the vendors, then each vendor-side step once the one before has settled; then
     what QuickBooks holds for each document."""
@@ -500,9 +525,11 @@ async def sync_vendor_side(
             200,
             202,
         )
-        settled &= await wait_paths(api, run, [step.path], within=within, into=run.vendor_statuses)
+        settled &= await wait_paths(
+            api, run, [step.path], patience=patience, into=run.vendor_statuses
+        )
     vendors = [f"vendors/{v.source_id}" for v in run.seed.vendors]
-    settled &= await wait_paths(api, run, vendors, within=within, into=run.vendor_statuses)
+    settled &= await wait_paths(api, run, vendors, patience=patience, into=run.vendor_statuses)
     books = _check(await admin.get(f"/admin/companies/{run.qbo.realm_id}"), "the QBO company")
     entities = books.get("entities", {})
     for path, status in run.vendor_statuses.items():
@@ -602,28 +629,26 @@ async def set_up_and_sync(
             f"{status.get('company_name')!r} (realm {run.qbo.realm_id}{ast_note})"
         )
     started = time.monotonic()
+    patience = Patience(options.stall_timeout)
     for run in demo.companies:
-        await seed_company(api, run, within=options.sync_timeout)
+        await seed_company(api, run, patience=patience)
         console.print(
             f"[green]✓[/] {run.seed.name}: PUT {len(run.seed.customers)} customers, "
             f"{len(run.seed.products)} products and {len(run.seed.orders)} orders and quotes "
             "through the public API"
         )
     console.print("  waiting for the sync ...")
-    remaining = max(1.0, options.sync_timeout - (time.monotonic() - started))
     results = await asyncio.gather(
         *(
-            wait_settled(api, run, [o.source_id for o in run.seed.orders], within=remaining)
+            wait_settled(api, run, [o.source_id for o in run.seed.orders], patience=patience)
             for run in demo.companies
         )
     )
     demo.settled = all(results)
     for run in demo.companies:
-        remaining = max(1.0, options.sync_timeout - (time.monotonic() - started))
-        demo.settled &= await sync_payments(api, admin, run, within=remaining)
+        demo.settled &= await sync_payments(api, admin, run, patience=patience)
         await read_balances(admin, run)
-        remaining = max(1.0, options.sync_timeout - (time.monotonic() - started))
-        demo.settled &= await sync_vendor_side(api, admin, run, within=remaining)
+        demo.settled &= await sync_vendor_side(api, admin, run, patience=patience)
     demo.sync_seconds = time.monotonic() - started
     for run in demo.companies:
         await count_references(api, run)
