@@ -82,19 +82,31 @@ async def put_payments(rig: Rig, bodies: dict[str, dict[str, Any]]) -> dict[str,
     return revisions
 
 
+STALL_SECONDS = 120.0
+"""`wait_all` gives up once none of the documents it waits for has moved (a new state, attempt
+or revision) for this long. Not a time limit on the work: on a loaded machine it takes longer,
+and the test waits for it; a stall means something is stuck."""
+
+
 async def wait_all(
-    rig: Rig, wanted: dict[tuple[str, str], int], *, timeout: float
+    rig: Rig, wanted: dict[tuple[str, str], int], *, stall_seconds: float = STALL_SECONDS
 ) -> dict[tuple[str, str], dict[str, Any]]:
+    """Poll until each document has failed or synced its wanted revision, for as long as any
+    of them moves; the statuses as last seen."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    last_move = loop.time()
+    seen: dict[tuple[str, str], tuple[Any, ...]] = {}
     statuses: dict[tuple[str, str], dict[str, Any]] = {}
     waiting = set(wanted)
-    while waiting and loop.time() < deadline:
+    while waiting and loop.time() - last_move < stall_seconds:
         await asyncio.sleep(0.5)
         checks = sorted(waiting)
         answers = await asyncio.gather(*(rig.status(plural, sid) for plural, sid in checks))
         for key, status in zip(checks, answers, strict=True):
             statuses[key] = status
+            mark = (status["state"], status["synced_revision"], len(status["history"] or []))
+            if seen.get(key) != mark:
+                seen[key], last_move = mark, loop.time()
             if status["state"] == "failed" or (
                 status["state"] == "synced" and (status["synced_revision"] or 0) >= wanted[key]
             ):
@@ -108,9 +120,15 @@ async def test_r04_payments_refunds_and_voids_under_faults_end_with_the_source_t
     async with rig_for(settings, settings_overrides=FAST) as rig:
         await rig.ready_with_catalogue()
         orders = {f"O-{n}": make.order(str(9000 + n)) for n in range(ORDERS)}
-        await asyncio.gather(*(rig.put("orders", sid, body) for sid, body in orders.items()))
-        for sid in orders:
-            assert (await rig.settled("orders", sid))["state"] == "synced"
+        answers = await asyncio.gather(
+            *(rig.put("orders", sid, body) for sid, body in orders.items())
+        )
+        placed = {
+            ("orders", sid): a.json()["revision"] for sid, a in zip(orders, answers, strict=True)
+        }
+        synced = await wait_all(rig, placed)
+        assert {s["state"] for s in synced.values()} == {"synced"}
+        assert len(synced) == ORDERS
         await rig.faults(FAULTS)
 
         first = {f"PAY-{n}": payment_body(n, final=False) for n in range(PAYMENTS)}
@@ -119,7 +137,7 @@ async def test_r04_payments_refunds_and_voids_under_faults_end_with_the_source_t
         revisions = await put_payments(rig, final)  # while the first ones are in flight
         wanted = documents(final)
         wanted.update({("payments", sid): rev for sid, rev in revisions.items()})
-        statuses = await wait_all(rig, wanted, timeout=90)
+        statuses = await wait_all(rig, wanted)
 
         plan = (await rig.qbo.get(f"/admin/companies/{rig.realm}/faults")).json()
         await rig.qbo.delete(f"/admin/companies/{rig.realm}/faults")

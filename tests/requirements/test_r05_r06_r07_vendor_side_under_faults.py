@@ -125,7 +125,7 @@ async def test_r05_r06_r07_bills_payments_and_pos_under_faults_end_equal_to_the_
             ):
                 revisions = await put_all(rig, plural, bodies(make, count, prefix, final=final))
                 wanted.update({(plural, sid): rev for sid, rev in revisions.items()})
-        first = await wait_all(rig, wanted, timeout=240)
+        first = await wait_all(rig, wanted)
         deleted: dict[tuple[str, str], int] = {}
         for v in range(VENDORS):
             gone = await rig.api.delete(
@@ -134,7 +134,7 @@ async def test_r05_r06_r07_bills_payments_and_pos_under_faults_end_equal_to_the_
             assert gone.status_code == 202, gone.text
             deleted[("vendor-payments", f"P{v}-{DELETED}")] = gone.json()["revision"]
         wanted.update(deleted)
-        statuses = {**first, **await wait_all(rig, deleted, timeout=120)}
+        statuses = {**first, **await wait_all(rig, deleted)}
 
         plan = (await rig.qbo.get(f"/admin/companies/{rig.realm}/faults")).json()
         await rig.qbo.delete(f"/admin/companies/{rig.realm}/faults")
