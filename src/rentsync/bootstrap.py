@@ -338,7 +338,10 @@ async def running_services(
         reconnect_timeout=10.0,
     )
     qbo: QboService | None = None
-    keeper = asyncio.create_task(_keep_embedded_server_up(db), name="embedded PostgreSQL keeper")
+    keeper_stop = asyncio.Event()
+    keeper = asyncio.create_task(
+        _keep_embedded_server_up(db, stop=keeper_stop), name="embedded PostgreSQL keeper"
+    )
     try:
         await pool.open(wait=True, timeout=30)
         job_app = jobs.create_job_app()
@@ -392,23 +395,33 @@ async def running_services(
             ),
         )
     finally:
-        # First, so that the server being stopped below (last holder) is not started again.
-        keeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeper
+        # First, so that the server being stopped below (last holder) is not started again;
+        # stopped, not cancelled: a cancelled keeper leaves its check running in its thread,
+        # holding the embedded server's lock while `stack.close()` takes it to stop the server
+        # (the library's lock is not thread-safe: a traceback at shutdown, or worse).
+        keeper_stop.set()
+        await keeper
         if qbo is not None:
             await qbo.aclose()
         await pool.close()
         stack.close()
 
 
-async def _keep_embedded_server_up(db: database.Database, *, every: float = 2.0) -> None:
+EMBEDDED_CHECK_SECONDS = 2.0
+"""How often a process checks that the embedded server it uses is running."""
+
+
+async def _keep_embedded_server_up(db: database.Database, *, stop: asyncio.Event) -> None:
     """An embedded server that died (killed, OOM) is started again on its data directory by
-    whichever process using it notices first; an external server is its operator's to restart."""
+    whichever process using it notices first; an external server is its operator's to restart.
+    Ends once `stop` is set and no check is running."""
     if db.restart is None:
         return
     while True:
-        await asyncio.sleep(every)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), EMBEDDED_CHECK_SECONDS)
+        if stop.is_set():
+            return
         try:
             await asyncio.to_thread(db.ensure_running)
         except Exception:
