@@ -222,3 +222,52 @@ FILTERABLE: Final[dict[str, frozenset[str]]] = {
     "CompanyInfo": _META,
     "Preferences": _META,
 }  # fmt: skip
+
+
+# The longest strings QBO stores, from Intuit's API reference (each entity's field table: "max N
+# characters"); a longer one is refused with 2050 "String length ... Min:0 Max:N supported.
+# Supplied length:M" (reference §2). A path "A.B" is field B of object A; "Line.Description" is
+# every line's. The phone limit is also in third-party SDKs mirroring the reference (30); the
+# DocNumber limit (21) is checked with the number itself (operations, choices).
+_ADDRESS_LIMITS: Final = {
+    **{f"Line{n}": 500 for n in range(1, 6)},
+    "City": 255,
+    "Country": 255,
+    "CountrySubDivisionCode": 255,
+    "PostalCode": 30,
+}
+_TXN_LIMITS: Final = {
+    "PrivateNote": 4000,
+    "Line.Description": 4000,
+    "CustomerMemo.value": 1000,
+    "PaymentRefNum": 21,
+    **{f"{a}.{k}": n for a in ("BillAddr", "ShipAddr") for k, n in _ADDRESS_LIMITS.items()},
+}
+_PERSON_LIMITS: Final = {
+    "DisplayName": 500,
+    "Title": 16,
+    "GivenName": 100,
+    "MiddleName": 100,
+    "FamilyName": 100,
+    "Suffix": 16,
+    "CompanyName": 100,
+    "PrintOnCheckName": 110,
+    "Notes": 2000,
+    "PrimaryEmailAddr.Address": 100,
+    **{f"{p}.FreeFormNumber": 30 for p in ("PrimaryPhone", "AlternatePhone", "Mobile", "Fax")},
+    **{f"{a}.{k}": n for a in ("BillAddr", "ShipAddr") for k, n in _ADDRESS_LIMITS.items()},
+}
+STRING_LIMITS: Final[dict[str, dict[str, int]]] = {
+    "Customer": _PERSON_LIMITS,
+    "Vendor": {**_PERSON_LIMITS, "TaxIdentifier": 20, "AcctNum": 100},
+    "Employee": _PERSON_LIMITS,
+    "Item": {"Name": 100, "Sku": 100, "Description": 4000, "PurchaseDesc": 1000},
+    **{
+        name: _TXN_LIMITS
+        for name in (
+            "Invoice", "CreditMemo", "RefundReceipt", "SalesReceipt", "Estimate", "Payment",
+            "Bill", "BillPayment", "PurchaseOrder", "VendorCredit", "Purchase", "Deposit",
+            "JournalEntry",
+        )
+    },
+}  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -9,9 +10,12 @@ from typing import Any
 
 from qbo_emulator import accounting, choices, currency, faults, links, names, terms
 from qbo_emulator.books import Company, Entity, ref
-from qbo_emulator.entities import SALES_TXNS, SPECS, Spec
+from qbo_emulator.entities import SALES_TXNS, SPECS, STRING_LIMITS, Spec
 from qbo_emulator.index import TRAILING_DIGITS
 
+DATE_OR_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?\Z"
+)
 READ_ONLY = ("Id", "SyncToken", "domain", "MetaData", "sparse")
 ZERO = Decimal(0)
 
@@ -155,6 +159,24 @@ def _current(company: Company, entity: str, body: Entity) -> Entity:
     return stored
 
 
+def check_lengths(entity: str, doc: Entity) -> None:
+    """Strings longer than QBO stores are refused (2050), not cut (entities.STRING_LIMITS)."""
+    for path, maximum in STRING_LIMITS.get(entity, {}).items():
+        for value in _values_at(doc, path.split(".")):
+            if isinstance(value, str) and len(value) > maximum:
+                raise faults.string_too_long(path.rsplit(".", 1)[-1], maximum, len(value))
+
+
+def _values_at(node: Any, path: list[str]) -> list[Any]:
+    if isinstance(node, list):
+        return [found for item in node for found in _values_at(item, path)]
+    if not path:
+        return [node]
+    if not isinstance(node, dict) or path[0] not in node:
+        return []
+    return _values_at(node[path[0]], path[1:])
+
+
 def _check_books(company: Company, doc: Entity) -> None:
     closed = company.preferences.get("AccountingInfoPrefs", {}).get("BookCloseDate")
     if closed and doc.get("TxnDate") and str(doc["TxnDate"]) <= str(closed)[:10]:
@@ -173,6 +195,7 @@ def _normalize(
     for field in spec.required:
         if doc.get(field) in (None, "", []):
             raise faults.missing_param(field)
+    check_lengths(spec.name, doc)
     own = old["Id"] if old else None
     _address_ids(company, doc, old)
     if spec.kind == "list":
@@ -375,11 +398,17 @@ def _preset_ref(company: Company, key: str) -> dict[str, str]:
 
 
 def _date(value: Any, element: str) -> str | None:
+    """QBO's dates are `YYYY-MM-DD`; a date-time (`2025-05-27T00:00:00`) is taken as its date
+    (reference §4 Invoice); anything else is refused (2070)."""
     if value in (None, ""):
         return None
-    text = str(value)[:10]
+    text = str(value)
     try:
-        return date.fromisoformat(text).isoformat()
+        if not DATE_OR_DATE_TIME.match(text):
+            raise ValueError(text)
+        if len(text) == len("YYYY-MM-DD"):
+            return date.fromisoformat(text).isoformat()
+        return datetime.fromisoformat(text).date().isoformat()
     except ValueError:
         raise faults.invalid_value(element, f"Invalid date {value}", "2070") from None
 
