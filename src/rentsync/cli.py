@@ -499,6 +499,22 @@ def user_set_password(
     _with_services(settings, work)
 
 
+_BULK_FLAGS = {
+    "date_from": "--from",
+    "date_to": "--to",
+    "numbers": "--numbers",
+    "kinds": "--kind",
+    "not_in_qbo": "--not-in-qbo",
+}
+"""The option of `bulk-sync` each field of the selection comes from (its errors name it)."""
+
+
+def _with_flags(message: str) -> str:
+    for field_name, flag in _BULK_FLAGS.items():
+        message = message.replace(field_name, flag)
+    return message
+
+
 @app.command("bulk-sync")
 def bulk_sync(
     company: Annotated[int, typer.Option("--company", help="The company's id (`company list`).")],
@@ -557,6 +573,26 @@ def bulk_sync(
     from rentsync.domain.bulk import Selection
     from rentsync.sync.bulk import BulkSyncRefused
 
+    if confirm_id is not None and cancel_id is not None:
+        raise _fail("--confirm starts a bulk sync, --cancel stops one: choose one")
+    selecting = {
+        "--from": date_from is not None,
+        "--to": date_to is not None,
+        "--numbers": numbers is not None,
+        "--kind": bool(kind),
+        "--not-in-qbo": not_in_qbo,
+        "--preview": preview,
+        "--yes": yes,
+    }
+    given = [flag for flag, chosen in selecting.items() if chosen]
+    for flag, bulk_id in (("--confirm", confirm_id), ("--cancel", cancel_id)):
+        if bulk_id is not None and given:
+            raise _fail(
+                f"{flag} takes only --company and the bulk sync's id (its selection was fixed "
+                f"when it was previewed), not {', '.join(given)}"
+            )
+    if preview and yes:
+        raise _fail("--preview stops after the preview, --yes starts without asking: choose one")
     try:
         selection = Selection.model_validate(
             {
@@ -569,7 +605,8 @@ def bulk_sync(
         )
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'selection'}: {error['msg']}"
+            f"{_BULK_FLAGS.get(str(error['loc'][0]), 'selection') if error['loc'] else 'selection'}"
+            f": {_with_flags(error['msg'])}"
             for error in exc.errors()
         )
         raise _fail(f"Bad selection: {problems}") from None

@@ -233,10 +233,11 @@ async def test_r18_cli_previews_confirms_and_prints_progress(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--from", "2026-13-01"], "date_from"),
-        (["--from", "2026-12-01", "--to", "2026-11-01"], "date_from is after date_to"),
-        (["--kind", "invoice"], "kinds"),
-        (["--numbers", "x" * 22], "numbers"),
+        (["--from", "2026-13-01"], "--from: "),
+        (["--from", "2026-12-01", "--to", "2026-11-01"], "--from is after --to"),
+        (["--kind", "invoice"], "--kind: "),
+        (["--numbers", "x" * 22], "--numbers: "),
+        (["--numbers", ",,"], "--numbers: "),
     ],
 )
 def test_r18_cli_bad_selection_is_a_clear_message(args: list[str], message: str) -> None:
@@ -249,5 +250,31 @@ def test_r18_cli_bad_selection_is_a_clear_message(args: list[str], message: str)
     )
     assert result.returncode == 1
     assert "Bad selection" in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--confirm", "1", "--cancel", "1"], "choose one"),
+        (["--confirm", "1", "--from", "2026-11-01"], "--confirm takes only --company"),
+        (["--cancel", "1", "--kind", "order", "--yes"], "not --kind, --yes"),
+        (["--preview", "--yes"], "choose one"),
+    ],
+)
+def test_r18_cli_options_that_contradict_each_other_are_refused(
+    args: list[str], message: str
+) -> None:
+    """A selection given with --confirm or --cancel was silently ignored (the bulk sync's
+    selection is the one previewed), and --cancel with --confirm cancelled without a word."""
+    result = subprocess.run(
+        [RENTSYNC, "bulk-sync", "--company", "1", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
