@@ -1,7 +1,9 @@
-"""R18 batched lookups: the queries of bulk jobs of one realm (a name-list record found by name
-before it is created, a document looked up after an uncertain create) travel as Query items of
-QBO batch requests, and each caller gets what the same query sent alone gives: its own page, or
-its own classified error. Against the emulator, through the real client, with the fault plan."""
+"""R18 look-ups of bulk jobs: a name-list record found by name before it is created (B1) is looked
+up in a merged single query (`DisplayName IN (...)`, at most 30 names and `LOOKUP_QUERY_CHARS`),
+never as a batch item, so the minute's 40 batches carry creates; other queries (a document looked
+up after an uncertain create, a paged read) travel as Query items of QBO batch requests. Each
+caller gets what the same query sent alone gives: its own page or rows, or its own classified
+error. Against the emulator, through the real client, with the fault plan."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from rentsync.qbo import errors
 from rentsync.qbo.client import QboClient
 from rentsync.qbo.requestid import request_id
 from rentsync.settings import Settings
-from rentsync.sync.batching import LOOKUP_QUERY_CHARS, BatchCoalescer
+from rentsync.sync.batching import LOOKUP_QUERY_CHARS, BatchCoalescer, batch_request_id
 from tests.qbo_fixtures import Harness, qbo_harness
 
 
@@ -48,7 +50,7 @@ async def _settle(results: list[Any]) -> list[Any]:
     return list(await asyncio.gather(*results, return_exceptions=True))
 
 
-async def test_r18_lookups_travel_as_query_items_each_answered_as_alone(
+async def test_r18_queries_travel_as_query_items_name_lookups_as_one_single_query(
     settings: Settings,
 ) -> None:
     async with qbo_harness(settings) as h:
@@ -58,11 +60,12 @@ async def test_r18_lookups_travel_as_query_items_each_answered_as_alone(
         coalescer = BatchCoalescer(linger_seconds=0.2)
         gateway = coalescer.gateway(client)
         wanted = [*names, "Nobody", "Nobody else"]
-        *found, no_invoice = await _settle(
+        *found, no_invoice, no_other = await _settle(
             [gateway.find_by("Customer", "DisplayName", n) for n in wanted]
             + [gateway.find_by_doc_number("Invoice", "404")]
+            + [gateway.find_by_doc_number("Invoice", "405")]
         )
-        assert no_invoice is None
+        assert no_invoice is None and no_other is None
         bad = gateway.find_by("Customer", "NoSuchField", "x")
         with pytest.raises(errors.QboError) as refused:
             await bad
@@ -73,29 +76,31 @@ async def test_r18_lookups_travel_as_query_items_each_answered_as_alone(
             await client.find_by("Customer", "NoSuchField", "x")
         assert type(refused.value) is type(refused_alone.value)
         assert refused.value.code == refused_alone.value.code == "4001"
-        # 10 lookups in one batch of two Query items (the 9 names as one IN query, the
-        # DocNumber); the bad one went alone (it came after the batch was sent).
-        assert coalescer.batches_sent == 1 and coalescer.queries_batched == 10
+        # The two DocNumber queries in one batch of two Query items; the 9 names as one single
+        # IN query beside it; the bad one went alone (it came after the batch was sent).
+        assert coalescer.batches_sent == 1 and coalescer.queries_batched == 2
         log = await _log(h)
         batches = [e for e in log if "/batch" in e.path]
         assert len(batches) == 1
         assert batches[0].requestid is None, "a batch of lookups is never replayed"
         items = _sent_items(batches[0])
-        assert len(items) == 2 and all("Query" in item for item in items)
-        assert "DisplayName IN (" in items[1]["Query"]
+        assert len(items) == 2 and all("DocNumber = " in item["Query"] for item in items)
+        merged = [e for e in log if "/query" in e.path and "DisplayName IN (" in e.path]
+        assert len(merged) == 1 and all(f"'{n}'" in merged[0].path for n in ("Nobody", "Known 0"))
 
 
 async def test_r18_name_lookups_meet_in_one_query_each_caller_its_own_rows(
     settings: Settings,
 ) -> None:
     """A company's new customers are looked up by name before they are created (B1): those that
-    meet cost one query of up to 30 names, each caller answered with the rows the `=` query alone
-    gives (QBO's `=` ignores case); the batch budget spent, the query goes as a single request."""
+    meet cost one single query of up to 30 names (never a batch item, though the minute's
+    batches are all left), each caller answered with the rows the `=` query alone gives (QBO's
+    `=` ignores case)."""
     async with qbo_harness(settings) as h:
         client = await _client(h)
         names = ["Known A", "Known B", "O'Hara & Sons"]
         await _customers(client, h.company_id, *names)
-        coalescer = BatchCoalescer(linger_seconds=0.2, batches_per_minute=0)
+        coalescer = BatchCoalescer(linger_seconds=0.2)
         gateway = coalescer.gateway(client)
         wanted = [*names, "known a", *(f"New {n}" for n in range(32))]
         found = await _settle([gateway.find_by("Customer", "DisplayName", n) for n in wanted])
@@ -157,7 +162,7 @@ async def test_r18_lookups_page_through_batches(settings: Settings) -> None:
         assert (coalescer.batches_sent, coalescer.queries_batched) == (3, 9)
 
 
-async def test_r18_a_lookup_and_a_create_in_one_batch_the_lookup_goes_first(
+async def test_r18_a_query_and_a_create_in_one_batch_the_query_goes_first(
     settings: Settings,
 ) -> None:
     async with qbo_harness(settings) as h:
@@ -168,11 +173,11 @@ async def test_r18_a_lookup_and_a_create_in_one_batch_the_lookup_goes_first(
         made, looked = await _settle(
             [
                 gateway.create("Customer", {"DisplayName": "Mixed"}, requestid=requestid),
-                gateway.find_by("Customer", "DisplayName", "Mixed"),
+                gateway.query(_MIXED),
             ]
         )
         assert made.data["DisplayName"] == "Mixed"
-        assert looked == [], "the lookup ran before the create, as if it had gone alone first"
+        assert looked.entities == [], "the query ran before the create, as if it went alone first"
         assert coalescer.batches_sent == 1
         [batch] = [e for e in await _log(h) if "/batch" in e.path]
         items = _sent_items(batch)
@@ -181,6 +186,87 @@ async def test_r18_a_lookup_and_a_create_in_one_batch_the_lookup_goes_first(
         assert [c["Id"] for c in await gateway.find_by("Customer", "DisplayName", "Mixed")] == [
             made.id
         ]
+
+
+_MIXED = "SELECT * FROM Customer WHERE DisplayName = 'Mixed'"
+
+
+class _Recorder:
+    """The client, noting in order each name-list look-up answered and each create sent (singly
+    or as a batch item), with the requestids of the batches sent."""
+
+    def __init__(self, client: QboClient) -> None:
+        self._client = client
+        self.realm_id = client.realm_id
+        self.events: list[tuple[str, str]] = []
+        self.batches: list[tuple[str | None, list[str]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    async def query(self, statement: str) -> Any:
+        page = await self._client.query(statement)
+        self.events.append(("answered", statement))
+        return page
+
+    async def create(self, entity: str, payload: Any, *, requestid: str) -> Any:
+        self.events.append(("created", payload["DisplayName"]))
+        return await self._client.create(entity, payload, requestid=requestid)
+
+    async def batch(self, items: list[Any], *, requestid: str | None = None) -> Any:
+        names = [item.payload["DisplayName"] for item in items if item.operation == "create"]
+        self.events.extend(("created", name) for name in names)
+        self.batches.append((requestid, names))
+        return await self._client.batch(items, requestid=requestid)
+
+
+async def test_r18_each_create_follows_its_own_lookup_and_creates_fill_the_batches(
+    settings: Settings,
+) -> None:
+    """Many reference jobs at once, each looking its record up by name, then creating it when
+    QBO has none (B1): every create is sent after the look-up naming it was answered; the
+    look-ups go as single merged queries and the batches carry only creates, under the
+    deterministic requestid of their items."""
+    async with qbo_harness(settings) as h:
+        client = await _client(h)
+        await _customers(client, h.company_id, "Held 3", "Held 17")
+        recorder = _Recorder(client)
+        coalescer = BatchCoalescer(linger_seconds=0.3)
+        gateway = coalescer.gateway(recorder)  # type: ignore[arg-type]
+        ids = {
+            f"Held {n}": request_id(h.company_id, f"customer:held-{n}", 1, "create")
+            for n in range(40)
+        }
+
+        async def find_or_create(name: str) -> str:
+            found = await gateway.find_by("Customer", "DisplayName", name)
+            if found:
+                return str(found[0]["Id"])
+            made = await gateway.create("Customer", {"DisplayName": name}, requestid=ids[name])
+            return made.id
+
+        held = await asyncio.gather(*(find_or_create(name) for name in ids))
+        assert len(set(held)) == 40
+        answered: set[str] = set()
+        for event, what in recorder.events:
+            if event == "answered":
+                answered.update(name for name in ids if f"'{name}'" in what)
+            else:
+                assert what in answered, f"{what} created before its look-up was answered"
+        created = [what for event, what in recorder.events if event == "created"]
+        assert sorted(created) == sorted(set(ids) - {"Held 3", "Held 17"}), "each once"
+        assert recorder.batches, "the creates went in batches"
+        for requestid, names in recorder.batches:
+            assert requestid == batch_request_id([ids[name] for name in names])
+        lookups = [e for e in await _log(h) if "/query" in e.path and "Held" in e.path]
+        assert 0 < len(lookups) <= 3, "40 names: a few merged queries, not one each"
+        assert all(len(e.path.split("query=", 1)[1]) <= LOOKUP_QUERY_CHARS for e in lookups)
+        assert all(
+            "Query" not in item
+            for e in await _log(h)
+            if "/batch" in e.path
+            for item in _sent_items(e)
+        )
 
 
 @pytest.mark.parametrize("fault", ["drop", "error"])
@@ -202,14 +288,14 @@ async def test_r18_a_failed_mixed_batch_creates_nothing_twice_and_lookups_are_an
         outcomes = await _settle(
             [
                 *(gateway.create("Customer", {"DisplayName": n}, requestid=ids[n]) for n in names),
-                gateway.find_by("Customer", "DisplayName", "Existing"),
-                gateway.find_by("Customer", "DisplayName", "Nobody"),
+                gateway.query("SELECT * FROM Customer WHERE DisplayName = 'Existing'"),
+                gateway.query("SELECT * FROM Customer WHERE DisplayName = 'Nobody'"),
             ]
         )
         for outcome in outcomes[:4]:
             assert isinstance(outcome, errors.QboError), outcome
             assert outcome.outcome_uncertain, "a create of a failed batch is uncertain"
-        assert [len(rows) for rows in outcomes[4:]] == [1, 0]
+        assert [len(page.entities) for page in outcomes[4:]] == [1, 0]
         # Each create's retry looks up first, then creates only what is not there.
         for name in names:
             if not await gateway.find_by("Customer", "DisplayName", name):

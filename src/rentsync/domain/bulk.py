@@ -12,9 +12,10 @@ The ceiling (reference §1 and §6), per QBO company (realm):
   as one of the 500.
 A bulk sync takes the requests real-time sync does not keep (`domain.qbo`
 `REAL_TIME_RESERVE_PER_MINUTE`: 500 - 60 = 440 a minute, the limiter's background share), and
-its creates and look-ups travel as batch items (`sync.batching`). The estimate (`estimate`) is
-the batched cost model, what the coalescer does with the run's operations:
-- the references' look-ups by name share queries of 30 names, each a request;
+its creates and look-ups travel as batch items (`sync.batching`), but for look-ups by name. The
+estimate (`estimate`) is the batched cost model, what the coalescer does with the run's
+operations:
+- the references' look-ups by name share queries of 30 names, each a single request;
 - until half the minute's batches are spent (`long_run`), every create and look-up of a
   document goes in a batch, a batch per dependent step at least (the references' creates, then
   the documents' batchable operations: each invoice's create, each payment's look-up and

@@ -12,7 +12,8 @@ the transport of two kinds of call made by bulk-triggered runs (`Engine.client_f
 
 Those that bulk jobs of one realm make at about the same time (within `linger` seconds, in this
 process) travel as the items of one batch request of at most 30: a create as an operation item,
-a query as a Query item. Each caller gets its own item's outcome, exactly as from a single call:
+a query as a Query item; look-ups by name go as merged single queries instead (below). Each
+caller gets its own item's outcome, exactly as from a single call:
 
 - the object QBO created, or the query's page (matched by bId, never by order);
 - the item's Fault, classified by the one errors catalogue (`errors.build`), so the retry table
@@ -30,13 +31,18 @@ anyway: an order's customer and products are settled (found or created, awaited)
 invoice is mapped.
 
 Look-ups by name (`find_by` on DisplayName or Name: a customer, vendor or item found before it
-is created) that meet in one dispatch are asked as one query, `Name IN ('a', 'b', ...)` (at most
-30 names and `LOOKUP_QUERY_CHARS`), and each caller gets the rows whose name matches its own as
-QBO's `=` matches (ignoring case, reference §5; whether QBO also ignores surrounding spaces is
-UNCONFIRMED): a company's 1,000 new customers cost 34 look-ups, not 1,000. Such queries ride in a
-batch with creates; alone, in a long run (below), they go as single requests (the window's
-batches bound such a run). A lone look-up is the `=` query the client itself sends; a page as
-long as QBO's longest (1,000 rows) sends each caller's look-up again on its own, paged as alone.
+is created, B1) that meet within `lookup_linger_seconds` (short: a part of a round trip) are
+asked as one query, `Name IN ('a', 'b', ...)` (at most 30 names and `LOOKUP_QUERY_CHARS`), sent
+as a single request, never as a batch item, and each caller gets the rows whose name matches its
+own as QBO's `=` matches (ignoring case, reference §5; whether QBO also ignores surrounding
+spaces is UNCONFIRMED). Why single: such a query already carries up to 30 names, as a batch
+would, but costs one of the minute's 440 single requests instead of one of its 40 batches (the
+budget that bounds a bulk run), and it does not wait through the 1.5 s batch linger, which a
+reference job (a look-up, then its create) would otherwise wait through twice while holding a
+slot of the bulk lane. Batches stay for creates. The reference's lock and its job's order keep
+B1: its look-up is answered before its create is sent. A lone look-up is the `=` query the
+client itself sends; a page as long as QBO's longest (1,000 rows) sends each caller's look-up
+again on its own, paged as alone.
 
 QBO takes at most 40 batches a minute per realm and app. A batch of few items spends one of
 those 40 for little, so when this process has sent 40 batches to a realm in the last minute
@@ -89,7 +95,8 @@ from rentsync.sync.ports import QboGateway, Written
 BATCHES_PER_MINUTE = qbo_rules.BATCHES_PER_MINUTE
 LINGER_SECONDS = 0.05
 """How long the first call of a batch waits for others: a small part of one QBO round trip. Also
-how long calls wait for one another once the minute's batches are spent (they go singly)."""
+how long calls wait for one another once the minute's batches are spent (they go singly), and
+look-ups by name for one another (they always go singly, merged)."""
 BATCH_WINDOW_SECONDS = 60.0 + MINUTE_MARGIN_SECONDS
 """The window of the 40 batches a minute, as the limiter counts it: counted shorter here, a batch
 would wait in the limiter for the rest, with its 30 callers."""
@@ -237,6 +244,7 @@ class BatchCoalescer:
         *,
         linger_seconds: float = LINGER_SECONDS,
         single_linger_seconds: float = LINGER_SECONDS,
+        lookup_linger_seconds: float = LINGER_SECONDS,
         max_items: int = MAX_BATCH_ITEMS,
         batches_per_minute: int = BATCHES_PER_MINUTE,
         singles_beside_batches: int = SINGLES_BESIDE_BATCHES,
@@ -247,6 +255,9 @@ class BatchCoalescer:
         """Per realm, single requests of this process not answered yet."""
         self._linger = linger_seconds
         self._single_linger = min(single_linger_seconds, linger_seconds)
+        self._lookup_linger = lookup_linger_seconds
+        self._finds: dict[str, list[_Call]] = {}
+        """Per realm, the look-ups by name waiting to go as merged single queries."""
         self._max = max_items
         self._per_minute = batches_per_minute
         self._clock = clock
@@ -289,7 +300,9 @@ class BatchCoalescer:
 
     async def _enqueue(self, call: _Call) -> Any:
         realm_id = call.client.realm_id
-        if call.find is None and self._single_beside(realm_id):
+        if call.find is not None:
+            return await self._look_up(realm_id, call)
+        if self._single_beside(realm_id):
             self._start(self._single(_Unit((call,), call.query)))  # counted from here
             return await call.answer
         waiting = self._waiting.setdefault(realm_id, [])
@@ -304,6 +317,20 @@ class BatchCoalescer:
             generation = self._generation.get(realm_id, 0)
             self._start(self._linger_then_take(realm_id, generation, linger, batch))
         return await call.answer
+
+    async def _look_up(self, realm_id: str, call: _Call) -> Any:
+        """A look-up by name: it waits `lookup_linger_seconds` for others of the realm, then
+        those that met go as single merged queries (`_units`), never as batch items."""
+        waiting = self._finds.setdefault(realm_id, [])
+        waiting.append(call)
+        if len(waiting) == 1:
+            self._start(self._send_lookups(realm_id))
+        return await call.answer
+
+    async def _send_lookups(self, realm_id: str) -> None:
+        await asyncio.sleep(self._lookup_linger)
+        calls = self._finds.pop(realm_id, [])
+        await asyncio.gather(*(self._single(unit) for unit in _units(calls)))
 
     def _take(self, realm_id: str, *, batch: bool) -> None:
         """Send what waits for the realm now, as one request. The linger timer started by this
@@ -329,12 +356,7 @@ class BatchCoalescer:
         if not calls:
             return
         units = _units(calls)
-        # Look-ups by name alone, in a long run, go as single queries: each carries up to 30
-        # names already, and the window's batches are what bounds the run. In a short run a
-        # batch of them is the fewest requests.
-        lookups_only = all(unit.calls[0].find is not None for unit in units)
-        singly = lookups_only and self._long_run(realm_id)
-        if len(units) == 1 or singly or not batch or not self._batch_allowed(realm_id):
+        if len(units) == 1 or not batch or not self._batch_allowed(realm_id):
             await asyncio.gather(*(self._single(unit) for unit in units))
             return
         await self._batch(realm_id, units)
