@@ -541,13 +541,117 @@ async def test_r18_references_are_synced_first_and_once_then_orders_send_only_in
         ]
         services = rig.api.app.state.services  # type: ignore[attr-defined]
         log = sorted(await services.qbo_log.page(rig.company_id, limit=500), key=lambda e: e.id)
-        references = [n for n, e in enumerate(log) if touches(e, "customer") or touches(e, "item")]
-        invoices = [n for n, e in enumerate(log) if touches(e, "invoice")]
-        assert references, "no customer or product was created"
-        assert invoices, "no invoice was created"
-        # Every customer and product call came before the first invoice: the orders' jobs found
+        assert any(touches(e, "customer") or touches(e, "item") for e in log)
+        created_at = created_in(log)
+        sent_after = invoices_sent(log)
+        assert len(sent_after) == 30, "an invoice missing, or sent twice"
+        # Each invoice went after its customer's and products' creates: the orders' jobs found
         # their references in the ledger and sent only their invoices.
-        assert max(references) < min(invoices)
+        for position, refs in sent_after:
+            for ref in refs:
+                assert created_at[ref] < position, (ref, created_at, sent_after)
+
+
+def _creates_in(entry: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The (entity, payload) of each create a logged request sent, single or batched."""
+    if entry.method != "POST" or "/v3/company/" not in entry.path:
+        return []  # a read, or the OAuth token endpoint
+    body = json.loads(entry.request_body or "{}")
+    if "/batch" in entry.path:
+        return [
+            (name, payload)
+            for item in body.get("BatchItemRequest", [])
+            if item.get("operation") == "create"
+            for name, payload in item.items()
+            if isinstance(payload, dict)
+        ]
+    entity = entry.path.split("?")[0].rsplit("/", 1)[-1].capitalize()
+    return [(entity, body)] if entity in ("Customer", "Item", "Invoice") else []
+
+
+def _ids_created(entry: Any) -> list[str]:
+    """The QBO Ids of the customers and items a logged request created (from its answer)."""
+    if "/v3/company/" not in entry.path or not (entry.response_body or "").startswith("{"):
+        return []
+    answer = json.loads(entry.response_body)
+    answers = [item for item in answer.get("BatchItemResponse", [])] or [answer]
+    return [
+        str(found[name]["Id"])
+        for found in answers
+        for name in ("Customer", "Item")
+        if isinstance(found.get(name), dict) and "Id" in found[name]
+    ]
+
+
+def created_in(log: list[Any]) -> dict[str, int]:
+    """Each customer's and item's QBO Id -> the position in the log of the request creating it."""
+    return {qbo_id: n for n, entry in enumerate(log) for qbo_id in _ids_created(entry)}
+
+
+def invoices_sent(log: list[Any]) -> list[tuple[int, list[str]]]:
+    """Per invoice create: its position in the log and the customer and item Ids it refers to."""
+    sent = []
+    for n, entry in enumerate(log):
+        for entity, payload in _creates_in(entry):
+            if entity != "Invoice":
+                continue
+            refs = [str(payload["CustomerRef"]["value"])] + [
+                str(line["SalesItemLineDetail"]["ItemRef"]["value"])
+                for line in payload.get("Line", [])
+                if "SalesItemLineDetail" in line
+            ]
+            sent.append((n, refs))
+    return sent
+
+
+async def test_r18_orders_go_while_later_references_are_created(settings: Settings) -> None:
+    """The references no longer hold every order back: orders whose customer and products are
+    settled go while a customer that only a later order needs is still being created, and the
+    orders from that one on wait for it (an order never goes before its references)."""
+    async with rig_for(settings) as rig:
+        await rig.put("customers", "C-EARLY", make.customer("Early Customer"))
+        await rig.put("customers", "C-LATE", make.customer("Late Customer"))
+        await rig.put("products", "P-TENT", make.rental_product("Early Tent"))
+        totals = {}
+        for number in range(1, 8):
+            customer = "C-LATE" if number == 6 else "C-EARLY"
+            body = make.order(
+                f"{6000 + number}", customer_id=customer, lines=[("P-TENT", "2", "50.00")]
+            )
+            await rig.put("orders", f"O-{number}", body)
+            totals[f"{6000 + number}"] = Decimal(body["totals"]["total"])
+        await rig.connect()
+        await rig.map_accounts()
+        services = rig.api.app.state.services  # type: ignore[attr-defined]
+        late = DocumentKey(rig.company_id, DocumentType.CUSTOMER, "C-LATE")
+        async with AdvisoryLocks(services.pool).hold(late.lock()):  # its job waits for it
+            created = await rig.api.post(
+                BULK, json={"not_in_qbo": True, "start": True}, headers=rig.headers
+            )
+            bulk_id = created.json()["id"]
+            deadline = asyncio.get_running_loop().time() + 30
+            while True:
+                body = (await rig.api.get(f"{BULK}/{bulk_id}", headers=rig.headers)).json()
+                if body["progress"]["created"] >= 5:
+                    break
+                assert asyncio.get_running_loop().time() < deadline, body
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # time for anything that should not go to go
+            body = (await rig.api.get(f"{BULK}/{bulk_id}", headers=rig.headers)).json()
+            assert body["progress"]["phase"] == "references"
+            assert body["progress"]["created"] == 5
+            planned = await items(rig, bulk_id)
+            # O-6 needs the customer still being created; O-7 comes after it.
+            assert [planned[f"O-{n}"]["outcome"] for n in (6, 7)] == ["waiting", "waiting"]
+            names = [c["DisplayName"] for c in await rig.qbo_entities("Customer")]
+            assert names == ["Early Customer"]
+        done = await wait_for(rig, bulk_id, "done", timeout=60)
+        assert done["progress"]["created"] == 7
+        await assert_once_in_qbo(rig, totals)
+        log = sorted(await services.qbo_log.page(rig.company_id, limit=500), key=lambda e: e.id)
+        created_at = created_in(log)
+        for position, refs in invoices_sent(log):
+            assert all(created_at[ref] < position for ref in refs)
 
 
 async def test_b5_the_estimate_matches_the_requests_the_run_sends(settings: Settings) -> None:

@@ -63,12 +63,13 @@ class PreviewOut(BaseModel):
 class ProgressOut(BaseModel):
     phase: str = Field(
         description="references: the customers, products and vendors QuickBooks lacks are "
-        "synced first (their creates in batches); orders: then the selected documents, each "
-        "after what it depends on (a payment after its invoice, a bill after its purchase "
-        "order, a vendor payment after its bills)."
+        "synced first (their creates in batches), and only the documents whose references are "
+        "settled go meanwhile; orders: every reference settled, the rest of the selected "
+        "documents, each after what it depends on (a payment after its invoice, a bill after "
+        "its purchase order, a vendor payment after its bills)."
     )
     references: int = Field(
-        description="Customers, products and vendors to sync before the documents."
+        description="Customers, products and vendors to sync before the documents that need them."
     )
     references_settled: int = Field(description="Of those, synced, skipped or failed.")
     handed_to_sync: int

@@ -37,8 +37,11 @@ PHASE_REFERENCES = "references"
 PHASE_ORDERS = "orders"
 
 BULK_PRIORITY = -1
-"""The priority of the sync jobs a bulk sync defers, in the bulk lane (`BULK_SYNC_QUEUE`, its
-own worker slots): below its loop's job (0)."""
+"""The priority of the reference jobs a bulk sync defers, in the bulk lane (`BULK_SYNC_QUEUE`,
+its own worker slots): below its loop's job (0)."""
+DOCUMENT_PRIORITY = BULK_PRIORITY - 1
+"""Its documents' jobs: below its references', which hold back the documents that need them (a
+document's job waiting in the lane never delays the reference the next documents wait for)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -416,15 +419,17 @@ class BulkSyncRepository:
         bulk: BulkSyncRow,
         items: Sequence[PlannedItem],
         *,
-        references: Sequence[DocumentKey],
+        references: Mapping[DocumentKey, int],
         reference_calls: int,
         after: str | None,
         last: bool,
         next_stage: str | None = None,
     ) -> bool:
         """Store one chunk of the preview and move its cursor; the preview is complete with
-        `last`. `references`: customers, products and vendors QuickBooks does not hold yet;
-        each costs `reference_calls` the first time this bulk sync meets it. `after`: where
+        `last`. `references`: customers, products and vendors QuickBooks does not hold yet, each
+        with the place in `items` (from 1) of the first document that needs it; each costs
+        `reference_calls` the first time this bulk sync meets it (which keeps its first
+        document). `after`: where
         the next chunk starts; `next_stage`: the preview goes on with the next stage (from its
         start). False (nothing stored) if another run of the step stored this chunk first, or
         the bulk sync was cancelled."""
@@ -440,13 +445,14 @@ class BulkSyncRepository:
             new_references = 0
             if references:
                 cursor = await conn.execute(
-                    "INSERT INTO bulk_sync_references (bulk_sync_id, doc_type, source_id) "
-                    "SELECT %s, * FROM unnest(%s::text[], %s::text[]) ON CONFLICT DO NOTHING "
-                    "RETURNING 1",
+                    "INSERT INTO bulk_sync_references (bulk_sync_id, doc_type, source_id, "
+                    "first_seq) SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::int[]) "
+                    "ON CONFLICT DO NOTHING RETURNING 1",
                     (
                         bulk.id,
                         [key.doc_type.value for key in references],
                         [key.source_id for key in references],
+                        [locked.items + place for place in references.values()],
                     ),
                 )
                 new_references = len(await cursor.fetchall())
@@ -534,23 +540,30 @@ class BulkSyncRepository:
 
     async def dispatch(self, bulk: BulkSyncRow, *, window: int) -> int:
         """Hand the next documents to the sync (their jobs, in the bulk lane) so that at most
-        `window` of this bulk sync's are in the sync at once. First the references phase: the
-        customers and products the preview found QuickBooks lacks, each its own job (their
-        creates travel in batches); once every one of them is settled (synced, skipped or
-        failed), the orders phase: orders in the preview's order, skips passed over. Marks the
-        run done once every order was handed over and none is in the sync. Returns how many
-        jobs were deferred (0 when nothing was free, or the run is not running)."""
+        `window` of this bulk sync's documents, and `window` of its references, are in the sync
+        at once. While in the references phase: the customers, products and vendors the preview
+        found QuickBooks lacks, each its own job (their creates travel in batches), in the order
+        the documents need them; once every one of them is settled (synced, skipped or failed),
+        the orders phase. In both, documents in the preview's order, skips passed over; in the
+        references phase only the groups before the first document that needs a reference not
+        settled yet (the frontier): a document never goes before its customer, products or
+        vendor are settled (B1's dependency order). Marks the run done once every document was
+        handed over and none is in the sync. Returns how many jobs were deferred (0 when
+        nothing was free, or the run is not running)."""
         async with self._pool.connection() as conn, conn.transaction():
             locked = await _lock(conn, bulk.id)
             if locked is None or locked.state != State.RUNNING:
                 return 0
+            frontier: int | None = None
+            references = 0
             if locked.phase == PHASE_REFERENCES:
-                return await _dispatch_references(conn, locked, window=window)
+                references, frontier = await _dispatch_references(conn, locked, window=window)
             busy = await _in_sync(conn, locked, lookback=window * 4)
             free = window - busy
             deferred = 0
             last_seq = locked.dispatched
-            if free > 0 and locked.dispatched < locked.items:
+            allowed = locked.items if frontier is None else min(frontier - 1, locked.items)
+            if free > 0 and locked.dispatched < allowed:
                 cursor = await conn.execute(
                     "SELECT i.seq, i.doc_type, i.source_id, i.planned, d.revision, d.job_lock, "
                     "d.deleted_at IS NOT NULL FROM bulk_sync_items i JOIN documents d "
@@ -558,7 +571,13 @@ class BulkSyncRepository:
                     "AND i.seq > %s ORDER BY i.seq LIMIT %s",
                     (locked.id, locked.dispatched, max(free * 4, 100)),
                 )
+                # A group (an order and its payments, a vendor's documents) is handed over
+                # whole: its documents' jobs are deferred in order under one lock, before the
+                # first of them can release the others into the real-time lane. So a group is
+                # gathered, then handed over once the next one starts (or the rows end); one
+                # that the frontier cuts waits, whole.
                 group: str | None = None
+                members: list[_Member] = []
                 for (
                     seq,
                     doc_type,
@@ -570,19 +589,21 @@ class BulkSyncRepository:
                 ) in await cursor.fetchall():
                     key = DocumentKey(locked.company_id, DocumentType(doc_type), str(source_id))
                     lock = job_lock or key.lock()
-                    # A group (an order and its payments, a vendor's documents) is handed over
-                    # whole: its documents' jobs are deferred in order under one lock, before
-                    # the first of them can release the others into the real-time lane.
-                    if deferred >= free and lock != group:
+                    if lock != group:
+                        deferred += await _hand_over_group(conn, members)
+                        last_seq = members[-1][0] if members else last_seq
+                        members = []
+                        if deferred >= free or seq > allowed:
+                            break
+                        group = lock
+                    elif seq > allowed:
+                        members = []  # the frontier cuts this group: none of it goes yet
                         break
-                    group = lock
-                    last_seq = int(seq)
-                    # A skip needs no job; a document deleted since the preview has its own
-                    # (the deletion's), which a bulk sync must not overtake.
-                    if planned == Planned.SKIP or deleted:
-                        continue
-                    await _hand_over(conn, key, revision=int(revision), job_lock=job_lock)
-                    deferred += 1
+                    members.append(
+                        (int(seq), key, str(planned), int(revision), job_lock, bool(deleted))
+                    )
+                deferred += await _hand_over_group(conn, members)
+                last_seq = members[-1][0] if members else last_seq
                 await conn.execute(
                     "UPDATE bulk_sync_items SET dispatched_at = now() "
                     "WHERE bulk_sync_id = %s AND seq > %s AND seq <= %s",
@@ -590,14 +611,17 @@ class BulkSyncRepository:
                 )
             await _settle(conn, locked.id)
             finished = (
-                last_seq >= locked.items and deferred == 0 and not await _any_in_sync(conn, locked)
+                frontier is None
+                and last_seq >= locked.items
+                and deferred == 0
+                and not await _any_in_sync(conn, locked)
             )
             await conn.execute(
                 "UPDATE bulk_syncs SET dispatched = %s, state = CASE WHEN %s THEN 'done' "
                 "ELSE state END, finished_at = CASE WHEN %s THEN now() END WHERE id = %s",
                 (last_seq, finished, finished, locked.id),
             )
-            return deferred
+            return references + deferred
 
     async def outcomes(self, bulk_id: int) -> list[OutcomeCount]:
         """The run's outcomes so far: the settled counts the dispatch step added up, the orders
@@ -672,32 +696,40 @@ class BulkSyncRepository:
 
 async def _dispatch_references(
     conn: AsyncConnection[Any], bulk: BulkSyncRow, *, window: int
-) -> int:
-    """The references phase of `dispatch`, on its transaction (the bulk sync's row locked)."""
+) -> tuple[int, int | None]:
+    """The references phase of `dispatch`, on its transaction (the bulk sync's row locked):
+    hands the next references over, in the order the documents need them (at most `window` in
+    the sync). Returns how many were deferred, and the frontier: the seq of the first document
+    that needs a reference not settled yet (those before it may go), or None once every
+    reference is settled (the phase is then `orders`). A reference stored before its first
+    document was (`first_seq` NULL) holds every document back, as the phase did before."""
     cursor = await conn.execute(
         "SELECT count(*) FILTER (WHERE f.dispatched_at IS NULL), "
-        "count(*) FILTER (WHERE f.dispatched_at IS NOT NULL AND r.state = 'pending') "
+        "count(*) FILTER (WHERE f.dispatched_at IS NOT NULL AND r.state = 'pending'), "
+        "min(coalesce(f.first_seq, 0)) FILTER (WHERE f.dispatched_at IS NULL "
+        "OR r.state = 'pending') "
         "FROM bulk_sync_references f LEFT JOIN sync_records r ON r.company_id = %s "
         "AND r.doc_type = f.doc_type AND r.source_id = f.source_id WHERE f.bulk_sync_id = %s",
         (bulk.company_id, bulk.id),
     )
     row = await cursor.fetchone()
     waiting, busy = (int(row[0]), int(row[1])) if row else (0, 0)
+    frontier = int(row[2]) if row and row[2] is not None else None
     if waiting == 0 and busy == 0:
-        # Every reference settled: the orders now find theirs in the ledger.
+        # Every reference settled: the documents now find theirs in the ledger.
         await conn.execute(
             "UPDATE bulk_syncs SET phase = %s WHERE id = %s", (PHASE_ORDERS, bulk.id)
         )
-        return 0
+        return 0, None
     free = window - busy
     if free <= 0 or waiting == 0:
-        return 0
+        return 0, frontier
     cursor = await conn.execute(
         "SELECT f.doc_type, f.source_id, d.revision, d.job_lock, d.deleted_at IS NOT NULL "
         "FROM bulk_sync_references f JOIN documents d ON d.company_id = %s "
         "AND d.doc_type = f.doc_type AND d.source_id = f.source_id "
         "WHERE f.bulk_sync_id = %s AND f.dispatched_at IS NULL "
-        "ORDER BY f.doc_type, f.source_id LIMIT %s",
+        "ORDER BY coalesce(f.first_seq, 0), f.doc_type, f.source_id LIMIT %s",
         (bulk.company_id, bulk.id, free),
     )
     chosen = await cursor.fetchall()
@@ -710,6 +742,7 @@ async def _dispatch_references(
             DocumentKey(bulk.company_id, DocumentType(doc_type), str(source_id)),
             revision=int(revision),
             job_lock=job_lock,
+            priority=BULK_PRIORITY,
         )
         deferred += 1
     await conn.execute(
@@ -726,7 +759,7 @@ async def _dispatch_references(
             "WHERE d.company_id = %s AND d.doc_type = f.doc_type AND d.source_id = f.source_id)",
             (bulk.id, bulk.company_id),
         )
-    return deferred
+    return deferred, frontier
 
 
 async def _lock(conn: AsyncConnection[Any], bulk_id: int) -> BulkSyncRow | None:
@@ -750,8 +783,32 @@ async def _in_sync(conn: AsyncConnection[Any], bulk: BulkSyncRow, *, lookback: i
     return int(row[0]) if row else 0
 
 
+_Member = tuple[int, DocumentKey, str, int, str | None, bool]
+"""A document of a group as `dispatch` read it: seq, key, planned, revision, job lock, deleted."""
+
+
+async def _hand_over_group(conn: AsyncConnection[Any], members: Sequence[_Member]) -> int:
+    """Defer the jobs of a group's documents, in order; returns how many. A skip needs no job;
+    a document deleted since the preview has its own (the deletion's), which a bulk sync must
+    not overtake."""
+    deferred = 0
+    for _, key, planned, revision, job_lock, deleted in members:
+        if planned == Planned.SKIP or deleted:
+            continue
+        await _hand_over(
+            conn, key, revision=revision, job_lock=job_lock, priority=DOCUMENT_PRIORITY
+        )
+        deferred += 1
+    return deferred
+
+
 async def _hand_over(
-    conn: AsyncConnection[Any], key: DocumentKey, *, revision: int, job_lock: str | None
+    conn: AsyncConnection[Any],
+    key: DocumentKey,
+    *,
+    revision: int,
+    job_lock: str | None,
+    priority: int,
 ) -> None:
     """Defer the document's ordinary sync job in the bulk lane, on the step's transaction
     (trigger bulk_sync: it releases a document created before the connection, R14)."""
@@ -761,7 +818,7 @@ async def _hand_over(
         revision=revision,
         trigger=Trigger.BULK_SYNC,
         lock=job_lock,
-        priority=BULK_PRIORITY,
+        priority=priority,
         queue=BULK_SYNC_QUEUE,
     )
 

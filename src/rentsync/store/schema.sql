@@ -440,5 +440,6 @@ CREATE TABLE bulk_sync_references (
     doc_type       text NOT NULL,
     source_id      text NOT NULL,
     dispatched_at  timestamptz,
+    first_seq      integer,
     PRIMARY KEY (bulk_sync_id, doc_type, source_id)
 );

@@ -16,12 +16,17 @@ Why it is built this way:
   in the sync at once (enough to fill QBO batches); two companies' bulk syncs interleave in the
   lane. An order changed since the preview is synced at its current version; the progress
   counts those.
-- References first: the preview notes the customers and products the selection needs that QBO
-  does not hold yet. The run hands those to the sync before any order, as their own jobs in the
-  bulk lane with trigger `bulk_sync` (which lets a name-list job create its record: looked up
-  by name first, B1, then created, in batches), and waits until each is settled; then the
-  orders find them in the ledger and send only their invoices. The phase is a committed column,
-  so a run resumed after a kill goes on in the phase it was in.
+- References before the documents that need them: the preview notes the customers, products
+  and vendors the selection needs that QBO does not hold yet, each with the first document (in
+  the run's order) that needs it. The run hands those to the sync first, as their own jobs in
+  the bulk lane with trigger `bulk_sync` (which lets a name-list job create its record: looked
+  up by name first, B1, then created in batches), in the order the documents need them, ahead
+  of the documents in the lane (priority); a document goes only once every reference of the
+  run needed by a document up to it is settled, so it finds its references in the ledger and
+  sends only its own writes. The first documents thus go while later references are still
+  being created, and take the lane's slots the references free. The phase is a committed
+  column, so a run resumed after a kill goes on in the phase it was in, and where a document
+  may go is read anew at each step.
 - Progress (per planned outcome: waiting, in the sync, synced, skipped, failed) is read from
   the items and the ledger; the cursor is a committed column. A killed worker loses at most
   the step it was in: the next step (any worker; `resume` re-starts the loop of every active
@@ -110,7 +115,8 @@ class Report:
     """The QBO requests the run will send (batches and singles: `domain.bulk.estimate`)."""
     ceiling: str
     references: int = 0
-    """Customers and products QuickBooks lacked at the preview, synced before the orders."""
+    """Customers and products QuickBooks lacked at the preview, synced before the orders that
+    need them."""
     references_settled: int = 0
 
     def planned(self, outcome: Planned) -> int:
@@ -302,7 +308,7 @@ class BulkSyncs:
         rows = await self._ledger.get_many(reference_keys)
         in_qbo = {key for key, row in rows.items() if row.qbo_id}
         items: list[PlannedItem] = []
-        to_create: set[DocumentKey] = set()
+        to_create: dict[DocumentKey, int] = {}
         for key, doc in keyed:
             group.standings[key] = _standing(key, doc.body, doc)
             plan = group.plan(key)
@@ -315,7 +321,9 @@ class BulkSyncs:
                     plan = Plan(planned=Planned.FAIL, reason=exc.code, message=str(exc))
                     group.plans[key] = plan
                 else:
-                    to_create.update(ref for ref in needed if ref not in in_qbo)
+                    for ref in needed:
+                        if ref not in in_qbo:
+                            to_create.setdefault(ref, len(items) + 1)
             items.append(
                 PlannedItem(
                     source_id=doc.source_id, revision=doc.revision, plan=plan, doc_type=key.doc_type
@@ -326,7 +334,7 @@ class BulkSyncs:
         await self.repository.add_preview_chunk(
             bulk,
             items,
-            references=sorted(to_create, key=_sort_key),
+            references=_in_order(to_create),
             reference_calls=plan_rules.REFERENCE_CALLS,
             after=(
                 json.dumps([last.job_lock or "", order.index(last.key_type), last.source_id])
@@ -351,10 +359,11 @@ class BulkSyncs:
         selection: Selection,
         candidates: Sequence[Candidate],
         facts: _Facts,
-    ) -> tuple[list[PlannedItem], list[DocumentKey]]:
+    ) -> tuple[list[PlannedItem], dict[DocumentKey, int]]:
         """Plan a chunk of orders, each followed by its payments (with their refunds and
         voids) when the selection covers them; also the customers and products QuickBooks does
-        not hold yet that the chunk's invoices will create."""
+        not hold yet that the chunk's invoices will create, each with the place among the
+        chunk's items (from 1) of the first order that needs it."""
         company_id = facts.company_id
         orders: dict[str, Order] = {}
         for c in candidates:
@@ -386,7 +395,7 @@ class BulkSyncs:
             ):
                 followers.setdefault(str(follower.job_lock), []).append(follower)
         items: list[PlannedItem] = []
-        to_create: set[DocumentKey] = set()
+        to_create: dict[DocumentKey, int] = {}
         for candidate in candidates:
             order = orders[candidate.source_id]
             key = _order_key(company_id, candidate.source_id)
@@ -401,11 +410,9 @@ class BulkSyncs:
                 plan = self._plan_one(candidate, order, facts, snapshots)
                 group.plans[key] = plan
                 if plan.planned in (Planned.CREATE, Planned.UPDATE):
-                    to_create.update(
-                        ref
-                        for ref in _references_of(company_id, order)
-                        if ref not in in_qbo and ref in snapshots
-                    )
+                    for ref in _references_of(company_id, order):
+                        if ref not in in_qbo and ref in snapshots:
+                            to_create.setdefault(ref, len(items) + 1)
                 items.append(
                     PlannedItem(
                         source_id=candidate.source_id, revision=candidate.revision, plan=plan
@@ -426,7 +433,7 @@ class BulkSyncs:
                     )
                 )
             await asyncio.sleep(0)
-        return items, sorted(to_create, key=_sort_key)
+        return items, _in_order(to_create)
 
     def _plan_one(
         self,
@@ -626,3 +633,8 @@ def _references_of(company_id: int, order: Order) -> list[DocumentKey]:
 
 def _sort_key(key: DocumentKey) -> tuple[str, str]:
     return key.doc_type.value, key.source_id
+
+
+def _in_order(first_needed: Mapping[DocumentKey, int]) -> dict[DocumentKey, int]:
+    """References with the place of the first document needing each, in a stable order."""
+    return {key: first_needed[key] for key in sorted(first_needed, key=_sort_key)}
