@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
+import pytest
 
 from rentsync import bootstrap
 from rentsync.settings import Settings
+from rentsync.store import companies
 from tests.conftest import CompanyKey
 
 RENTSYNC = str(Path(sys.executable).with_name("rentsync"))
@@ -101,3 +103,33 @@ async def test_i9_the_cli_lists_issues_with_expiry_and_revokes_keys(
     assert (await api.get("/api/v1/company", headers=_auth(new_key))).status_code == 401
     missing = _cli(settings, "revoke-key", str(company.company_id), "999999")
     assert missing.returncode != 0 and "no API key 999999" in missing.stderr
+
+
+async def test_i9_a_key_revoked_in_another_process_is_refused_within_the_stated_bound(
+    api: httpx2.AsyncClient, company: CompanyKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process keeps a key it found valid for `KEY_CHECK_KEPT_SECONDS` (issue 13, P4): one
+    revoked by another process (the CLI, another serve) is refused here once that has passed;
+    one revoked through this process, at once."""
+    services: bootstrap.Services = api.app.state.services
+    elsewhere = companies.CompanyRepository(services.pool)  # another process's view
+    clock = [1000.0]
+    monkeypatch.setattr(companies.time, "monotonic", lambda: clock[0])
+    first = await services.companies.issue_key(company.company_id)
+    assert (await api.get("/api/v1/company", headers=_auth(first.key))).status_code == 200
+    assert await elsewhere.revoke_key(company.company_id, first.id) is not None
+    clock[0] += companies.KEY_CHECK_KEPT_SECONDS
+    assert (await api.get("/api/v1/company", headers=_auth(first.key))).status_code == 401
+
+    second = await services.companies.issue_key(company.company_id)
+    assert (await api.get("/api/v1/company", headers=_auth(second.key))).status_code == 200
+    revoked = await api.delete(f"{KEYS}/{second.id}", headers=company.headers)
+    assert revoked.status_code == 200, revoked.text
+    assert (await api.get("/api/v1/company", headers=_auth(second.key))).status_code == 401
+
+    # A kept key is still checked against its secret: the prefix alone lets nobody in.
+    third = await services.companies.issue_key(company.company_id)
+    assert (await api.get("/api/v1/company", headers=_auth(third.key))).status_code == 200
+    forged = third.key[: third.key.rindex("_") + 1] + "not-the-secret"
+    assert (await api.get("/api/v1/company", headers=_auth(forged))).status_code == 401
+    assert (await api.get("/api/v1/company", headers=_auth(third.key))).status_code == 200

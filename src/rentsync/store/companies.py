@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -57,6 +58,25 @@ class ApiKeyInfo:
 LAST_USE_RESOLUTION_SECONDS = 60
 """`last_used_at` is written at most this often per key: a read-mostly hot path stays cheap."""
 
+KEY_CHECK_KEPT_SECONDS = 5.0
+"""How long a process trusts a key it found valid without asking the database again (issue 13,
+P4: the check was one statement on every API request). The bound on revocation elsewhere: a key
+revoked by another process (the CLI, another `serve`) is refused by this one within this long;
+one revoked through this process is refused at once (`revoke_key` drops it here), and an
+expiry is checked on every request."""
+
+_KEY_CHECKS_KEPT = 10_000
+"""Keys a process keeps checked (the oldest goes first); unknown keys are never kept."""
+
+
+@dataclass(frozen=True)
+class _CheckedKey:
+    secret_hash: bytes
+    principal: Principal
+    expires_at: datetime | None
+    checked_at: float
+    """`time.monotonic()` when the database last said the key was valid."""
+
 
 def _hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
@@ -70,8 +90,16 @@ def _split(key: str) -> tuple[str, str] | None:
 
 
 class CompanyRepository:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, *, key_check_kept_seconds: float = KEY_CHECK_KEPT_SECONDS
+    ) -> None:
         self._pool = pool
+        self._kept_seconds = key_check_kept_seconds
+        self._checked: dict[str, _CheckedKey] = {}
+        """Keys found valid, by prefix (the secret's hash, never the secret)."""
+        self._revocations = 0
+        """Revocations through this process: a check that read the key before one ended is not
+        kept (it may have read the key before it was revoked)."""
 
     async def create(
         self,
@@ -125,23 +153,36 @@ class CompanyRepository:
         )
 
     async def authenticate(self, key: str) -> Principal | None:
-        """The principal an API key stands for, or None for an unknown or revoked key."""
+        """The principal an API key stands for, or None for an unknown, revoked or expired key
+        (revoked elsewhere: within `KEY_CHECK_KEPT_SECONDS`)."""
         parts = _split(key)
         if parts is None:
             return None
         prefix, secret = parts
+        presented = _hash(secret)
+        kept = self._checked.get(prefix)
+        if kept is not None:
+            if (
+                time.monotonic() - kept.checked_at < self._kept_seconds
+                and (kept.expires_at is None or kept.expires_at > datetime.now(UTC))
+                and hmac.compare_digest(kept.secret_hash, presented)
+            ):
+                return kept.principal
+            del self._checked[prefix]
+        checked_at = time.monotonic()
+        revocations = self._revocations
         async with self._pool.connection() as conn:
             # Whether the last use is worth noting again is decided here, in the same read: a
             # key used for every PUT costs one statement per request, not two.
             cursor = await conn.execute(
                 "SELECT id, company_id, secret_hash, permissions, last_used_at IS NULL OR "
-                "last_used_at < now() - make_interval(secs => %s) FROM api_keys "
+                "last_used_at < now() - make_interval(secs => %s), expires_at FROM api_keys "
                 "WHERE prefix = %s AND revoked_at IS NULL "
                 "AND (expires_at IS NULL OR expires_at > now())",
                 (LAST_USE_RESOLUTION_SECONDS, prefix),
             )
             row = await cursor.fetchone()
-            if row is None or not hmac.compare_digest(bytes(row[2]), _hash(secret)):
+            if row is None or not hmac.compare_digest(bytes(row[2]), presented):
                 return None
             if row[4]:
                 await conn.execute(
@@ -150,11 +191,21 @@ class CompanyRepository:
                     (row[0], LAST_USE_RESOLUTION_SECONDS),
                 )
         known = {p.value for p in Permission}
-        return Principal(
+        principal = Principal(
             company_id=int(row[1]),
             api_key_id=int(row[0]),
             permissions=frozenset(Permission(p) for p in row[3] if p in known),
         )
+        if self._kept_seconds > 0 and revocations == self._revocations:
+            if len(self._checked) >= _KEY_CHECKS_KEPT and prefix not in self._checked:
+                del self._checked[next(iter(self._checked))]  # the oldest kept
+            self._checked[prefix] = _CheckedKey(
+                secret_hash=bytes(row[2]),
+                principal=principal,
+                expires_at=row[5],
+                checked_at=checked_at,
+            )
+        return principal
 
     async def keys(self, company_id: int) -> list[ApiKeyInfo]:
         """A company's keys, newest first, revoked and expired ones included."""
@@ -170,14 +221,19 @@ class CompanyRepository:
             return await cur.fetchall()
 
     async def revoke_key(self, company_id: int, key_id: int) -> ApiKeyInfo | None:
-        """Revoke one of the company's keys (at once: the next request with it is refused);
-        None when the company has no such key. Revoking twice keeps the first time."""
+        """Revoke one of the company's keys (at once: the next request with it to this process
+        is refused, to any other within `KEY_CHECK_KEPT_SECONDS`); None when the company has no
+        such key. Revoking twice keeps the first time."""
         async with self._pool.connection() as conn:
             await conn.execute(
                 "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) "
                 "WHERE id = %s AND company_id = %s",
                 (key_id, company_id),
             )
+        self._revocations += 1
+        for prefix, kept in list(self._checked.items()):
+            if kept.principal.api_key_id == key_id:
+                del self._checked[prefix]
         return next((k for k in await self.keys(company_id) if k.id == key_id), None)
 
     async def get(self, company_id: int) -> Company | None:
