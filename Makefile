@@ -40,7 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 # The long chaos run (issue 8): 2,000 documents, 32 worker kills, PostgreSQL killed and restarted
-# twice, QBO faults on; about 10 minutes. `make test` runs its short version.
+# twice, QBO faults on; about 4 minutes (bench/README.md). `make test` runs its short version.
 chaos: $(STAMP)
 	RENTSYNC_CHAOS=long $(BIN)/pytest tests/chaos -m chaos -s $(PYTEST_ARGS)
 
