@@ -131,6 +131,23 @@ async def test_r14_payments_refunds_and_voids_made_before_the_connection_follow_
         ("payment", "PAY-3"),
     }
     assert second["preview"]["create"] == 0
+    # A preview of everything says what QuickBooks already holds, each by its own kind (every
+    # kind's was "this version of the invoice").
+    everything = await rig.api.post(BULK, json={}, headers=rig.headers)
+    await wait_for(rig, everything.json()["id"], "previewed")
+    held = {
+        key: item["message"]
+        for key, item in (await planned_items(rig, everything.json()["id"])).items()
+        if item["reason"] == "up_to_date"
+    }
+    assert held == {
+        ("order", "O-1"): "QuickBooks already holds this version of the invoice; nothing to send.",
+        ("order", "O-2"): "QuickBooks already holds this version of the invoice; nothing to send.",
+        ("payment", "PAY-1"): "QuickBooks already holds this version of the payment; nothing to "
+        "send.",
+        ("refund", "PAY-1/RF-1"): "QuickBooks already holds this version of the refund; nothing "
+        "to send.",
+    }
 
 
 async def test_r18_payments_alone_are_selected_by_their_orders_number(rig: Rig) -> None:

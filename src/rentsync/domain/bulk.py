@@ -156,7 +156,6 @@ class Planned(enum.StrEnum):
 
 
 UP_TO_DATE = "up_to_date"
-UP_TO_DATE_MESSAGE = "QuickBooks already holds this version of the invoice; nothing to send."
 TAX_UNKNOWN = "tax_rate_unknown"
 
 
@@ -182,6 +181,16 @@ class Plan:
     @property
     def calls(self) -> int:
         return self.cost.batched + self.cost.single
+
+
+def up_to_date(what: str) -> Plan:
+    """The plan of a document QuickBooks already holds at its current revision; `what` is its
+    kind as a bookkeeper calls it (its listing's title: "Invoice", "Payment", "Vendor bill")."""
+    return Plan(
+        planned=Planned.SKIP,
+        reason=UP_TO_DATE,
+        message=f"QuickBooks already holds this version of the {what.lower()}; nothing to send.",
+    )
 
 
 VOIDED_BEFORE_SENT = Plan(

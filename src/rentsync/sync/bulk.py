@@ -460,11 +460,7 @@ class BulkSyncs:
             and candidate.state == "synced"
             and candidate.synced_revision == candidate.revision
         ):
-            return Plan(
-                planned=Planned.SKIP,
-                reason=plan_rules.UP_TO_DATE,
-                message=plan_rules.UP_TO_DATE_MESSAGE,
-            )
+            return plan_rules.up_to_date(kind_for(DocumentType.ORDER).listing.title)
         try:
             self._check(candidate.source_id, order, facts, snapshots)
         except MappingError as exc:
@@ -603,11 +599,7 @@ class _Group:
             and standing.synced_revision == standing.revision
         )
         if up_to_date and (found is None or found.planned in (Planned.CREATE, Planned.UPDATE)):
-            found = Plan(
-                planned=Planned.SKIP,
-                reason=plan_rules.UP_TO_DATE,
-                message=plan_rules.UP_TO_DATE_MESSAGE,
-            )
+            found = plan_rules.up_to_date(kind_for(key.doc_type).listing.title)
         if found is None:
             created = standing.qbo_id is None
             found = Plan(
