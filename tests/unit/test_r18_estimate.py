@@ -43,8 +43,9 @@ def test_r18_the_second_lets_a_bulk_sync_send_its_minute_share() -> None:
 def test_r18_a_small_run_sends_one_batch_per_kind_of_operation() -> None:
     cost = bulk.estimate(batched=3, singles=0, references=3)
     assert (cost.operations, cost.requests) == (9, 3)
-    # The requests at the bulk share, the minute as the limiter counts it (62 s).
-    assert cost.duration == timedelta(seconds=3 / 440 * 62)
+    # The requests at the bulk share, the minute as the limiter counts it (62 s), and the
+    # round the invoices wait for their references.
+    assert cost.duration == timedelta(seconds=3 / 440 * 62) + bulk.REFERENCE_ROUND
 
 
 def test_r18_updates_and_lone_operations_go_singly() -> None:
@@ -91,3 +92,21 @@ def test_b5_the_singles_share_is_the_mix_of_a_minute_at_the_ceiling() -> None:
         operations = batches * 30 / (1 - share)
         assert operations * share + batches == pytest.approx(budget)
     assert not bulk.long_run(19) and bulk.long_run(20)
+
+
+def test_b5_the_first_documents_wait_one_round_for_their_references() -> None:
+    """References go to the sync ahead of the documents, in the order the documents need them,
+    and a document goes once its own are settled (not once every reference is): the run's time
+    is its operations at the ceiling plus the one round its first documents wait for theirs (a
+    look-up by name, then the create in a batch after its linger). The estimate before counted
+    no wait for references at all."""
+    operations_time = (37 + 1_100 + 5_000) / 1_600 * 62  # bench_ceiling's full size
+    cost = bulk.estimate(batched=5_000, singles=0, references=1_100)
+    round_seconds = bulk.BATCH_LINGER_SECONDS + 2 * bulk.ROUND_TRIP_SECONDS
+    assert bulk.BATCH_LINGER_SECONDS == 60 / 40
+    assert cost.duration.total_seconds() == pytest.approx(operations_time + round_seconds, abs=0.5)
+    # Nothing waits for references a run does not create, nor for those no document needs.
+    alone = bulk.estimate(batched=5_000, singles=0, references=0)
+    assert alone.duration.total_seconds() == pytest.approx(5_000 / 1_600 * 62, abs=0.5)
+    only = bulk.estimate(batched=0, singles=0, references=30)
+    assert only.duration.total_seconds() == pytest.approx((1 + 30) / 1_600 * 62)

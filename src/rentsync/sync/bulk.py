@@ -88,7 +88,7 @@ concurrency): the lane always finds its next jobs waiting, so enough creates mee
 batch linger to fill QBO batches of 30. Real-time jobs never wait for them: bulk jobs run in
 their own lane (`jobs.BULK_LANE`), with their own slots."""
 
-BATCH_LINGER_SECONDS = 60 / plan_rules.BATCHES_PER_MINUTE
+BATCH_LINGER_SECONDS = plan_rules.BATCH_LINGER_SECONDS
 """How long the first create (or look-up) of a batch waits for others in a bulk run: 1.5 s.
 QBO allows a realm 40 batches a minute, one per 1.5 s, so waiting that long for a batch to fill
 costs no throughput while batches are the binding budget, and a batch sent with few items
