@@ -24,52 +24,16 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
 
 from bench.bench_ceiling import customer_body, order_body, product_body
-from bench.proc import cpu_seconds, postgres_cpu_seconds, rss_mb
-from bench.rig import Rig, process_rig
+from bench.rig import Meter, Rig, process_rig
 
 SIZES = {"tiny": 200, "small": 2_000, "full": 100_000}
 PUTS_IN_FLIGHT = 32
 POLL_SECONDS = 1.0
-
-
-@dataclass
-class Meter:
-    """CPU seconds of each process, and the resident set of each rentsync process, over time."""
-
-    rig: Rig
-    marks: dict[str, dict[str, float]] = field(default_factory=dict)
-    rss: dict[str, dict[str, float]] = field(default_factory=dict)
-
-    def pids(self) -> dict[str, int]:
-        found = self.rig.processes()
-        if self.rig.emulator is not None and self.rig.emulator.pid is not None:
-            found["qbo-emulator"] = self.rig.emulator.pid
-        return found
-
-    def mark(self, name: str) -> None:
-        cpu = {who: cpu_seconds(pid) or 0.0 for who, pid in self.pids().items()}
-        if self.rig.pg is not None and (postmaster := self.rig.pg.postmaster_pid()) is not None:
-            cpu["postgresql"] = postgres_cpu_seconds(postmaster)
-        self.marks[name] = cpu
-        self.rss[name] = {who: rss_mb(pid) or 0.0 for who, pid in self.rig.processes().items()}
-        self.rig.sample_rss()
-        if os.environ.get("RENTSYNC_BENCH_VERBOSE"):
-            print(
-                f"  .. {time.strftime('%H:%M:%S')} {name}: rss {self.rss[name]}, peak "
-                f"{self.rig.peaks}, cpu {cpu}",
-                flush=True,
-            )
-
-    def cpu_between(self, first: str, last: str) -> dict[str, float]:
-        return {
-            who: self.marks[last][who] - self.marks[first].get(who, 0.0) for who in self.marks[last]
-        }
 
 
 async def _put_all(api: httpx2.AsyncClient, puts: list[tuple[str, str, dict[str, Any]]]) -> None:

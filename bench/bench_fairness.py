@@ -60,8 +60,7 @@ from bench.bench_ceiling import (
     order_body,
     product_body,
 )
-from bench.bench_sync import settings_body
-from bench.rig import Company, Rig, process_rig
+from bench.rig import Company, Rig, process_rig, settings_body
 from rentsync.store.companies import CompanyRepository
 
 LATENCY_MS = 150

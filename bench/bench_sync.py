@@ -13,6 +13,11 @@ public API, a few at a time, and the bench waits until every one is synced. It p
   order synced, both PostgreSQL timestamps), under the burst above and with orders arriving one
   at a time at a steady rate below capacity; baseline: the raw emulator's create latency.
 
+Then the same orders again with every part its own process (`bench/rig.py`: `rentsync serve
+--no-worker`, `rentsync worker`, `qbo-emulator serve`, PostgreSQL, real HTTP), as rentsync is
+deployed: documents/s end to end and CPU per document of each process, so the reader sees what
+sharing one event loop costs. `RENTSYNC_BENCH_SYNC_PROCESSES=0` leaves that part out.
+
 No timing is asserted; the ratios to the baselines are what carry from machine to machine.
 """
 
@@ -27,7 +32,7 @@ import statistics
 import tempfile
 import time
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -38,6 +43,7 @@ import psycopg
 from psycopg import sql
 
 from bench.proc import cpu_seconds, parent_pid, postgres_cpu_seconds
+from bench.rig import Meter, process_rig, settings_body
 from qbo_emulator.app import EmulatorApp, create_app
 from qbo_emulator.testing import EmulatorTransport, fast_config
 from rentsync.api.app import create_app as create_rentsync_app
@@ -226,19 +232,6 @@ async def _connect(bench: Bench, realm: str) -> None:
         raise RuntimeError(f"callback: {landed.status_code} {landed.text}")
 
 
-def settings_body(accounts: dict[str, str]) -> dict[str, Any]:
-    """Every order and quote synced, with the emulator company's own accounts mapped."""
-    mapping = {
-        "income": accounts["income"],
-        "expense": accounts["cogs"],
-        "asset": accounts["inventory"],
-        "payable": accounts["ap"],
-        "vendor_payment": accounts["bank"],
-        "deposit": accounts["undeposited"],
-    }
-    return {"sync_mode": "all_orders_and_quotes", "accounts": mapping}
-
-
 async def _map_accounts(bench: Bench, accounts: dict[str, str]) -> None:
     saved = await bench.api.put(
         "/api/v1/settings", json=settings_body(accounts), headers=bench.headers
@@ -250,21 +243,21 @@ async def _map_accounts(bench: Bench, accounts: dict[str, str]) -> None:
 # --- measuring ----------------------------------------------------------------------------------
 
 
-async def _put_orders(bench: Bench, numbers: range) -> dict[str, int]:
+async def _put_orders(put: Put, numbers: range) -> dict[str, int]:
     revisions: dict[str, int] = {}
     gate = asyncio.Semaphore(PUTS_IN_FLIGHT)
 
     async def one(n: int) -> None:
         async with gate:
-            revisions[f"O-{n}"] = await bench.put("orders", f"O-{n}", order_body(n))
+            revisions[f"O-{n}"] = await put("orders", f"O-{n}", order_body(n))
 
     await asyncio.gather(*(one(n) for n in numbers))
     return revisions
 
 
-async def _postmaster(bench: Bench) -> int:
+async def _postmaster(database_url: str) -> int:
     """The PostgreSQL server's postmaster (the parent of this connection's backend)."""
-    async with await psycopg.AsyncConnection.connect(bench.database_url, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         cursor = await conn.execute("SELECT pg_backend_pid()")
         row = await cursor.fetchone()
         assert row is not None
@@ -273,11 +266,11 @@ async def _postmaster(bench: Bench) -> int:
         return parent_pid(int(row[0]))
 
 
-async def _transactions(bench: Bench) -> int:
+async def _transactions(database_url: str) -> int:
     """Transactions the database has run (autocommit: about one per statement), after waiting
     for every backend to report its counts (PostgreSQL flushes them within a second)."""
     await asyncio.sleep(1.5)
-    async with await psycopg.AsyncConnection.connect(bench.database_url, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         cursor = await conn.execute(
             "SELECT xact_commit + xact_rollback FROM pg_stat_database "
             "WHERE datname = current_database()"
@@ -297,11 +290,11 @@ class Waited:
     """Seconds from the last order synced (its ledger's clock) to the poll that saw it."""
 
 
-async def _wait_synced(bench: Bench, source_ids: list[str], within: float = 300) -> Waited:
+async def _wait_synced(database_url: str, source_ids: list[str], within: float = 300) -> Waited:
     """Wait until every order is synced, polling every POLL_SECONDS."""
     polls = 0
     deadline = time.monotonic() + within
-    async with await psycopg.AsyncConnection.connect(bench.database_url, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         backend = int((await (await conn.execute("SELECT pg_backend_pid()")).fetchall())[0][0])
         cpu_before = cpu_seconds(backend) or 0.0
         while True:
@@ -330,8 +323,8 @@ async def _wait_synced(bench: Bench, source_ids: list[str], within: float = 300)
     return Waited(polls=polls, postgres_cpu=postgres_cpu, overshoot=overshoot)
 
 
-async def _latencies(bench: Bench, source_ids: list[str]) -> list[float]:
-    async with await psycopg.AsyncConnection.connect(bench.database_url, autocommit=True) as conn:
+async def _latencies(database_url: str, source_ids: list[str]) -> list[float]:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         cursor = await conn.execute(
             "SELECT extract(epoch FROM r.synced_at - d.updated_at) FROM sync_records r "
             "JOIN documents d USING (company_id, doc_type, source_id) "
@@ -413,41 +406,49 @@ def _raw_invoice(
     }
 
 
-async def _run(database_url: str, data_dir: Path) -> None:
-    async with connected(database_url, data_dir) as bench:
-        # Warm-up: the catalogue (every customer and item) comes to exist in QBO.
-        for n in range(CUSTOMERS):
-            await bench.put("customers", f"C-{n}", customer_body(n))
-        for product_id, (name, kind, rate) in PRODUCTS.items():
-            await bench.put("products", product_id, product_body(name, kind, rate))
-        warmup = range(ORDERS, ORDERS + 2 * len(PRODUCTS) * CUSTOMERS)
-        await _put_orders(bench, warmup)
-        await _wait_synced(bench, [f"O-{n}" for n in warmup])
+Put = Callable[[str, str, dict[str, Any]], Awaitable[int]]
+"""PUT one document through rentsync's API (plural, source id, body); returns its revision."""
 
-        transactions_before = await _transactions(bench)
-        postmaster = await _postmaster(bench)
+
+async def _warm_up(put: Put, database_url: str) -> None:
+    """The catalogue (every customer and item) comes to exist in QBO."""
+    for n in range(CUSTOMERS):
+        await put("customers", f"C-{n}", customer_body(n))
+    for product_id, (name, kind, rate) in PRODUCTS.items():
+        await put("products", product_id, product_body(name, kind, rate))
+    warmup = range(ORDERS, ORDERS + 2 * len(PRODUCTS) * CUSTOMERS)
+    await _put_orders(put, warmup)
+    await _wait_synced(database_url, [f"O-{n}" for n in warmup])
+
+
+async def _run(database_url: str, data_dir: Path) -> list[str]:
+    async with connected(database_url, data_dir) as bench:
+        await _warm_up(bench.put, database_url)
+
+        transactions_before = await _transactions(database_url)
+        postmaster = await _postmaster(database_url)
         bench.counting.counts.clear()
         cpu_before = time.process_time(), postgres_cpu_seconds(postmaster)
         started = time.perf_counter()
-        revisions = await _put_orders(bench, range(ORDERS))
+        revisions = await _put_orders(bench.put, range(ORDERS))
         put_seconds = time.perf_counter() - started
-        waited = await _wait_synced(bench, list(revisions))
+        waited = await _wait_synced(database_url, list(revisions))
         elapsed = time.perf_counter() - started - waited.overshoot
         own_cpu = time.process_time() - cpu_before[0]
         # The bench's polls are not rentsync's work: their backend's CPU is left out.
         pg_cpu = postgres_cpu_seconds(postmaster) - cpu_before[1] - waited.postgres_cpu
         calls = dict(bench.counting.counts)
         # The two readings' own transactions and the bench's polls are not rentsync's.
-        transactions = await _transactions(bench) - transactions_before - waited.polls - 2
-        latencies = await _latencies(bench, list(revisions))
+        transactions = await _transactions(database_url) - transactions_before - waited.polls - 2
+        latencies = await _latencies(database_url, list(revisions))
 
         # Unloaded latency: orders arriving one at a time at a steady rate below capacity.
         paced = [f"O-{n}" for n in range(PACED_FROM, PACED_FROM + PACED_ORDERS)]
         for n in range(PACED_FROM, PACED_FROM + PACED_ORDERS):
             await bench.put("orders", f"O-{n}", order_body(n))
             await asyncio.sleep(1 / PACED_RATE)
-        await _wait_synced(bench, paced)
-        paced_latencies = await _latencies(bench, paced)
+        await _wait_synced(database_url, paced)
+        paced_latencies = await _latencies(database_url, paced)
 
     raw_cpu = time.process_time()
     raw_rate, raw_latencies = await _raw_emulator_baseline([order_body(n) for n in range(ORDERS)])
@@ -461,8 +462,8 @@ async def _run(database_url: str, data_dir: Path) -> None:
         f"{ORDERS} orders over {CUSTOMERS} customers and {len(PRODUCTS)} products; worker "
         f"concurrency {WORKER_CONCURRENCY}, {PUTS_IN_FLIGHT} PUTs in flight; all synced in "
         f"{elapsed:.2f} s (PUTs alone: {ORDERS / put_seconds:.0f}/s)",
-        f"P4  documents/s end to end (goal >= 400/s): {rate:.0f}/s; baseline raw emulator "
-        f"invoice creates {raw_rate:.0f}/s (ratio {rate / raw_rate:.2f})",
+        f"P4  documents/s end to end, one process (goal >= 400/s): {rate:.0f}/s; baseline raw "
+        f"emulator invoice creates {raw_rate:.0f}/s (ratio {rate / raw_rate:.2f})",
         f"P5  QBO calls per document in steady state (goal <= 1.05): {per_doc:.3f}; baseline 1 "
         f"(one create per order); served: {served}",
         f"database transactions per document (PUT + sync job, autocommit: about one per "
@@ -477,23 +478,75 @@ async def _run(database_url: str, data_dir: Path) -> None:
         f"event-to-QBO latency: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, mean "
         f"{statistics.fmean(latencies) * 1000:.0f} ms; baseline raw emulator create p50 "
         f"{raw50 * 1000:.1f} ms, p99 {raw99 * 1000:.1f} ms",
-    ]
-    rows.append(
         f"event-to-QBO latency at {PACED_RATE}/s ({PACED_ORDERS} orders, one at a time): p50 "
         f"{_percentile(paced_latencies, 50) * 1000:.0f} ms, p99 "
-        f"{_percentile(paced_latencies, 99) * 1000:.0f} ms"
-    )
-    for row in rows:
-        print(f"  {row}")
+        f"{_percentile(paced_latencies, 99) * 1000:.0f} ms",
+    ]
+    return rows
+
+
+async def _run_processes() -> list[str]:
+    """The same orders with every part its own process (`bench/rig.py`), as rentsync is deployed:
+    `rentsync serve --no-worker`, `rentsync worker` (concurrency 10), `qbo-emulator serve` (limits
+    off, no latency), PostgreSQL, and this process as the rental system (real HTTP)."""
+    async with process_rig(concurrency=WORKER_CONCURRENCY, requests_per_minute=1_000_000) as rig:
+        company = await rig.add_company("Bench Rentals", limits=False, latency_ms=0)
+
+        async def put(plural: str, source_id: str, body: dict[str, Any]) -> int:
+            response = await company.api.put(f"/api/v1/{plural}/{source_id}", json=body)
+            if response.status_code not in (200, 202):
+                raise RuntimeError(f"PUT {plural}/{source_id}: {response.status_code}")
+            return int(response.json()["revision"])
+
+        await _warm_up(put, rig.database_url)
+        meter = Meter(rig)
+        transactions_before = await _transactions(rig.database_url)
+        meter.mark("before")
+        own_cpu = time.process_time()
+        started = time.perf_counter()
+        revisions = await _put_orders(put, range(ORDERS))
+        put_seconds = time.perf_counter() - started
+        waited = await _wait_synced(rig.database_url, list(revisions))
+        elapsed = time.perf_counter() - started - waited.overshoot
+        own_cpu = time.process_time() - own_cpu
+        meter.mark("after")
+        transactions = (
+            await _transactions(rig.database_url) - transactions_before - waited.polls - 2
+        )
+        latencies = await _latencies(rig.database_url, list(revisions))
+        load = os.getloadavg()[0]
+    cpu = meter.cpu_between("before", "after")
+    cpu["postgresql"] = cpu.get("postgresql", 0.0) - waited.postgres_cpu
+    cpu["bench client"] = own_cpu
+    rentsync = sum(seconds for who, seconds in cpu.items() if who not in ("bench client",))
+    per_doc = {who: seconds / ORDERS * 1000 for who, seconds in cpu.items()}
+    busiest = max(per_doc, key=lambda who: per_doc[who])
+    return [
+        f"P4  documents/s end to end, every part its own process (goal >= 400/s): "
+        f"{ORDERS / elapsed:.0f}/s (PUTs alone: {ORDERS / put_seconds:.0f}/s; event-to-QBO p50 "
+        f"{_percentile(latencies, 50) * 1000:.0f} ms, p99 {_percentile(latencies, 99) * 1000:.0f}"
+        f" ms; load {load:.1f})",
+        "every part its own process, CPU per document: "
+        + ", ".join(f"{who} {ms:.2f} ms" for who, ms in per_doc.items())
+        + f"; all but the bench client {rentsync / ORDERS * 1000:.2f} ms -> at most "
+        f"{ORDERS / rentsync * (os.cpu_count() or 1):.0f} documents/s on {os.cpu_count()} idle "
+        f"cores, the busiest process ({busiest}) alone at most {1000 / per_doc[busiest]:.0f}/s; "
+        f"database transactions per document {transactions / ORDERS:.1f}",
+    ]
 
 
 def main() -> None:
     with embedded_database() as database_url:
         data_dir = Path(tempfile.mkdtemp(prefix="rentsync-bench-data-", dir="/tmp"))
         try:
-            asyncio.run(_run(database_url, data_dir))
+            rows = asyncio.run(_run(database_url, data_dir))
         finally:
             shutil.rmtree(data_dir, ignore_errors=True)
+    for row in rows:
+        print(f"  {row}")
+    if os.environ.get("RENTSYNC_BENCH_SYNC_PROCESSES", "1") != "0":
+        for row in asyncio.run(_run_processes()):
+            print(f"  {row}")
 
 
 if __name__ == "__main__":

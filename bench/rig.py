@@ -27,10 +27,22 @@ import psycopg
 from tests.chaos.harness import connect
 from tests.chaos.processes import QBO_EMULATOR, RENTSYNC, PgServer, Service, free_port
 
-from bench.bench_sync import settings_body
-from bench.proc import peak_rss_mb
+from bench.proc import cpu_seconds, peak_rss_mb, postgres_cpu_seconds, rss_mb
 
 SECRET_KEY = "bench-secret-key-not-for-production-0123456789"
+
+
+def settings_body(accounts: dict[str, str]) -> dict[str, Any]:
+    """Every order and quote synced, with the emulator company's own accounts mapped."""
+    mapping = {
+        "income": accounts["income"],
+        "expense": accounts["cogs"],
+        "asset": accounts["inventory"],
+        "payable": accounts["ap"],
+        "vendor_payment": accounts["bank"],
+        "deposit": accounts["undeposited"],
+    }
+    return {"sync_mode": "all_orders_and_quotes", "accounts": mapping}
 
 
 @dataclasses.dataclass
@@ -141,6 +153,40 @@ class Rig:
             named = len(params) == 1 and isinstance(params[0], dict)
             cursor = await c.execute(query, params[0] if named else params)
             return list(await cursor.fetchall())
+
+
+@dataclasses.dataclass
+class Meter:
+    """CPU seconds of each process, and the resident set of each rentsync process, over time."""
+
+    rig: Rig
+    marks: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    rss: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+
+    def pids(self) -> dict[str, int]:
+        found = self.rig.processes()
+        if self.rig.emulator is not None and self.rig.emulator.pid is not None:
+            found["qbo-emulator"] = self.rig.emulator.pid
+        return found
+
+    def mark(self, name: str) -> None:
+        cpu = {who: cpu_seconds(pid) or 0.0 for who, pid in self.pids().items()}
+        if self.rig.pg is not None and (postmaster := self.rig.pg.postmaster_pid()) is not None:
+            cpu["postgresql"] = postgres_cpu_seconds(postmaster)
+        self.marks[name] = cpu
+        self.rss[name] = {who: rss_mb(pid) or 0.0 for who, pid in self.rig.processes().items()}
+        self.rig.sample_rss()
+        if os.environ.get("RENTSYNC_BENCH_VERBOSE"):
+            print(
+                f"  .. {time.strftime('%H:%M:%S')} {name}: rss {self.rss[name]}, peak "
+                f"{self.rig.peaks}, cpu {cpu}",
+                flush=True,
+            )
+
+    def cpu_between(self, first: str, last: str) -> dict[str, float]:
+        return {
+            who: self.marks[last][who] - self.marks[first].get(who, 0.0) for who in self.marks[last]
+        }
 
 
 def _set_max_connections(pg: PgServer, limit: int) -> None:
