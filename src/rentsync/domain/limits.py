@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Ring:
-    """A rolling-window limit: at most `size` sends in any `window_seconds`; an ask may go only
-    while `headroom` more would still fit (background work leaves that much to real-time)."""
+    """A rolling-window limit: at most `size` requests reaching QuickBooks in any
+    `window_seconds` (each counted until its answer, the latest moment it may arrive there); an
+    ask may go only while `headroom` more would still fit (background work leaves that much to
+    real-time)."""
 
     kind: str
     size: int
@@ -22,6 +24,9 @@ class HeldSlot:
     realm_id: str
     slot: int
     holder: str
+    keep_slot: bool = False
+    """Answered or given up on, but possibly still running at QuickBooks (no answer in time):
+    its arrival ends here, its in-flight slot stays taken until its lease ends."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,4 +39,5 @@ class SlotAsk:
     """Slots that must stay free after this one is taken (0 for real-time work)."""
     rings: tuple[Ring, ...]
     release: tuple[HeldSlot, ...] = ()
-    """Slots this process finished with, given back in the same statement."""
+    """Requests this process finished with (answered or given up on), recorded in the same
+    statement: their arrival ends, their slots are given back."""

@@ -45,9 +45,9 @@ REALM_BATCHES_PER_MINUTE = 120
 BATCH_ITEMS = 30
 """Items in one batch request (more: fault 1040)."""
 MINUTE_MARGIN_SECONDS = 2.0
-"""Added to the minute windows (the limiter's, the batch coalescer's count, the bulk estimate's
-minute): a request reaches QuickBooks a little after it is stamped here, later still on a busy
-machine (costs 3 % of the minute: 500 per 62 s)."""
+"""Added to the minute by what counts it from a request's send (the batch coalescer's count, the
+bulk estimate's minute): the limiter counts each request until its answer + the minute, a
+round trip and the time to record the answer later than its send."""
 REQUEST_SECONDS = 120.0
 """QuickBooks ends a request that runs longer than this (reference §1): the longest a request
 can be in flight there, whether or not our side still waits for its answer."""

@@ -6,19 +6,26 @@ provokes a 429:
 - at most 40 batches in any rolling minute per realm and app, 120 per realm: rentsync is one
   app, so its 40 is the one that binds (the ring is the smaller of the two).
 
-Each rate is a ring of the last N send times in PostgreSQL (`store/rate_limits.py`): a request
-may go when the send N places back is older than the window (plus a margin for the time between
-leaving here and reaching QuickBooks). In-flight slots are leased rows; a slot whose holder died
-is taken over when its lease ends. The lease covers the longest a request can be in flight at
-QuickBooks (it ends any request after 120 s, `domain.qbo.REQUEST_SECONDS`), plus a margin: a
-holder never holds longer (the client's deadline is at most that, for the whole exchange, and
-a 429's wait is spent before a slot is taken, not holding one), so a live request's slot is
-never counted free. A request the client gave up waiting for (`NoAnswerInTime`) may still run
-at QuickBooks: its slot is not given back but left to its lease (`Hold.keep`).
+Each rate is a ring of the last N takes in PostgreSQL (`store/rate_limits.py`), each counted
+until the latest moment its request may reach QuickBooks: QuickBooks counts a request when it
+arrives, which is anywhere between its take here and its answer (much later than the take when
+the sending process's event loop lags: a bulk lane at a low CPU priority with 80 jobs), so a
+request counts from its take until its answer + the window, and until its answer comes, as if it
+could arrive to the end of its lease. A request may go while fewer than N still count (no margin
+needed: QuickBooks saw each of them before its answer came back). In-flight slots are leased
+rows; a slot whose holder died is taken over when its lease ends. The lease covers the longest a
+request can be in flight at QuickBooks (it ends any request after 120 s,
+`domain.qbo.REQUEST_SECONDS`), plus a margin: a holder never holds longer (the client's deadline
+is at most that, for the whole exchange, and a 429's wait is spent before a slot is taken, not
+holding one), so a live request's slot is never counted free. A request the client gave up
+waiting for (`NoAnswerInTime`) may still run at QuickBooks: its slot is not given back but left
+to its lease (`Hold.keep`); it can no longer arrive, though (its connection is closed), so its
+count in the windows ends as an answer's would.
 
-One statement per request takes the slot and stamps the rings; a finished request's slot is
-given back by the process's next take (or a moment later by a timer), so giving back costs no
-statement of its own under load.
+One statement per request takes the slot and stamps the rings; a finished request's answer is
+recorded (its count's end, its slot given back) by the process's next take (or a moment later
+by a timer), so it costs no statement of its own under load. The later it is recorded, the
+longer the request counts: never less than QuickBooks counts it.
 
 Background work (bulk sync) asks with `background=True`: it goes only while `background_keep_free`
 slots stay free and the rolling minute keeps `background_headroom_per_minute` requests (and the
@@ -51,9 +58,6 @@ from rentsync.domain import qbo as qbo_rules
 from rentsync.qbo import errors
 from rentsync.qbo.ports import HeldSlot, RealmBudget, Ring, SlotAsk
 
-MINUTE_MARGIN_SECONDS = qbo_rules.MINUTE_MARGIN_SECONDS
-"""Added to the minute windows (home: `domain.qbo`, which the bulk estimate reads too)."""
-
 MINUTE = "minute"
 SECOND = "second"
 BATCH = "batch"
@@ -68,19 +72,18 @@ class LimitSettings:
     """Per realm and app."""
     realm_batch_per_minute: int = qbo_rules.REALM_BATCHES_PER_MINUTE
     """Per realm, every app together."""
-    margin_seconds: float = MINUTE_MARGIN_SECONDS
-    second_margin_seconds: float = 0.2
-    """10 per 1.2 s is still above the minute's 500 per 61 s, so it costs no throughput."""
     background_keep_free: int = qbo_rules.REAL_TIME_RESERVE_IN_FLIGHT
     """In-flight slots background work leaves free."""
     background_headroom_per_second: int = qbo_rules.REAL_TIME_RESERVE_PER_SECOND
-    """Of the second's 10, what background work leaves: 9 per 1.2 s is 450 a minute, so the
-    minute's share (440) is what binds a bulk sync, as its preview plans."""
+    """Of the second's 10, what background work leaves: 9 per (1 s + a round trip) is above 450
+    a minute at QuickBooks' usual latencies, so the minute's share (440) is what binds a bulk
+    sync, as its preview plans."""
     background_headroom_per_minute: int = qbo_rules.REAL_TIME_RESERVE_PER_MINUTE
     """The bulk preview plans for the rest of the minute (`domain.bulk`); home: domain/qbo.py."""
     lease_seconds: float = qbo_rules.REQUEST_SECONDS + 10.0
     """How long a slot stays taken unless given back: the longest hold (a request in flight at
-    QuickBooks, at most 120 s) plus a margin for the time between the take and the send."""
+    QuickBooks, at most 120 s) plus a margin for the time between the take and the send. Also
+    how long a request counts as still able to arrive, until its answer is recorded."""
     poll_seconds: float = 0.01
     """First wait between attempts to get a slot (doubles up to 0.2 s, with jitter)."""
     slot_wait_seconds: float = qbo_rules.REQUEST_SECONDS + 15.0
@@ -107,12 +110,12 @@ class LimitSettings:
         minute_headroom = self.background_headroom_per_minute if background else 0
         second_headroom = self.background_headroom_per_second if background else 0
         rings = [
-            Ring(MINUTE, self.per_minute, 60.0 + self.margin_seconds, minute_headroom),
-            Ring(SECOND, self.per_second, 1.0 + self.second_margin_seconds, second_headroom),
+            Ring(MINUTE, self.per_minute, 60.0, minute_headroom),
+            Ring(SECOND, self.per_second, 1.0, second_headroom),
         ]
         if batch:
             size = min(self.batch_per_minute, self.realm_batch_per_minute)
-            rings.append(Ring(BATCH, size, 60.0 + self.margin_seconds))
+            rings.append(Ring(BATCH, size, 60.0))
         return tuple(rings)
 
 
@@ -124,7 +127,8 @@ class Hold:
 
     def keep(self) -> None:
         """The request may still be running at QuickBooks (no answer before the deadline): the
-        slot is not given back at the end of the block but stays taken until its lease ends."""
+        slot is not given back at the end of the block but stays taken until its lease ends
+        (its count in the windows ends there all the same: it can no longer arrive)."""
         self.kept = True
 
 
@@ -182,8 +186,8 @@ class Limiter:
                 yield hold
             finally:
                 self.in_flight[realm_id] -= 1
-                if held is not None and not hold.kept:
-                    self._give_back(held)
+                if held is not None:
+                    self._give_back(dataclasses.replace(held, keep_slot=hold.kept))
 
     async def block(self, realm_id: str, seconds: float) -> None:
         """QuickBooks answered 429: no request to the realm from any process for `seconds`."""

@@ -3,9 +3,10 @@
 The tables are UNLOGGED because they change on every request and matter only for a minute;
 PostgreSQL's crash recovery empties them. Nothing here depends on their rows surviving: lost
 rings only forget the last minute's sends, and a realm's rows are made again by the next request
-(`qbo_take_slot`, migration 0035). Every request costs one statement: `take` (the function holds
-the realm's row lock while it checks and stamps), which also gives back the slots the process
-finished with since its previous call."""
+(`qbo_take_slot`, migrations 0035 and 0086). Every request costs one statement: `take` (the
+function holds the realm's row lock while it checks and stamps), which also records the answers
+the process had since its previous call (`qbo_answered`: each answered request's arrival ends,
+its slot is given back)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,9 @@ from rentsync.domain.limits import HeldSlot, SlotAsk
 
 _TAKE = """SELECT slot, wait_seconds FROM qbo_take_slot(
     %s, %s, %s, %s, %s, %s::text[], %s::integer[], %s::float8[], %s::integer[],
-    %s::text[], %s::integer[], %s::text[])"""
+    %s::text[], %s::integer[], %s::text[], %s::boolean[])"""
 
-_RELEASE = """UPDATE qbo_inflight_slots AS s SET holder = NULL, leased_until = NULL
-  FROM unnest(%s::text[], %s::integer[], %s::text[]) AS r(realm, slot, holder)
- WHERE s.realm_id = r.realm AND s.slot = r.slot AND s.holder = r.holder"""
+_RELEASE = "SELECT qbo_answered(%s::text[], %s::integer[], %s::text[], %s::boolean[])"
 
 _BLOCK = """INSERT INTO qbo_realm_limits AS l (realm_id, blocked_until)
 VALUES (%(realm)s, clock_timestamp() + make_interval(secs => %(seconds)s))
@@ -29,8 +28,15 @@ ON CONFLICT (realm_id) DO UPDATE
    SET blocked_until = greatest(l.blocked_until, excluded.blocked_until)"""
 
 
-def _columns(held: Sequence[HeldSlot]) -> tuple[list[str], list[int], list[str]]:
-    return [h.realm_id for h in held], [h.slot for h in held], [h.holder for h in held]
+def _columns(
+    held: Sequence[HeldSlot],
+) -> tuple[list[str], list[int], list[str], list[bool]]:
+    return (
+        [h.realm_id for h in held],
+        [h.slot for h in held],
+        [h.holder for h in held],
+        [h.keep_slot for h in held],
+    )
 
 
 class PgRealmBudget:

@@ -191,14 +191,19 @@ CREATE UNLOGGED TABLE qbo_rate_heads (
     PRIMARY KEY (realm_id, kind)
 );
 
--- Send number n of a ring of size N is kept at position n % N: the ring holds the last N sends.
+-- Take number n of a ring of size N is kept at position n % N: the ring holds the last N takes,
+-- each counted until `arrives_by`, the latest moment it may reach QuickBooks (its take + lease
+-- until its answer, then its answer).
 CREATE UNLOGGED TABLE qbo_rate_sends (
-    realm_id text NOT NULL,
-    kind     text NOT NULL,
-    pos      integer NOT NULL,
-    sent_at  timestamptz NOT NULL,
+    realm_id   text NOT NULL,
+    kind       text NOT NULL,
+    pos        integer NOT NULL,
+    arrives_by timestamptz NOT NULL,
+    holder     text,
     PRIMARY KEY (realm_id, kind, pos)
 );
+CREATE INDEX qbo_rate_sends_latest ON qbo_rate_sends (realm_id, kind, arrives_by);
+CREATE INDEX qbo_rate_sends_holder ON qbo_rate_sends (holder);
 
 -- The 10 in-flight slots of a realm: a request leases one while it runs.
 CREATE UNLOGGED TABLE qbo_inflight_slots (
@@ -208,6 +213,31 @@ CREATE UNLOGGED TABLE qbo_inflight_slots (
     leased_until timestamptz,
     PRIMARY KEY (realm_id, slot)
 );
+
+-- A request counts in a realm's rolling windows until the latest moment it may reach QuickBooks
+-- (issue 13, P1): its stamp is its take + lease until it is answered, then its answer. QuickBooks
+-- counts a request when it arrives, which is anywhere between its take and its answer (later
+-- than the take when the sender's event loop lags), so counting from the take, with a margin,
+-- could let QuickBooks see more than its limit in a window; counting to the answer cannot.
+CREATE FUNCTION qbo_answered(
+    p_realms text[],
+    p_slots integer[],
+    p_holders text[],
+    p_keep_slot boolean[]
+) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- The answer (or the moment the client stopped waiting: nothing it had not sent by then can
+    -- reach QuickBooks any more) ends the request's arrival; never moved later.
+    UPDATE qbo_rate_sends AS s SET arrives_by = least(s.arrives_by, clock_timestamp())
+      FROM unnest(p_realms, p_holders) AS r(realm, holder)
+     WHERE s.holder = r.holder AND s.realm_id = r.realm;
+    -- A request without an answer may still run at QuickBooks: its slot stays to its lease.
+    UPDATE qbo_inflight_slots AS s SET holder = NULL, leased_until = NULL
+      FROM unnest(p_realms, p_slots, p_holders, p_keep_slot) AS r(realm, slot, holder, keep)
+     WHERE s.realm_id = r.realm AND s.slot = r.slot AND s.holder = r.holder AND NOT r.keep;
+END
+$$;
 
 -- Takes a realm's in-flight slot and stamps its rate rings in one statement (qbo/limits.py).
 CREATE FUNCTION qbo_take_slot(
@@ -222,25 +252,25 @@ CREATE FUNCTION qbo_take_slot(
     p_headroom integer[],
     p_release_realms text[],
     p_release_slots integer[],
-    p_release_holders text[]
+    p_release_holders text[],
+    p_release_keep_slot boolean[]
 ) RETURNS TABLE (slot integer, wait_seconds float8)
 LANGUAGE plpgsql AS $$
 DECLARE
     now_ timestamptz;
     blocked timestamptz;
     longest float8 := 0;
+    unanswered boolean := false;
     heads bigint[] := '{}';
     h bigint;
-    back bigint;
+    room integer;
     stamp timestamptz;
     free_slot integer;
     free_count integer;
     i integer;
 BEGIN
-    -- Slots this process finished with since its last call (given back here to save a statement).
-    UPDATE qbo_inflight_slots AS s SET holder = NULL, leased_until = NULL
-      FROM unnest(p_release_realms, p_release_slots, p_release_holders) AS r(realm, slot, holder)
-     WHERE s.realm_id = r.realm AND s.slot = r.slot AND s.holder = r.holder;
+    -- Requests this process had answered since its last call (saves a statement of their own).
+    PERFORM qbo_answered(p_release_realms, p_release_slots, p_release_holders, p_release_keep_slot);
 
     SELECT l.blocked_until INTO blocked FROM qbo_realm_limits AS l
      WHERE l.realm_id = p_realm FOR UPDATE;
@@ -251,33 +281,49 @@ BEGIN
         SELECT l.blocked_until INTO blocked FROM qbo_realm_limits AS l
          WHERE l.realm_id = p_realm FOR UPDATE;
     END IF;
-    -- Read after the lock, so the rings' stamps follow the order in which requests were let go.
     now_ := clock_timestamp();
     IF blocked > now_ THEN
         RETURN QUERY SELECT NULL::integer, extract(epoch FROM blocked - now_)::float8;
         RETURN;
     END IF;
 
-    -- Each ring: the send (size - headroom) places back must be older than the window.
+    -- Each ring of size N holds the last N takes. A take may go when fewer than N - headroom
+    -- of them still count (the (N - headroom)th latest stamp has left the window) and the take
+    -- it overwrites counts no more (so nothing forgotten still counts). A blocking stamp still
+    -- in the future is a request not answered yet: poll (its answer frees it), else wait for
+    -- it to leave the window.
     FOR i IN 1 .. coalesce(array_length(p_kinds, 1), 0) LOOP
         SELECT r.head INTO h FROM qbo_rate_heads AS r
          WHERE r.realm_id = p_realm AND r.kind = p_kinds[i];
         h := coalesce(h, 0);
         heads := heads || h;
-        back := h - (p_sizes[i] - p_headroom[i]);
-        IF p_sizes[i] - p_headroom[i] <= 0 THEN
+        room := p_sizes[i] - p_headroom[i];
+        IF room <= 0 THEN
             longest := greatest(longest, p_windows[i]);
-        ELSIF back >= 0 THEN
-            SELECT r.sent_at INTO stamp FROM qbo_rate_sends AS r
-             WHERE r.realm_id = p_realm AND r.kind = p_kinds[i] AND r.pos = back % p_sizes[i];
-            IF FOUND AND stamp > now_ - make_interval(secs => p_windows[i]) THEN
+            CONTINUE;
+        END IF;
+        FOR stamp IN
+            SELECT r.arrives_by FROM qbo_rate_sends AS r
+             WHERE r.realm_id = p_realm AND r.kind = p_kinds[i] AND r.pos = h % p_sizes[i]
+            UNION ALL
+            (SELECT r.arrives_by FROM qbo_rate_sends AS r
+              WHERE r.realm_id = p_realm AND r.kind = p_kinds[i]
+              ORDER BY r.arrives_by DESC OFFSET room - 1 LIMIT 1)
+        LOOP
+            IF stamp > now_ THEN
+                unanswered := true;
+            ELSIF stamp > now_ - make_interval(secs => p_windows[i]) THEN
                 longest := greatest(longest, extract(epoch FROM
                     stamp + make_interval(secs => p_windows[i]) - now_)::float8);
             END IF;
-        END IF;
+        END LOOP;
     END LOOP;
     IF longest > 0 THEN
         RETURN QUERY SELECT NULL::integer, longest;
+        RETURN;
+    END IF;
+    IF unanswered THEN
+        RETURN QUERY SELECT NULL::integer, 0::float8;  -- poll
         RETURN;
     END IF;
 
@@ -298,10 +344,13 @@ BEGIN
     UPDATE qbo_inflight_slots AS s
        SET holder = p_holder, leased_until = now_ + make_interval(secs => p_lease_seconds)
      WHERE s.realm_id = p_realm AND s.slot = free_slot;
+    -- Counted as arriving up to the end of its lease until its answer says otherwise.
     FOR i IN 1 .. coalesce(array_length(p_kinds, 1), 0) LOOP
-        INSERT INTO qbo_rate_sends AS r (realm_id, kind, pos, sent_at)
-        VALUES (p_realm, p_kinds[i], (heads[i] % p_sizes[i])::integer, now_)
-        ON CONFLICT (realm_id, kind, pos) DO UPDATE SET sent_at = excluded.sent_at;
+        INSERT INTO qbo_rate_sends AS r (realm_id, kind, pos, arrives_by, holder)
+        VALUES (p_realm, p_kinds[i], (heads[i] % p_sizes[i])::integer,
+                now_ + make_interval(secs => p_lease_seconds), p_holder)
+        ON CONFLICT (realm_id, kind, pos)
+        DO UPDATE SET arrives_by = excluded.arrives_by, holder = excluded.holder;
         INSERT INTO qbo_rate_heads AS r (realm_id, kind, head)
         VALUES (p_realm, p_kinds[i], heads[i] + 1)
         ON CONFLICT (realm_id, kind) DO UPDATE SET head = excluded.head;

@@ -46,7 +46,7 @@ again on its own, paged as alone.
 
 QBO takes at most 40 batches a minute per realm and app. A batch of few items spends one of
 those 40 for little, so when this process has sent 40 batches to a realm in the last minute
-(the limiter's window, `MINUTE_MARGIN_SECONDS` included), the calls go singly (concurrently)
+(the limiter's window, about `MINUTE_MARGIN_SECONDS` longer), the calls go singly (concurrently)
 rather than wait for the next minute, and they linger only `single_linger_seconds` (enough for
 look-ups to meet), not the batch linger: a single request gains nothing from waiting, and a bulk
 job that waits holds a slot of the bulk lane. And once half of them are spent (a run longer than
@@ -89,7 +89,6 @@ from rentsync.qbo.client import (
     Result,
     quote,
 )
-from rentsync.qbo.limits import MINUTE_MARGIN_SECONDS
 from rentsync.sync.ports import QboGateway, Written
 
 BATCHES_PER_MINUTE = qbo_rules.BATCHES_PER_MINUTE
@@ -97,7 +96,7 @@ LINGER_SECONDS = 0.05
 """How long the first call of a batch waits for others: a small part of one QBO round trip. Also
 how long calls wait for one another once the minute's batches are spent (they go singly), and
 look-ups by name for one another (they always go singly, merged)."""
-BATCH_WINDOW_SECONDS = 60.0 + MINUTE_MARGIN_SECONDS
+BATCH_WINDOW_SECONDS = 60.0 + qbo_rules.MINUTE_MARGIN_SECONDS
 """The window of the 40 batches a minute, as the limiter counts it: counted shorter here, a batch
 would wait in the limiter for the rest, with its 30 callers."""
 SINGLES_BESIDE_BATCHES = 4
