@@ -263,6 +263,42 @@ async def test_i13_a_request_given_up_on_stops_counting_but_keeps_its_slot(
     assert await _take_and_finish(budget, dataclasses.replace(ask, holder="third")) == 0.0
 
 
+async def test_b9_a_quiet_realms_reserve_goes_to_bulk_until_a_real_time_request_asks(
+    pool: AsyncConnectionPool,
+) -> None:
+    """A company with no real-time traffic for a minute: its bulk sync may use the minute's
+    real-time reserve too (20 of 20 here, not 15). The first real-time request takes it back:
+    it waits only for the window's oldest request to leave (3 s here, where requests are 3 s
+    apart; well under a second at 500 a minute), and bulk waits until it is 5 under the limit
+    again."""
+    budget = PgRealmBudget(pool)
+    realm = "realm-lend"
+    minute = Ring("minute", 20, 60.0, headroom=5)
+    bulk = _ask(realm, minute, holder="bulk")
+    bulk = dataclasses.replace(bulk, background=True, lend_after_seconds=60.0)
+    real_time = _ask(realm, dataclasses.replace(minute, headroom=0), holder="real-time")
+    for _ in range(20):
+        assert await _take_and_finish(budget, bulk) == 0.0
+        await _time_passes(pool, realm, 2.9)
+    assert await _take_and_finish(budget, bulk) > 0  # the whole minute's 20 are spent
+    real_time_wait = await _take_and_finish(budget, real_time)
+    assert 0.0 < real_time_wait < 3.0  # the oldest leaves
+    assert await _take_and_finish(budget, bulk) > 14.0  # the reserve is back: 6 must leave
+    await _time_passes(pool, realm, real_time_wait + 0.01)
+    assert await _take_and_finish(budget, bulk) > 0
+    assert await _take_and_finish(budget, real_time) == 0.0
+    # A minute after the last real-time request, the reserve is lent again.
+    await _time_passes(pool, realm, 120.0)
+    await _sql(
+        pool,
+        "UPDATE qbo_realm_limits SET real_time_at = real_time_at - interval '120 s' "
+        "WHERE realm_id = %s",
+        realm,
+    )
+    for _ in range(20):
+        assert await _take_and_finish(budget, bulk) == 0.0
+
+
 async def test_i13_a_429_blocks_the_realm_for_every_process(pool: AsyncConnectionPool) -> None:
     one = Limiter(budget=PgRealmBudget(pool))
     other = Limiter(budget=PgRealmBudget(pool))  # another process: nothing shared but the DB

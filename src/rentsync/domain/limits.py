@@ -38,6 +38,11 @@ class SlotAsk:
     keep_free: int
     """Slots that must stay free after this one is taken (0 for real-time work)."""
     rings: tuple[Ring, ...]
+    background: bool = False
+    """Background work (a bulk sync); anything else is real-time and takes its reserve back."""
+    lend_after_seconds: float | None = None
+    """Background work may use the real-time reserve of the rings (their `headroom`) once the
+    realm has had no real-time ask for this long (None: never)."""
     release: tuple[HeldSlot, ...] = ()
     """Requests this process finished with (answered or given up on), recorded in the same
     statement: their arrival ends, their slots are given back."""

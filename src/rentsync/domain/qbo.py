@@ -56,6 +56,11 @@ can be in flight there, whether or not our side still waits for its answer."""
 REAL_TIME_RESERVE_PER_MINUTE = 60
 """Of a realm's requests a minute, those background work (a bulk sync) leaves to real-time sync:
 the limiter's `background_headroom_per_minute`; a bulk sync plans for the rest (440)."""
+REAL_TIME_RESERVE_LENT_AFTER_SECONDS = 60.0
+"""After this long without a real-time request to a realm, background work may use the minute's
+and the second's reserve too (not the in-flight one): a bulk sync of a quiet company runs at the
+whole 500 a minute. The first real-time request takes it back; it waits only for the oldest
+request to leave the window (well under a second while a bulk sync sends 500 a minute)."""
 REAL_TIME_RESERVE_IN_FLIGHT = 3
 """Of the realm's in-flight slots, those background work leaves free for real-time sync."""
 REAL_TIME_RESERVE_PER_SECOND = 1

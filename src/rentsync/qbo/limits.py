@@ -30,7 +30,10 @@ longer the request counts: never less than QuickBooks counts it.
 Background work (bulk sync) asks with `background=True`: it goes only while `background_keep_free`
 slots stay free and the rolling minute keeps `background_headroom_per_minute` requests (and the
 second `background_headroom_per_second`) for real-time work, which therefore never waits behind it
-for more than the requests already in flight.
+for more than the requests already in flight. While the realm has had no real-time ask for
+`lend_reserve_after_seconds`, background work may use the minute's and second's headroom too
+(never the in-flight slots); the first real-time ask takes it back, and waits only for the
+window's oldest request to leave.
 
 A 429 anyway (another app of the same company, a limit Intuit changed): `block` sets the realm's
 "blocked until" in the database, so every process waits it out together, then the request is
@@ -80,6 +83,9 @@ class LimitSettings:
     sync, as its preview plans."""
     background_headroom_per_minute: int = qbo_rules.REAL_TIME_RESERVE_PER_MINUTE
     """The bulk preview plans for the rest of the minute (`domain.bulk`); home: domain/qbo.py."""
+    lend_reserve_after_seconds: float | None = qbo_rules.REAL_TIME_RESERVE_LENT_AFTER_SECONDS
+    """Background work uses the minute's and second's headroom too after this long without a
+    real-time ask to the realm (None: never)."""
     lease_seconds: float = qbo_rules.REQUEST_SECONDS + 10.0
     """How long a slot stays taken unless given back: the longest hold (a request in flight at
     QuickBooks, at most 120 s) plus a margin for the time between the take and the send. Also
@@ -220,6 +226,8 @@ class Limiter:
             capacity=settings.in_flight,
             keep_free=settings.background_keep_free if background else 0,
             rings=settings.rings(batch=batch, background=background),
+            background=background,
+            lend_after_seconds=settings.lend_reserve_after_seconds,
         )
         poll = settings.poll_seconds
         # Counted in time slept (not the wall clock) so an injected `sleep` bounds it too.

@@ -18,7 +18,7 @@ from rentsync.domain.limits import HeldSlot, SlotAsk
 
 _TAKE = """SELECT slot, wait_seconds FROM qbo_take_slot(
     %s, %s, %s, %s, %s, %s::text[], %s::integer[], %s::float8[], %s::integer[],
-    %s::text[], %s::integer[], %s::text[], %s::boolean[])"""
+    %s::text[], %s::integer[], %s::text[], %s::boolean[], %s, %s)"""
 
 _RELEASE = "SELECT qbo_answered(%s::text[], %s::integer[], %s::text[], %s::boolean[])"
 
@@ -56,6 +56,8 @@ class PgRealmBudget:
             [r.window_seconds for r in rings],
             [r.headroom for r in rings],
             *_columns(ask.release),
+            ask.background,
+            ask.lend_after_seconds,
         )
         async with self._pool.connection() as conn:
             cursor = await conn.execute(_TAKE, params)

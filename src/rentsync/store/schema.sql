@@ -176,11 +176,13 @@ CREATE TABLE qbo_oauth_states (
 );
 
 -- QuickBooks' limits as rolling windows (rings of the last N send times per realm).
--- One row per realm: the lock every taker of the realm's budget holds for a moment, and the time
--- until which QuickBooks told us to wait (a 429), shared by every process.
+-- One row per realm: the lock every taker of the realm's budget holds for a moment, the time
+-- until which QuickBooks told us to wait (a 429), shared by every process, and when real-time
+-- work last asked (background work may use its reserve after a while without).
 CREATE UNLOGGED TABLE qbo_realm_limits (
     realm_id      text PRIMARY KEY,
-    blocked_until timestamptz
+    blocked_until timestamptz,
+    real_time_at  timestamptz
 );
 
 -- The next send number of each ring of a realm (minute, second, batch).
@@ -253,12 +255,16 @@ CREATE FUNCTION qbo_take_slot(
     p_release_realms text[],
     p_release_slots integer[],
     p_release_holders text[],
-    p_release_keep_slot boolean[]
+    p_release_keep_slot boolean[],
+    p_background boolean,
+    p_lend_after float8
 ) RETURNS TABLE (slot integer, wait_seconds float8)
 LANGUAGE plpgsql AS $$
 DECLARE
     now_ timestamptz;
     blocked timestamptz;
+    real_time timestamptz;
+    lend boolean := false;
     longest float8 := 0;
     unanswered boolean := false;
     heads bigint[] := '{}';
@@ -272,16 +278,25 @@ BEGIN
     -- Requests this process had answered since its last call (saves a statement of their own).
     PERFORM qbo_answered(p_release_realms, p_release_slots, p_release_holders, p_release_keep_slot);
 
-    SELECT l.blocked_until INTO blocked FROM qbo_realm_limits AS l
+    SELECT l.blocked_until, l.real_time_at INTO blocked, real_time FROM qbo_realm_limits AS l
      WHERE l.realm_id = p_realm FOR UPDATE;
     IF NOT FOUND THEN
         INSERT INTO qbo_realm_limits (realm_id) VALUES (p_realm) ON CONFLICT DO NOTHING;
         INSERT INTO qbo_inflight_slots (realm_id, slot)
         SELECT p_realm, g FROM generate_series(0, p_capacity - 1) AS g ON CONFLICT DO NOTHING;
-        SELECT l.blocked_until INTO blocked FROM qbo_realm_limits AS l
+        SELECT l.blocked_until, l.real_time_at INTO blocked, real_time FROM qbo_realm_limits AS l
          WHERE l.realm_id = p_realm FOR UPDATE;
     END IF;
     now_ := clock_timestamp();
+    -- Real-time work asking (whether it gets a slot or not) takes its reserve back at once;
+    -- background work may use the reserve after p_lend_after seconds without any.
+    IF NOT p_background THEN
+        IF real_time IS NULL OR real_time < now_ - interval '1 second' THEN
+            UPDATE qbo_realm_limits AS l SET real_time_at = now_ WHERE l.realm_id = p_realm;
+        END IF;
+    ELSIF p_lend_after IS NOT NULL THEN
+        lend := real_time IS NULL OR real_time < now_ - make_interval(secs => p_lend_after);
+    END IF;
     IF blocked > now_ THEN
         RETURN QUERY SELECT NULL::integer, extract(epoch FROM blocked - now_)::float8;
         RETURN;
@@ -297,7 +312,7 @@ BEGIN
          WHERE r.realm_id = p_realm AND r.kind = p_kinds[i];
         h := coalesce(h, 0);
         heads := heads || h;
-        room := p_sizes[i] - p_headroom[i];
+        room := p_sizes[i] - CASE WHEN lend THEN 0 ELSE p_headroom[i] END;
         IF room <= 0 THEN
             longest := greatest(longest, p_windows[i]);
             CONTINUE;
