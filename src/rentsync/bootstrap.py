@@ -295,6 +295,24 @@ _API_CONNECTIONS = 10
 the worker's own statements."""
 
 
+def pool_sizes(settings: Settings, *, with_worker: bool, lanes: jobs.Lanes) -> tuple[int, int]:
+    """The pool's (kept, most) connections for a process running `lanes` (`with_worker`), or
+    the API alone (`serve --no-worker`: no lane's slots).
+
+    The real-time lane's share and the API's are opened up front and kept (issue 13, P4): a
+    pool that grew one connection at a time from 1 queued 676 of 4,658 requests for 67 ms each
+    during bench_sync's burst. The bulk lane's share is opened as it is needed: the embedded
+    server's 100 connections are shared by serve, the worker and its bulk lane's process, and
+    idle backends are not free either (each one more for every snapshot to look at:
+    bench_sync's PostgreSQL CPU per document rose with 60 kept open). A job holds a connection
+    while it holds a reference's lock (its QBO calls included) and needs another meanwhile, so
+    every slot of the lanes here counts (fewer could leave every connection held by a job
+    waiting for a second)."""
+    real_time, bulk = lanes.here() if with_worker else (False, False)
+    steady = (settings.worker_concurrency if real_time else 0) + _API_CONNECTIONS
+    return steady, steady + (settings.bulk_concurrency if bulk else 0)
+
+
 async def _autocommit(conn: AsyncConnection[Any]) -> None:
     await conn.set_autocommit(True)
 
@@ -315,21 +333,11 @@ async def running_services(
     (tests run against the emulator in process)."""
     stack, db = await asyncio.to_thread(_prepare_database, settings)
     idle_check = IdleConnectionCheck()
-    real_time, bulk = lanes.here() if with_worker else (True, False)
-    # The real-time lane's share and the API's are opened up front and kept (issue 13, P4): a
-    # pool that grew one connection at a time from 1 queued 676 of 4,658 requests for 67 ms
-    # each during bench_sync's burst. The bulk lane's share is opened as it is needed: the
-    # embedded server's 100 connections are shared by serve, the worker and its bulk lane's
-    # process, and idle backends are not free either (each one more for every snapshot to
-    # look at: bench_sync's PostgreSQL CPU per document rose with 60 kept open).
-    steady = (settings.worker_concurrency if real_time else 0) + _API_CONNECTIONS
+    steady, most = pool_sizes(settings, with_worker=with_worker, lanes=lanes)
     pool = AsyncConnectionPool(
         db.url,
         min_size=steady,
-        # A job holds a connection while it holds a reference's lock (its QBO calls included)
-        # and needs another meanwhile, so every slot of the lanes here counts (fewer could
-        # leave every connection held by a job waiting for a second).
-        max_size=steady + (settings.bulk_concurrency if bulk else 0),
+        max_size=most,
         open=False,
         name="rentsync",
         # Autocommit: a single statement needs no BEGIN/COMMIT round trips; whatever must be

@@ -509,12 +509,6 @@ _BULK_FLAGS = {
 """The option of `bulk-sync` each field of the selection comes from (its errors name it)."""
 
 
-def _with_flags(message: str) -> str:
-    for field_name, flag in _BULK_FLAGS.items():
-        message = message.replace(field_name, flag)
-    return message
-
-
 @app.command("bulk-sync")
 def bulk_sync(
     company: Annotated[int, typer.Option("--company", help="The company's id (`company list`).")],
@@ -606,7 +600,7 @@ def bulk_sync(
     except ValidationError as exc:
         problems = "; ".join(
             f"{_BULK_FLAGS.get(str(error['loc'][0]), 'selection') if error['loc'] else 'selection'}"
-            f": {_with_flags(error['msg'])}"
+            f": {error['msg']}"
             for error in exc.errors()
         )
         raise _fail(f"Bad selection: {problems}") from None

@@ -255,3 +255,18 @@ def test_str_without_tid_says_so() -> None:
     error = errors.Locked("Stale Object Error", code="5010")
     assert str(error).startswith("no-intuit_tid")
     assert "5010" in str(error)
+
+
+def test_b5_the_catalogue_says_which_refusals_a_resend_meets_again() -> None:
+    """The bulk preview plans "would fail again" from the ledger's recorded category (the
+    class's name) by this one decision, not a list of its own."""
+    again = {"DuplicateDocNumber", "BeforeInventoryStart", "BusinessRule", "Tax", "BadReference"}
+    for category in again:
+        assert errors.fails_again(category), category
+    passing = {"Throttled", "Locked", "ServerError", "Unreachable", "UncertainOutcome"}
+    connection = {"NotConnected", "AuthRevoked"}
+    # A mapping failure is recorded as NeedsUserAction: the preview checks it anew instead.
+    other = {"NeedsUserAction", "VerificationFailed", "InternalError", ""}
+    for category in passing | connection | other:
+        assert not errors.fails_again(category), category
+    assert errors.fails_again(type(errors.PayloadRejected()).__name__)

@@ -6,10 +6,14 @@ the callback, the status, a real API call with the stored tokens, and disconnect
 
 from __future__ import annotations
 
+import dataclasses
 from urllib.parse import parse_qs, urlsplit
 
+import httpx2
 import pytest
 
+from rentsync import bootstrap
+from rentsync.api.app import create_app
 from rentsync.qbo import errors
 from rentsync.settings import Settings
 from tests.qbo_fixtures import REDIRECT, qbo_harness
@@ -114,3 +118,39 @@ async def test_a_lost_connection_is_shown_and_reconnect_keeps_connected_since(
         assert again["state"] == "connected"
         assert again["connected_since"] == first["connected_since"]
         assert again["lost_reason"] is None
+
+
+async def test_r19_connect_while_quickbooks_is_unreachable_says_so_plainly(
+    settings: Settings,
+) -> None:
+    """It read "QuickBooks could not be reached: no-intuit_tid: Unreachable: ...": the log's
+    form of the error (for Intuit support), not a sentence for the person connecting."""
+
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ConnectError("Connection refused", request=request)
+
+    unreachable = dataclasses.replace(
+        settings,
+        qbo_environment="emulator",
+        qbo_emulator_url="http://127.0.0.1:9",
+        qbo_client_id="client",
+        qbo_client_secret="secret",
+        qbo_redirect_uri=REDIRECT,
+    )
+    app = create_app(unreachable, with_worker=False, qbo_transport=httpx2.MockTransport(refuse))
+    async with (
+        app.router.lifespan_context(app),
+        httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://rentsync.test"
+        ) as api,
+    ):
+        services: bootstrap.Services = app.state.services
+        _, key = await services.companies.create("Unreachable Rentals")
+        response = await api.post(
+            "/api/v1/qbo/connect", headers={"Authorization": f"Bearer {key.key}"}
+        )
+    assert response.status_code == 502, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith("QuickBooks could not be reached: ")
+    assert "could not connect" in detail
+    assert "intuit_tid" not in detail and "Unreachable" not in detail

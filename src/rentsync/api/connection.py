@@ -36,7 +36,9 @@ async def connect(principal: CurrentPrincipal, services: ServicesDep) -> Connect
     except NotConfigured as exc:
         raise HTTPException(409, detail=str(exc)) from None
     except errors.QboError as exc:
-        raise HTTPException(502, detail=f"QuickBooks could not be reached: {exc}") from None
+        raise HTTPException(
+            502, detail=f"QuickBooks could not be reached: {exc.plain}. Try again later."
+        ) from None
     return ConnectOut(authorize_url=url)
 
 

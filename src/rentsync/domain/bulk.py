@@ -48,10 +48,18 @@ import enum
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Annotated, Any, Self
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from rentsync.domain import qbo as qbo_rules
 from rentsync.domain.connection import Connection
@@ -137,11 +145,18 @@ class Selection(BaseModel):
         "the connection, R14).",
     )
 
-    @model_validator(mode="after")
-    def range_in_order(self) -> Self:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError("date_from is after date_to")
-        return self
+    @field_validator("date_to")
+    @classmethod
+    def range_in_order(cls, value: date | None, info: ValidationInfo) -> date | None:
+        """On the range's end, so the error names a field (the API's 422, the CLI's option)."""
+        start = info.data.get("date_from")
+        if value is not None and start is not None and start > value:
+            raise PydanticCustomError(
+                "date_range",
+                "{end} is before the start of the range, {start}",
+                {"end": value.isoformat(), "start": start.isoformat()},
+            )
+        return value
 
     def covers(self, kind: BulkKind) -> bool:
         return self.kinds is None or kind in self.kinds
@@ -199,6 +214,20 @@ def up_to_date(what: str) -> Plan:
     )
 
 
+def fails_again(*, code: str, message: str, remedy: str, cost: BulkCost) -> Plan:
+    """The plan of a document whose last attempt at its current revision met a refusal
+    QuickBooks gives again to the same request (`qbo.errors.fails_again` decides which): the
+    run sends it once more (someone may have fixed the cause in QuickBooks meanwhile, which
+    the preview cannot see; hence its cost), and it fails again unless so."""
+    return Plan(
+        planned=Planned.FAIL,
+        reason=code,
+        message=f"Would fail again: QuickBooks refused this version ({code}: {message}). "
+        f"Fix: {remedy}",
+        cost=cost,
+    )
+
+
 VOIDED_BEFORE_SENT = Plan(
     planned=Planned.SKIP,
     reason="voided_before_sent",
@@ -241,6 +270,10 @@ class Standing:
     qbo_id: str | None = None
     state: str | None = None
     synced_revision: int | None = None
+    error: Mapping[str, Any] | None = None
+    """The ledger's last failure while failed (code, message, detail, remedy, category)."""
+    requested_revision: int | None = None
+    """The revision its last job was asked to sync."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -38,6 +38,7 @@ Nothing here does I/O: `from_response` turns a status, headers and body into an 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -66,6 +67,12 @@ class QboError(Exception):
         "QuickBooks refused the request. Read the message and detail, correct the document in "
         "the rental system or the record in QuickBooks, then press Resync."
     )
+    fails_again: ClassVar[bool] = False
+    """Whether the same request, sent again, meets the same refusal until someone changes the
+    document or something in QuickBooks (its records, settings or subscription) or rentsync is
+    fixed: a bulk sync's preview says a document that failed so at its current revision would
+    fail again (`fails_again`). Not so for a failure that passes on its own (retryable,
+    unreachable, uncertain) or the connection's (a skip until reconnected)."""
 
     def __init__(
         self,
@@ -103,6 +110,19 @@ class QboError(Exception):
         if self.detail and self.detail != self.message:
             text = f"{text}: {self.detail}" if text else self.detail
         return f"{head}: {text}" if text else head
+
+    @property
+    def plain(self) -> str:
+        """For a person: the message and detail, and the intuit_tid only when QuickBooks gave
+        one (`str()` is for the log and Intuit support: the tid, or "no-intuit_tid", first)."""
+        text = self.message or type(self).__name__
+        if self.detail and self.detail != self.message:
+            text = f"{text}: {self.detail}"
+        if self.code:
+            text = f"{text} (QuickBooks code {self.code})"
+        if self.intuit_tid:
+            text = f"{text} (intuit_tid {self.intuit_tid})"
+        return text
 
     def __repr__(self) -> str:
         return (
@@ -203,6 +223,7 @@ class AuthRevoked(NeedsUserAction):
 
 
 class CompanyInactive(NeedsUserAction):
+    fails_again = True
     default_remedy = (
         "The QuickBooks company cannot be used (subscription ended, company locked out or "
         "reset). Fix the subscription in QuickBooks (Account and settings > Billing), then "
@@ -211,6 +232,7 @@ class CompanyInactive(NeedsUserAction):
 
 
 class BadReference(NeedsUserAction):
+    fails_again = True
     default_remedy = (
         "The document refers to a customer, vendor, item, account or tax code that is missing "
         "or inactive in QuickBooks. Make it active again in QuickBooks (or map another one in "
@@ -219,6 +241,7 @@ class BadReference(NeedsUserAction):
 
 
 class DuplicateDocNumber(NeedsUserAction):
+    fails_again = True
     default_remedy = (
         "QuickBooks already has a transaction with this number. Change the number in the "
         "rental system (or rename/delete the other transaction in QuickBooks), then press Resync."
@@ -226,6 +249,7 @@ class DuplicateDocNumber(NeedsUserAction):
 
 
 class DuplicateName(NeedsUserAction):
+    fails_again = True
     default_remedy = (
         "Another customer, vendor or employee in QuickBooks already uses this name (names are "
         "shared between the three lists). Rename one of them in QuickBooks or in the rental "
@@ -234,6 +258,7 @@ class DuplicateName(NeedsUserAction):
 
 
 class BooksClosed(NeedsUserAction):
+    fails_again = True
     default_remedy = (
         "The books are closed in QuickBooks for this date. Change the closing date in "
         "QuickBooks (Account and settings > Advanced > Close the books) or date the document "
@@ -242,6 +267,7 @@ class BooksClosed(NeedsUserAction):
 
 
 class PlanDoesNotAllow(NeedsUserAction):
+    fails_again = True
     default_remedy = (
         "The QuickBooks subscription does not include this feature (inventory tracking and "
         "purchase orders need Plus or Advanced). Upgrade in QuickBooks or turn the feature off "
@@ -250,6 +276,7 @@ class PlanDoesNotAllow(NeedsUserAction):
 
 
 class BeforeInventoryStart(NeedsUserAction):
+    fails_again = True
     default_remedy = (
         "The document is dated before the inventory start date of one of its items. Move the "
         "item's 'As of date' earlier in QuickBooks (Products and services > Edit) or change the "
@@ -258,6 +285,7 @@ class BeforeInventoryStart(NeedsUserAction):
 
 
 class Tax(NeedsUserAction):
+    fails_again = True
     default_remedy = (
         "QuickBooks rejected the sales tax on this document. Check the tax codes and rates "
         "mapped in the rental system's QuickBooks settings against QuickBooks (Taxes), and "
@@ -266,6 +294,7 @@ class Tax(NeedsUserAction):
 
 
 class TransactionLocked(NeedsUserAction):
+    fails_again = True
     default_remedy = (
         "The transaction is locked in QuickBooks (deposited, matched to a bank feed, or "
         "settled). Undo that in QuickBooks (remove it from the deposit / unmatch it), then press "
@@ -274,6 +303,7 @@ class TransactionLocked(NeedsUserAction):
 
 
 class CannotDelete(NeedsUserAction):
+    fails_again = True
     default_remedy = (
         "QuickBooks cannot delete or void this record because other transactions use it or it "
         "has an open balance. Remove or void those in QuickBooks first, then press Resync."
@@ -281,6 +311,7 @@ class CannotDelete(NeedsUserAction):
 
 
 class BusinessRule(NeedsUserAction):
+    fails_again = True
     default_remedy = (
         "QuickBooks rejected the document under one of its business rules (see the detail). "
         "Correct the document in the rental system or the setting in QuickBooks, then press "
@@ -289,10 +320,31 @@ class BusinessRule(NeedsUserAction):
 
 
 class PayloadRejected(QboError):
+    fails_again = True
     default_remedy = (
         "rentsync sent QuickBooks a request it could not accept: this is a rentsync bug. "
         "Report it with the intuit_tid; Resync after the fix."
     )
+
+
+def fails_again(category: str) -> bool:
+    """Whether a failure the ledger recorded under `category` (its class's name, as
+    `sync.failures.describe` records it) meets the same refusal when the same request is sent
+    again (`QboError.fails_again`); False for any other category (e.g. a mapping failure,
+    which is checked anew)."""
+    kind = _by_name().get(category)
+    return kind is not None and kind.fails_again
+
+
+@functools.cache
+def _by_name() -> dict[str, type[QboError]]:
+    found: dict[str, type[QboError]] = {}
+    waiting: list[type[QboError]] = [QboError]
+    while waiting:
+        kind = waiting.pop()
+        found[kind.__name__] = kind
+        waiting.extend(kind.__subclasses__())
+    return found
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,9 @@ class Candidate:
     qbo_id: str | None
     synced_revision: int | None
     last_user_action_at: datetime | None
+    error: dict[str, Any] | None = None
+    """The ledger's last failure (`sync.failures.describe`), while it is failed."""
+    requested_revision: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +100,8 @@ class Follower:
     state: str | None
     qbo_id: str | None
     synced_revision: int | None
+    error: dict[str, Any] | None = None
+    requested_revision: int | None = None
 
     @property
     def key_type(self) -> DocumentType:
@@ -161,7 +166,7 @@ _ORDER_LOCK = "'c' || d.company_id || ':order:' || d.source_id"
 
 _FOLLOWERS = (
     "SELECT d.doc_type, d.source_id, d.revision, d.body, d.job_lock, r.state, r.qbo_id, "
-    "r.synced_revision FROM documents d "
+    "r.synced_revision, r.error, r.requested_revision FROM documents d "
     "LEFT JOIN sync_records r USING (company_id, doc_type, source_id) "
 )
 """Documents as stored with their ledger row (`Follower`)."""
@@ -272,7 +277,8 @@ class BulkSyncRepository:
         ):
             await cur.execute(
                 "SELECT d.source_id, d.revision, d.body, d.first_seen_at, d.job_lock, r.state, "
-                "r.qbo_id, r.synced_revision, r.last_user_action_at FROM documents d "
+                "r.qbo_id, r.synced_revision, r.last_user_action_at, r.error, "
+                "r.requested_revision FROM documents d "
                 "LEFT JOIN sync_records r USING (company_id, doc_type, source_id) "
                 "WHERE d.company_id = %(company)s AND d.doc_type = %(type)s "
                 f"AND d.source_id > %(after)s AND {where} "

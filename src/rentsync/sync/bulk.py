@@ -55,6 +55,7 @@ from rentsync.domain.settings import SyncSettings
 from rentsync.domain.triggers import Trigger
 from rentsync.mapping import invoice as invoice_mapping
 from rentsync.mapping.errors import MappingError
+from rentsync.qbo import errors
 from rentsync.store.bulk_syncs import (
     PAYMENT_PARTS,
     BulkSyncRepository,
@@ -467,7 +468,8 @@ class BulkSyncs:
             return Plan(planned=Planned.FAIL, reason=exc.code, message=str(exc))
         planned = Planned.CREATE if candidate.qbo_id is None else Planned.UPDATE
         rule = _rule(DocumentType.ORDER)
-        return Plan(planned=planned, cost=rule.create if candidate.qbo_id is None else rule.update)
+        cost = rule.create if candidate.qbo_id is None else rule.update
+        return _failing_again(candidate, cost) or Plan(planned=planned, cost=cost)
 
     def _check(
         self,
@@ -535,6 +537,10 @@ class _Row(Protocol):
     def state(self) -> str | None: ...
     @property
     def synced_revision(self) -> int | None: ...
+    @property
+    def error(self) -> Mapping[str, Any] | None: ...
+    @property
+    def requested_revision(self) -> int | None: ...
 
 
 def _standing(key: DocumentKey, body: dict[str, Any] | None, row: _Row) -> Standing:
@@ -545,6 +551,8 @@ def _standing(key: DocumentKey, body: dict[str, Any] | None, row: _Row) -> Stand
         qbo_id=row.qbo_id,
         state=row.state,
         synced_revision=row.synced_revision,
+        error=row.error,
+        requested_revision=row.requested_revision,
     )
 
 
@@ -606,8 +614,33 @@ class _Group:
                 planned=Planned.CREATE if created else Planned.UPDATE,
                 cost=rule.create if created else rule.update,
             )
+        if found.planned in (Planned.CREATE, Planned.UPDATE):
+            found = _failing_again(standing, found.cost) or found
         self.plans[key] = found
         return found
+
+
+def _failing_again(row: _Row, cost: plan_rules.BulkCost) -> Plan | None:
+    """A document whose last attempt, at the revision it has now, failed with a refusal
+    QuickBooks gives again to the same request (the error catalogue decides:
+    `errors.fails_again`): the run would send it and fail again (B5: seen on the demo's data,
+    a duplicate number and a sale before its item's inventory start planned as creates). Any
+    change of the document since queued a job for it (pending, not failed)."""
+    error = row.error
+    if row.state != "failed" or not error or row.requested_revision != row.revision:
+        return None
+    if not errors.fails_again(str(error.get("category") or "")):
+        return None
+    message = str(error.get("message") or "")
+    detail = str(error.get("detail") or "")
+    if detail and detail != message:
+        message = f"{message}: {detail}" if message else detail
+    return plan_rules.fails_again(
+        code=str(error.get("code") or ""),
+        message=message,
+        remedy=str(error.get("remedy") or ""),
+        cost=cost,
+    )
 
 
 def _order_key(company_id: int, source_id: str) -> DocumentKey:

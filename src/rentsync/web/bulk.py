@@ -212,8 +212,8 @@ async def new_bulk_sync(request: Request, user: MayWork) -> Response:
 
 
 def _selection_errors(exc: ValidationError) -> dict[str, str]:
-    """The API's 422 problems, by the form field they name (the date range's own check names
-    no field: it is shown at "Invoice date to")."""
+    """The API's 422 problems, by the form field they name (one naming none is shown at
+    "Invoice date to", beside the range)."""
     errors: dict[str, str] = {}
     for error in exc.errors():
         location = error.get("loc") or ()
