@@ -313,19 +313,29 @@ class _Worker(procrastinate_worker.Worker):
         270 jobs a second while its slots waited. They share the lane's slots (procrastinate's
         semaphore: never more jobs than `concurrency`), and each fetch takes a job no other
         fetch can (procrastinate's fetch: FOR UPDATE SKIP LOCKED, one lock's jobs in order)."""
-        fetch = super()._fetch_and_process_jobs
         while True:
             self._notified = False
             loops = max(1, min(FETCH_LOOPS, self.concurrency))
             # Each loop runs to its own end (no job left, a stop, an error): none is cancelled
             # halfway through a fetch, which could leave a job taken and not run.
-            runs = [fetch() for _ in range(loops)]  # type: ignore[no-untyped-call]
+            runs = [self._one_fetch_loop() for _ in range(loops)]
             ended = await asyncio.gather(*runs, return_exceptions=True)
             for result in ended:
                 if isinstance(result, BaseException):
                     raise result
             if not self._notified or self._stop_event.is_set():
                 return
+
+    async def _one_fetch_loop(self) -> None:
+        """One of procrastinate's fetch loops. One that fails stops the worker (on its own: the
+        error is the database's, most likely): the others then end after their current fetch,
+        where, under a steady stream of jobs, they would fetch on and the worker would never
+        end (the failed loop's error is raised once every loop has ended)."""
+        try:
+            await super()._fetch_and_process_jobs()  # type: ignore[no-untyped-call]
+        except Exception:
+            self.stop()
+            raise
 
     async def _abort_running_jobs(self) -> None:
         """Cancel the running jobs, again every `ABORT_AGAIN_SECONDS` until they end.
