@@ -24,7 +24,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool
 
 from rentsync.domain.documents import DocumentType
-from rentsync.domain.ledger import DocumentKey
+from rentsync.domain.ledger import DocumentKey, QueueJob
 from rentsync.store.documents import BULK_SYNC_QUEUE, SYNC_QUEUE, SYNC_TASK
 from rentsync.sync.failures import RetryLater
 
@@ -41,6 +41,8 @@ DIAGNOSTICS_PRIORITY = -10
 """Below sync jobs (0): a worker with a free slot takes waiting sync jobs first."""
 MAINTENANCE_QUEUE = "maintenance"
 SERVICES_KEY = "services"
+QUEUE_JOB_KEY = "queue_job"
+"""A sync job's `QueueJob` in its context: whether the outcome's statement already ended it."""
 
 blueprint = procrastinate.Blueprint()
 
@@ -91,8 +93,11 @@ async def sync_document(
 ) -> str:
     """Make QuickBooks match one document's newest snapshot (the job carries only its key)."""
     key = DocumentKey(company_id, DocumentType(doc_type), source_id)
+    job = QueueJob(id=_job_id(context))
+    # The statement recording the outcome may end the job itself (`_Worker._persist_job_status`).
+    context.additional_context[QUEUE_JOB_KEY] = job
     try:
-        return await services_of(context).reconciler.reconcile(key)
+        return await services_of(context).reconciler.reconcile(key, job=job)
     except RetryLater:
         raise
     except Exception:
@@ -103,6 +108,12 @@ async def sync_document(
             extra={"action": "sync.crashed", "doc_key": key.lock(), "job_id": context.job.id},
         )
         raise
+
+
+def _job_id(context: procrastinate.JobContext) -> int:
+    job_id = context.job.id
+    assert job_id is not None  # a fetched job always has one
+    return job_id
 
 
 BULK_QUEUE = "bulk"
@@ -336,6 +347,30 @@ class _Worker(procrastinate_worker.Worker):
         except Exception:
             self.stop()
             raise
+
+    async def _persist_job_status(
+        self,
+        job: procrastinate.jobs.Job,
+        status: procrastinate.jobs.Status,
+        retry_decision: procrastinate.RetryDecision | None,
+        context: procrastinate.JobContext,
+        job_result: job_context.JobResult | None,
+    ) -> None:
+        """procrastinate's end of a job, unless the statement that recorded the sync's outcome
+        ended it already (`store.ledger.LedgerRepository.record`, issue 13 P4): ending it
+        again would fail, as it is no longer running; its outcome is recorded whatever happened
+        to the task after that statement."""
+        queue_job = context.additional_context.get(QUEUE_JOB_KEY)
+        if isinstance(queue_job, QueueJob) and queue_job.ended:
+            self._job_ids_to_abort.pop(queue_job.id, None)
+            return
+        await super()._persist_job_status(
+            job=job,
+            status=status,
+            retry_decision=retry_decision,
+            context=context,
+            job_result=job_result,
+        )
 
     async def _abort_running_jobs(self) -> None:
         """Cancel the running jobs, again every `ABORT_AGAIN_SECONDS` until they end.

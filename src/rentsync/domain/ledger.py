@@ -161,3 +161,16 @@ class DocumentKey:
     def lock(self) -> str:
         """The job lock: work on one document runs one at a time, in order."""
         return f"c{self.company_id}:{self.doc_type.value}:{self.source_id}"
+
+
+@dataclass(kw_only=True)
+class QueueJob:
+    """The queue job running a reconciliation (issue 13, P4).
+
+    The statement recording a final outcome may also end the job, saving the queue's own round
+    trip; `ended` then says so, and the worker does not end it again. A job that still has work
+    after the outcome (documents to schedule) is left for the queue to end once that is done, so
+    a worker killed in between runs it again rather than losing that work."""
+
+    id: int
+    ended: bool = False

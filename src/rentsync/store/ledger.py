@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from rentsync.domain.documents import DocumentType
-from rentsync.domain.ledger import DocumentKey, WriteIntent
+from rentsync.domain.ledger import DocumentKey, QueueJob, WriteIntent
 from rentsync.domain.triggers import Trigger
 from rentsync.store.connections import company_version
 from rentsync.store.documents import (
@@ -283,12 +283,18 @@ class LedgerRepository:
         qbo: dict[str, Any] | None = None,
         follow_newer_revision: bool = False,
         release: tuple[str, Sequence[DocumentType]] | None = None,
+        ending: QueueJob | None = None,
     ) -> None:
         """Write the outcome of one run and append it to the history, atomically.
 
         `release` (lock, kinds): the documents of those kinds taking that lock that ended
         skipped or failed are scheduled after the outcome is written (an order's payments that
         waited for its invoice), found by the same statement.
+
+        `ending` (with `release`): the queue job of this run, ended (succeeded) by the same
+        statement when it is still running and no document waits to be scheduled, which then
+        sets `ending.ended`; otherwise the queue ends it as usual after the scheduling (a
+        worker killed before that runs the job again, so the waiting documents are not lost).
 
         `qbo` carries what QBO now holds (qbo_entity, qbo_id, sync_token, synced_hash); a
         key present with None clears it (the document was deleted in QBO). Knowing the QBO Id
@@ -361,24 +367,36 @@ class LedgerRepository:
             outcome,
             Jsonb({"skip_reason": skip_reason, "error": error, "qbo": qbo or None}),
         )
+        if ending is not None and release is None:
+            raise ValueError("ending goes with release")
         if release is not None:
             if follow_newer_revision:
                 raise ValueError("release and follow_newer_revision do not go together")
             lock, kinds = release
             # The same statement also finds the documents waiting on the lock (as of before the
-            # update, which changes none of them): no round trip of its own.
+            # update, which changes none of them): no round trip of its own; and, when none
+            # waits, ends the run's queue job (procrastinate's own function, as its worker
+            # would call it next): no round trip for that either.
             combined = (
-                f"{ctes}, logged AS ({history} RETURNING 1) "
-                "SELECT (SELECT count(*) FROM logged), w.doc_type, w.source_id, w.revision "
-                f"FROM (SELECT 1) AS one LEFT JOIN ({WAITING}) AS w ON true"
+                f"{ctes}, logged AS ({history} RETURNING 1), waiting AS ({WAITING}), "
+                "ended AS (SELECT procrastinate_finish_job_v1(j.id, 'succeeded', false) "
+                "FROM procrastinate_jobs j WHERE j.id = %s AND j.status = 'doing' "
+                "AND EXISTS (SELECT FROM logged) AND NOT EXISTS (SELECT FROM waiting)) "
+                "SELECT (SELECT count(*) FROM logged), (SELECT count(*) FROM ended), "
+                "w.doc_type, w.source_id, w.revision "
+                "FROM (SELECT 1) AS one LEFT JOIN waiting AS w ON true"
             )
+            job_id = ending.id if ending is not None else None
             async with self._pool.connection() as conn:
                 cursor = await conn.execute(
-                    combined, (*arguments, *waiting_params(key.company_id, lock, kinds))
+                    combined,
+                    (*arguments, *waiting_params(key.company_id, lock, kinds), job_id),
                 )
                 rows = await cursor.fetchall()
                 if rows and rows[0][0]:
-                    found = [row[1:] for row in rows if row[1] is not None]
+                    if ending is not None and rows[0][1]:
+                        ending.ended = True
+                    found = [row[2:] for row in rows if row[2] is not None]
                     if found:
                         async with conn.transaction():
                             await schedule_rows(conn, key.company_id, lock, found)

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from rentsync.domain.connection import Connection
 from rentsync.domain.documents import DocumentType
-from rentsync.domain.ledger import DocumentKey, WriteIntent
+from rentsync.domain.ledger import DocumentKey, QueueJob, WriteIntent
 from rentsync.domain.settings import SyncSettings
 
 
@@ -231,6 +231,7 @@ class Ledger(Protocol):
         qbo: dict[str, Any] | None = None,
         follow_newer_revision: bool = False,
         release: tuple[str, Sequence[DocumentType]] | None = None,
+        ending: QueueJob | None = None,
     ) -> None: ...
 
     async def intend(

@@ -21,7 +21,7 @@ from typing import Any
 
 from rentsync.domain.clock import utcnow
 from rentsync.domain.documents import DocumentType
-from rentsync.domain.ledger import DocumentKey, SkipReason, SyncState
+from rentsync.domain.ledger import DocumentKey, QueueJob, SkipReason, SyncState
 from rentsync.mapping.errors import MappingError
 from rentsync.qbo import errors
 from rentsync.sync import retry
@@ -48,14 +48,20 @@ class Reconciler:
         self._rules = rules
         self._clock = clock
 
-    async def reconcile(self, key: DocumentKey) -> str:
-        """Run one reconciliation; returns the outcome, raises RetryLater to run again."""
+    async def reconcile(self, key: DocumentKey, *, job: QueueJob | None = None) -> str:
+        """Run one reconciliation; returns the outcome, raises RetryLater to run again.
+        `job`: the queue job running it (the outcome's statement may end it)."""
         started = self._clock()
         document, record, version = await self._ledger.get_with_document(key)
         if document is None or record is None:
             return "nothing_to_do"  # the company or document was removed meanwhile
         run = Run(
-            key=key, document=document, record=record, started=started, company_version=version
+            key=key,
+            document=document,
+            record=record,
+            started=started,
+            company_version=version,
+            job=job,
         )
         handler = self._handlers[key.doc_type]
         try:

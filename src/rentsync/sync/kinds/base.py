@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from rentsync.domain.bulk import BulkRule
 from rentsync.domain.documents import Document, DocumentType
-from rentsync.domain.ledger import DocumentKey, SyncState
+from rentsync.domain.ledger import DocumentKey, QueueJob, SyncState
 from rentsync.domain.listing import Listing
 from rentsync.domain.triggers import Trigger
 from rentsync.qbo import errors
@@ -46,6 +46,8 @@ class Run:
     started: datetime
     company_version: str | None = None
     """The company's read version as the run's first read found it (`QboAccess`)."""
+    job: QueueJob | None = None
+    """The queue job running it, which the statement recording the outcome may end."""
 
 
 @dataclass(frozen=True, kw_only=True)
