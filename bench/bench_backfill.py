@@ -16,7 +16,10 @@ and run (`POST /api/v1/bulk-syncs`, `.../start`). It prints:
 
 `RENTSYNC_BENCH_BACKFILL=full` runs the issue's 100,000 orders (1,000 customers, 100 products;
 several minutes of ingest alone); the default (`small`, 2,000 orders) keeps `make bench` short;
-`RENTSYNC_BENCH_BACKFILL=<number>` any other count of orders.
+`RENTSYNC_BENCH_BACKFILL=<number>` any other count of orders. `RENTSYNC_BENCH_BACKFILL_PAID=1`
+gives every order a payment (every third refunded in part): a bulk sync of every kind, where a
+payment waits for its order's invoice under the order's lock. Every run prints the preview's
+estimate beside the run's time and requests (B5).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import httpx2
 from bench.bench_ceiling import customer_body, order_body, product_body
 from bench.rig import Meter, Rig, process_rig
 
+REAL_LIMIT = 500
+REAL_LATENCY_MS = 150
 SIZES = {"tiny": 200, "small": 2_000, "full": 100_000}
 PUTS_IN_FLIGHT = 32
 POLL_SECONDS = 1.0
@@ -59,13 +64,34 @@ async def _until(
         await asyncio.sleep(POLL_SECONDS)
 
 
-async def _run(n_orders: int) -> list[str]:
+def payment_body(n: int) -> dict[str, Any]:
+    """A card payment on order O-n (every order costs at least 5.50), every third refunded
+    in part."""
+    refunds = [{"id": "RF-1", "amount": "1.00", "date": "2026-11-25", "method": "card"}]
+    return {
+        "order_id": f"O-{n}",
+        "amount": "5.00",
+        "date": "2026-11-21",
+        "method": "card",
+        "reference_number": f"AUTH-{n}",
+        "refunds": refunds if n % 3 == 0 else [],
+    }
+
+
+async def _run(n_orders: int, *, paid: bool, real_qbo: bool) -> list[str]:
+    qbo = (
+        f"QBO's real limits and {REAL_LATENCY_MS} ms latency"
+        if real_qbo
+        else "zero latency, limits off"
+    )
     n_customers = min(1_000, max(10, n_orders // 100))
     n_products = min(100, max(5, n_orders // 1_000))
     puts = [("customers", f"C-{n}", customer_body(n)) for n in range(n_customers)]
     puts += [("products", f"P-{n}", product_body(n)) for n in range(n_products)]
     puts += [("orders", f"O-{n}", order_body(n, n_customers, n_products)) for n in range(n_orders)]
-    async with process_rig(requests_per_minute=1_000_000) as rig:
+    if paid:
+        puts += [("payments", f"PAY-{n}", payment_body(n)) for n in range(n_orders)]
+    async with process_rig(requests_per_minute=REAL_LIMIT if real_qbo else 1_000_000) as rig:
         meter = Meter(rig)
         meter.mark("start")
         ingest: dict[str, float] = {}
@@ -76,7 +102,10 @@ async def _run(n_orders: int) -> list[str]:
             ingest["seconds"] = time.monotonic() - started
 
         company = await rig.add_company(
-            "Backfill Rentals", limits=False, latency_ms=0, before_connecting=send
+            "Backfill Rentals",
+            limits=real_qbo,
+            latency_ms=REAL_LATENCY_MS if real_qbo else 0,
+            before_connecting=send,
         )
         meter.mark("ingested")
         api = company.api
@@ -99,7 +128,10 @@ async def _run(n_orders: int) -> list[str]:
         meter.mark("done")
         books = await rig.books(company.realm)
         entities = books.get("entities", {})
-        in_qbo = {name: len(entities.get(name, {})) for name in ("Customer", "Item", "Invoice")}
+        in_qbo = {
+            name: len(entities.get(name, {}))
+            for name in ("Customer", "Item", "Invoice", "Payment", "RefundReceipt")
+        }
         [(requests, batches)] = await rig.sql(
             "SELECT count(*), count(*) FILTER (WHERE path LIKE %s) FROM qbo_log "
             "WHERE company_id = %s",
@@ -114,9 +146,10 @@ async def _run(n_orders: int) -> list[str]:
     cpu = meter.cpu_between("previewed", "done")
     ingest_cpu = meter.cpu_between("start", "ingested")
     rows = [
-        f"{n_orders:,} orders over {n_customers:,} customers and {n_products} products sent "
-        f"before the connection ({ingest['seconds']:.0f} s, {n_orders / ingest['seconds']:.0f} "
-        f"PUTs/s); then one bulk sync of everything not in QBO; zero latency, limits off; 1 "
+        f"{n_orders:,} orders over {n_customers:,} customers and {n_products} products"
+        f"{', each paid (a third refunded in part),' if paid else ''} sent "
+        f"before the connection ({ingest['seconds']:.0f} s, {len(puts) / ingest['seconds']:.0f} "
+        f"PUTs/s); then one bulk sync of everything not in QBO; {qbo}; 1 "
         f"worker (concurrency 10), every part its own process; load at the end "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores",
         f"preview of {preview['orders']:,} orders: {preview_seconds:.1f} s "
@@ -125,6 +158,11 @@ async def _run(n_orders: int) -> list[str]:
         f"run: {documents:,} QBO documents ({in_qbo}) in {run_seconds:.0f} s = "
         f"{documents / run_seconds:.0f} documents/s wall-clock; {requests:,} requests "
         f"({batches} batches); state {done['state']}, progress {done['progress']}",
+        f"the preview's estimate against the run: {preview['estimated_seconds']:.0f} s "
+        f"estimated, {run_seconds:.0f} s run "
+        f"({run_seconds / max(preview['estimated_seconds'], 0.1):.2f}x); "
+        f"{preview['qbo_calls']:,} requests estimated, {requests:,} sent "
+        f"(the estimate takes QuickBooks' round trip as 0.5 s; this emulator's: {qbo})",
         "run, CPU seconds per QBO document: "
         + ", ".join(
             f"{who} {seconds / max(documents, 1) * 1000:.2f} ms" for who, seconds in cpu.items()
@@ -156,7 +194,9 @@ def main() -> None:
     n_orders = SIZES.get(size) or (int(size) if size.isdigit() else 0)
     if n_orders <= 0:
         raise SystemExit(f"RENTSYNC_BENCH_BACKFILL must be one of {', '.join(SIZES)} or a number")
-    for row in asyncio.run(_run(n_orders)):
+    paid = os.environ.get("RENTSYNC_BENCH_BACKFILL_PAID", "") not in ("", "0")
+    real_qbo = os.environ.get("RENTSYNC_BENCH_BACKFILL_QBO", "") == "real"
+    for row in asyncio.run(_run(n_orders, paid=paid, real_qbo=real_qbo)):
         print(f"  {row}")
 
 

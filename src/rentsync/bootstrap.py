@@ -205,6 +205,7 @@ def build_bulk_syncs(
         references=build_references(pool, documents, ledger),
         locks=AdvisoryLocks(pool),
         window=2 * settings.bulk_concurrency,
+        slots=settings.bulk_concurrency,
         requests_per_minute=settings.qbo_requests_per_minute,
     )
 

@@ -77,8 +77,8 @@ async def show_preview(services: Services, bulk: BulkSyncRow, console: Console) 
     minutes, seconds = divmod(round(report.estimated.total_seconds()), 60)
     console.print(
         f"QuickBooks calls: {report.calls} ({bulk.estimated_calls} operations, in batches); "
-        f"about {minutes} min {seconds} s at the "
-        f"company's ceiling ({report.ceiling})."
+        f"about {minutes} min {seconds} s (an order's payments wait for its invoice, a "
+        f"vendor's documents for one another; {report.ceiling})."
     )
 
 

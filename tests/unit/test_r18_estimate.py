@@ -110,3 +110,65 @@ def test_b5_the_first_documents_wait_one_round_for_their_references() -> None:
     assert alone.duration.total_seconds() == pytest.approx(5_000 / 1_600 * 62, abs=0.5)
     only = bulk.estimate(batched=0, singles=0, references=30)
     assert only.duration.total_seconds() == pytest.approx((1 + 30) / 1_600 * 62)
+
+
+ROUND = bulk.BATCH_LINGER_SECONDS + bulk.ROUND_TRIP_SECONDS
+"""A batched operation's wait when its batch does not fill: the linger, then the round trip."""
+
+
+def test_b5_a_small_run_of_paid_orders_takes_its_longest_chain() -> None:
+    """bench_backfill with payments (20 orders, each paid, every third refunded in part; QBO's
+    limits, 150 ms; 2026-12-06 09:32, load 1.6): 8 s estimated, 14 s run. The ceiling did not
+    bind: a payment waits under its order's lock for the order's invoice, its refund for it,
+    each of their batched operations through a batch's linger."""
+    batched, singles = 20 + 2 * 20 + 7, 20 + 2 * 7  # invoices; payments; refunds
+    chains = bulk.Chains(documents=47, groups=20, longest=bulk.BulkCost(batched=4, single=3))
+    cost = bulk.estimate(batched=batched, singles=singles, references=15, chains=chains)
+    longest = 4 * ROUND + 3 * bulk.ROUND_TRIP_SECONDS
+    assert longest == bulk.chain_seconds(chains.longest)
+    assert cost.duration.total_seconds() == pytest.approx(
+        longest + bulk.REFERENCE_ROUND.total_seconds()
+    )
+    at_the_ceiling = bulk.estimate(batched=batched, singles=singles, references=15)
+    assert at_the_ceiling.duration.total_seconds() == pytest.approx(8, abs=0.5)
+    ran = 14.0
+    assert abs(cost.duration.total_seconds() - ran) / ran <= 0.2
+    assert abs(at_the_ceiling.duration.total_seconds() - ran) / ran > 0.4
+    assert cost.requests == at_the_ceiling.requests, "the chains change the time only"
+
+
+def test_b5_a_large_run_of_paid_orders_is_held_by_the_ceiling() -> None:
+    """The same bench at 300 orders: 93 s estimated, 89 s run; the chains (34 locks side by
+    side) take less than the ceiling's time, so the estimate stays the ceiling's."""
+    batched, singles = 300 + 2 * 300 + 100, 300 + 2 * 100
+    chains = bulk.Chains(documents=700, groups=300, longest=bulk.BulkCost(batched=4, single=3))
+    cost = bulk.estimate(batched=batched, singles=singles, references=15, chains=chains)
+    at_the_ceiling = bulk.estimate(batched=batched, singles=singles, references=15)
+    assert cost.duration == at_the_ceiling.duration
+    assert bulk.in_flight(chains, slots=40, window=80) == pytest.approx(80 * 300 / 700)
+
+
+def test_b5_long_locks_share_the_run_among_the_few_in_flight() -> None:
+    """Ten vendors with ten bills each: the window (80 documents) holds 8 vendors' documents,
+    so 8 chains run side by side, whatever the lane's slots."""
+    chains = bulk.Chains(documents=100, groups=10, longest=bulk.BulkCost(batched=10))
+    cost = bulk.estimate(batched=100, singles=0, references=0, chains=chains)
+    assert bulk.in_flight(chains, slots=40, window=80) == 8
+    assert cost.duration.total_seconds() == pytest.approx(100 * ROUND / 8)
+    # A wider window: all ten side by side, never more chains than locks.
+    wider = bulk.estimate(batched=100, singles=0, references=0, chains=chains, window=800)
+    assert bulk.in_flight(chains, slots=40, window=800) == 10
+    assert wider.duration.total_seconds() == pytest.approx(bulk.chain_seconds(chains.longest))
+
+
+def test_b5_enough_chains_side_by_side_fill_their_batches_at_once() -> None:
+    """bench_backfill, 300 orders (no payments; QBO's limits, 150 ms; 09:37, load 1.5): 6 s
+    run. 40 invoices in flight fill a batch of 30 at once, so none waits for a linger: the
+    chains add nothing to the ceiling's time (counting a linger for each said 18 s). (That
+    the ceiling's time, 15 s, is itself long for a run within one minute's budget, which QBO
+    lets go at once, is not modelled.)"""
+    chains = bulk.Chains(documents=300, groups=300, longest=bulk.BulkCost(batched=1))
+    cost = bulk.estimate(batched=300, singles=0, references=15, chains=chains)
+    assert bulk.in_flight(chains, slots=40, window=80) == 40
+    assert cost.duration == bulk.estimate(batched=300, singles=0, references=15).duration
+    assert bulk.chain_seconds(chains.longest, side_by_side=40) == bulk.ROUND_TRIP_SECONDS

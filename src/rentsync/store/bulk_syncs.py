@@ -21,12 +21,14 @@ from psycopg_pool import AsyncConnectionPool
 
 from rentsync.domain.bulk import (
     ORDER_KINDS,
+    BulkCost,
     BulkKind,
     Plan,
     Planned,
     SelectBy,
     Selection,
     State,
+    chain_seconds,
 )
 from rentsync.domain.documents import DocumentType, OrderKind
 from rentsync.domain.ledger import DocumentKey
@@ -67,6 +69,11 @@ class BulkSyncRow:
     batched_operations: int = 0
     single_operations: int = 0
     preview_stage: str = "orders"
+    groups: int = 0
+    """Locks among the documents handed to the sync (each lock's run one after another)."""
+    longest_batched: int = 0
+    longest_single: int = 0
+    """The operations of the lock whose chain takes longest (`domain.bulk.Chains`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +121,29 @@ class PlannedItem:
     revision: int
     plan: Plan
     doc_type: DocumentType = DocumentType.ORDER
+    lock: str = ""
+    """The job lock it runs under: the items of one lock, next to each other, are one chain."""
+
+
+def chains_of(items: Sequence[PlannedItem]) -> tuple[int, BulkCost]:
+    """The locks among the items handed to the sync (all but skips) and the operations of the
+    longest one's chain (`domain.bulk.chain_seconds`). A lock's items are next to each other
+    within a preview chunk; one split by a chunk's end counts twice (its chain as two)."""
+    groups = 0
+    longest = BulkCost()
+    current: str | None = None
+    chain = BulkCost()
+    for item in items:
+        if item.plan.planned is Planned.SKIP:
+            continue
+        if item.lock != current:
+            groups += 1
+            current, chain = item.lock, BulkCost()
+        cost = item.plan.cost
+        chain = BulkCost(batched=chain.batched + cost.batched, single=chain.single + cost.single)
+        if chain_seconds(chain) > chain_seconds(longest):
+            longest = chain
+    return groups, longest
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,7 +185,8 @@ class OutcomeCount:
 _COLUMNS = (
     "id, company_id, selection, state, start_when_previewed, preview_after, items, dispatched, "
     "planned, estimated_calls, created_at, previewed_at, started_at, cancelled_at, finished_at, "
-    "phase, batched_operations, single_operations, preview_stage"
+    "phase, batched_operations, single_operations, preview_stage, groups, longest_batched, "
+    "longest_single"
 )
 
 
@@ -489,6 +520,11 @@ class BulkSyncRepository:
             calls = sum(item.plan.calls for item in items) + new_references * reference_calls
             batched = sum(item.plan.cost.batched for item in items)
             singles = sum(item.plan.cost.single for item in items)
+            groups, chain = chains_of(items)
+            longest = max(
+                (chain, BulkCost(batched=locked.longest_batched, single=locked.longest_single)),
+                key=chain_seconds,
+            )
             next_state = State.PREVIEWING
             if last:
                 next_state = State.RUNNING if locked.start_when_previewed else State.PREVIEWED
@@ -496,6 +532,7 @@ class BulkSyncRepository:
                 "UPDATE bulk_syncs SET items = items + %s, planned = %s, "
                 "estimated_calls = estimated_calls + %s, batched_operations = "
                 "batched_operations + %s, single_operations = single_operations + %s, "
+                "groups = groups + %s, longest_batched = %s, longest_single = %s, "
                 "preview_after = %s, preview_stage = %s, state = %s, "
                 "previewed_at = CASE WHEN %s THEN now() END, "
                 "started_at = CASE WHEN %s THEN now() END WHERE id = %s",
@@ -505,6 +542,9 @@ class BulkSyncRepository:
                     calls,
                     batched,
                     singles,
+                    groups,
+                    longest.batched,
+                    longest.single,
                     None if next_stage else after,
                     next_stage or bulk.preview_stage,
                     next_state.value,

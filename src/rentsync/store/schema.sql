@@ -471,7 +471,12 @@ CREATE TABLE bulk_syncs (
     batched_operations bigint NOT NULL DEFAULT 0,
     single_operations bigint NOT NULL DEFAULT 0,
     -- The preview walks the orders (with their payments), then the vendor side (0083).
-    preview_stage  text NOT NULL DEFAULT 'orders' CHECK (preview_stage IN ('orders', 'vendors'))
+    preview_stage  text NOT NULL DEFAULT 'orders' CHECK (preview_stage IN ('orders', 'vendors')),
+    -- A lock's documents run one after another: the locks among the documents handed to the
+    -- sync, and the operations of the longest lock's chain (0095).
+    groups         bigint NOT NULL DEFAULT 0,
+    longest_batched integer NOT NULL DEFAULT 0,
+    longest_single integer NOT NULL DEFAULT 0
 );
 CREATE INDEX bulk_syncs_company_idx ON bulk_syncs (company_id, id DESC);
 

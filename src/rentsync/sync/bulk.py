@@ -146,6 +146,7 @@ class BulkSyncs:
         references: References,
         locks: AdvisoryLocks,
         window: int = WINDOW,
+        slots: int = WINDOW // 2,
         preview_chunk: int = PREVIEW_CHUNK,
         poll_seconds: float = 0.2,
         requests_per_minute: int = plan_rules.REQUESTS_PER_MINUTE,
@@ -158,6 +159,7 @@ class BulkSyncs:
         self._references = references
         self._locks = locks
         self._window = window
+        self._slots = slots
         self._chunk = preview_chunk
         self._poll = poll_seconds
         self._per_minute = requests_per_minute
@@ -204,11 +206,21 @@ class BulkSyncs:
     async def report(self, bulk: BulkSyncRow) -> Report:
         counts = await self.repository.outcomes(bulk.id)
         references, references_settled = await self.repository.reference_progress(bulk)
+        handed = sum(n for plan, n in bulk.planned.items() if plan != Planned.SKIP)
         cost = plan_rules.estimate(
             batched=bulk.batched_operations,
             singles=bulk.single_operations,
             references=references,
             requests_per_minute=self._per_minute,
+            chains=plan_rules.Chains(
+                documents=handed,
+                groups=bulk.groups,
+                longest=plan_rules.BulkCost(
+                    batched=bulk.longest_batched, single=bulk.longest_single
+                ),
+            ),
+            slots=self._slots,
+            window=self._window,
         )
         return Report(
             references=references,
@@ -327,7 +339,11 @@ class BulkSyncs:
                             to_create.setdefault(ref, len(items) + 1)
             items.append(
                 PlannedItem(
-                    source_id=doc.source_id, revision=doc.revision, plan=plan, doc_type=key.doc_type
+                    source_id=doc.source_id,
+                    revision=doc.revision,
+                    plan=plan,
+                    doc_type=key.doc_type,
+                    lock=doc.job_lock or key.lock(),
                 )
             )
         order = list(kinds)
@@ -416,7 +432,10 @@ class BulkSyncs:
                             to_create.setdefault(ref, len(items) + 1)
                 items.append(
                     PlannedItem(
-                        source_id=candidate.source_id, revision=candidate.revision, plan=plan
+                        source_id=candidate.source_id,
+                        revision=candidate.revision,
+                        plan=plan,
+                        lock=key.lock(),
                     )
                 )
             for follower in followers.get(key.lock(), []):
@@ -431,6 +450,7 @@ class BulkSyncs:
                         revision=follower.revision,
                         plan=plan,
                         doc_type=follower.key_type,
+                        lock=key.lock(),
                     )
                 )
             await asyncio.sleep(0)
