@@ -520,7 +520,9 @@ async def _run_processes() -> list[str]:
     cpu["bench client"] = own_cpu
     rentsync = sum(seconds for who, seconds in cpu.items() if who not in ("bench client",))
     per_doc = {who: seconds / ORDERS * 1000 for who, seconds in cpu.items()}
-    busiest = max(per_doc, key=lambda who: per_doc[who])
+    # One event loop each (PostgreSQL's backends run side by side on every core).
+    loops = [who for who in per_doc if who not in ("postgresql", "bench client")]
+    busiest = max(loops, key=lambda who: per_doc[who])
     return [
         f"P4  documents/s end to end, every part its own process (goal >= 400/s): "
         f"{ORDERS / elapsed:.0f}/s (PUTs alone: {ORDERS / put_seconds:.0f}/s; event-to-QBO p50 "
@@ -530,7 +532,8 @@ async def _run_processes() -> list[str]:
         + ", ".join(f"{who} {ms:.2f} ms" for who, ms in per_doc.items())
         + f"; all but the bench client {rentsync / ORDERS * 1000:.2f} ms -> at most "
         f"{ORDERS / rentsync * (os.cpu_count() or 1):.0f} documents/s on {os.cpu_count()} idle "
-        f"cores, the busiest process ({busiest}) alone at most {1000 / per_doc[busiest]:.0f}/s; "
+        f"cores, the busiest rentsync or emulator process ({busiest}) alone at most "
+        f"{1000 / per_doc[busiest]:.0f}/s on its one core; "
         f"database transactions per document {transactions / ORDERS:.1f}",
     ]
 
