@@ -6,7 +6,7 @@ when the whole batch failed. Against the emulator, through the real client."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rentsync.qbo import errors
@@ -215,3 +215,71 @@ async def test_r18_past_half_the_minutes_batches_creates_also_go_singly_beside_t
         assert coalescer.batches_sent == 3
         log = await h.services.qbo_log.page(h.company_id, limit=50)
         assert sum(1 for entry in log if "/customer" in entry.path) == 2
+
+
+class _Gated:
+    """The client, its single creates held at `gate` (batches go through), each noted."""
+
+    def __init__(self, client: Any, gate: asyncio.Event) -> None:
+        self._client = client
+        self._gate = gate
+        self.realm_id = client.realm_id
+        self.singles: list[str] = []
+        self.batches: list[list[str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    async def create(self, entity: str, payload: Any, *, requestid: str) -> Any:
+        self.singles.append(payload["DisplayName"])
+        await self._gate.wait()
+        return await self._client.create(entity, payload, requestid=requestid)
+
+    async def batch(self, items: list[Any], *, requestid: str | None = None) -> Any:
+        self.batches.append([item.payload["DisplayName"] for item in items])
+        return await self._client.batch(items, requestid=requestid)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait until `condition` holds (a hang guard, not a timing assertion)."""
+    async with asyncio.timeout(60):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_r18_past_the_minutes_batches_calls_wait_for_the_next_batch_and_fill_it(
+    settings: Settings,
+) -> None:
+    """Once the window's batches are spent, `singles_beside_batches` calls at a time go singly
+    (the next as soon as one is answered) and the others wait for the next batch the window
+    frees, which goes full at once. Before, every call went singly, all of them waiting in the
+    limiter, and the batch the window freed next carried only the calls made since."""
+    async with qbo_harness(settings) as h:
+        await h.connect()
+        client = await h.services.qbo.client_for(h.company_id)
+        now = [0.0]
+        gated = _Gated(client, asyncio.Event())
+        coalescer = BatchCoalescer(
+            linger_seconds=0.05,
+            max_items=3,
+            batches_per_minute=1,
+            singles_beside_batches=1,
+            clock=lambda: now[0],
+        )
+        gateway = coalescer.gateway(gated)  # type: ignore[arg-type]
+        made = await _create_customers(gateway, h.company_id, "Window", range(3))
+        assert gated.batches == [[f"Window {n}" for n in range(3)]], "the window's one batch"
+        rest = asyncio.ensure_future(
+            _create_customers(gateway, h.company_id, "Window", range(3, 8))
+        )
+        await _until(lambda: len(gated.singles) == 1)  # held at the gate
+        await asyncio.sleep(0.2)  # several lingers: nothing else goes while no batch is left
+        assert (len(gated.singles), len(gated.batches)) == (1, 1)
+        now[0] += 62  # the window frees a batch: three of the four waiting go in it, at once
+        await _until(lambda: len(gated.batches) == 2)
+        assert gated.batches[1] == [f"Window {n}" for n in (4, 5, 6)]
+        gated._gate.set()  # the single is answered: the last waiting call goes singly
+        made += await rest
+        assert gated.singles == ["Window 3", "Window 7"]
+        assert len({written.id for written in made}) == 8
+        assert coalescer.batches_sent == 2

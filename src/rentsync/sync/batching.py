@@ -44,19 +44,21 @@ B1: its look-up is answered before its create is sent. A lone look-up is the `=`
 client itself sends; a page as long as QBO's longest (1,000 rows) sends each caller's look-up
 again on its own, paged as alone.
 
-QBO takes at most 40 batches a minute per realm and app. A batch of few items spends one of
-those 40 for little, so when this process has sent 40 batches to a realm in the last minute
-(the limiter's window, about `MINUTE_MARGIN_SECONDS` longer), the calls go singly (concurrently)
-rather than wait for the next minute, and they linger only `single_linger_seconds` (enough for
-look-ups to meet), not the batch linger: a single request gains nothing from waiting, and a bulk
-job that waits holds a slot of the bulk lane. And once half of them are spent (a run longer than
-the minute's batches), a few creates at a time (`SINGLES_BESIDE_BATCHES`) go singly at once
+QBO takes at most 40 batches a minute per realm and app (counted here per process, over the
+limiter's window, about `MINUTE_MARGIN_SECONDS` longer). Once half of them are spent (a run longer
+than the minute's batches), a few calls at a time (`SINGLES_BESIDE_BATCHES`) go singly at once
 beside the batches: batches alone would hold a long run to 40 x 30 a minute and leave the
-singles' share of the minute unused until the batches ran out (on a machine that keeps up with
-the ceiling and no faster, about the share the bulk estimate counts, `domain.bulk.singles_share`;
-on a faster one the batches fill at once and fewer go singly). Batches help while they are the
-cheaper way, never hold the run up. (Per process: several worker processes together may ask
-for more; the limiter then holds the extra batches.)
+singles' share of the minute unused (on a machine that keeps up with the ceiling and no faster,
+about the share the bulk estimate counts, `domain.bulk.singles_share`; on a faster one the
+batches fill at once and fewer go singly). Once all 40 are spent, the same few go singly at a
+time, the next waiting one as soon as a single is answered, and the other calls wait for the
+next batch the window frees, which then goes full at once. (Before, every call went singly once
+the batches were spent: the bulk lane's slots all waited as singles in the limiter, about 5 s
+each, and when the window freed a batch only the few calls made since could fill it: the first
+batches of each minute went a third full, 15-25 % of the batches' items unused.) A lone call
+never waits for a batch: with fewer than `SINGLES_BESIDE_BATCHES` singles out it goes at once.
+(Per process: several worker processes together may ask for more; the limiter then holds the
+extra batches.)
 
 A batch of creates only has one requestid (at most 36 characters, derived from its items'
 requestids); a batch carrying queries has none, since QBO answers a resent requestid with the
@@ -93,9 +95,9 @@ from rentsync.sync.ports import QboGateway, Written
 
 BATCHES_PER_MINUTE = qbo_rules.BATCHES_PER_MINUTE
 LINGER_SECONDS = 0.05
-"""How long the first call of a batch waits for others: a small part of one QBO round trip. Also
-how long calls wait for one another once the minute's batches are spent (they go singly), and
-look-ups by name for one another (they always go singly, merged)."""
+"""How long the first call of a batch waits for others: a small part of one QBO round trip (a
+bulk run waits longer, `sync.bulk.BATCH_LINGER_SECONDS`). Also how long look-ups by name wait
+for one another (they always go singly, merged)."""
 BATCH_WINDOW_SECONDS = 60.0 + qbo_rules.MINUTE_MARGIN_SECONDS
 """The window of the 40 batches a minute, as the limiter counts it: counted shorter here, a batch
 would wait in the limiter for the rest, with its 30 callers."""
@@ -242,7 +244,6 @@ class BatchCoalescer:
         self,
         *,
         linger_seconds: float = LINGER_SECONDS,
-        single_linger_seconds: float = LINGER_SECONDS,
         lookup_linger_seconds: float = LINGER_SECONDS,
         max_items: int = MAX_BATCH_ITEMS,
         batches_per_minute: int = BATCHES_PER_MINUTE,
@@ -253,10 +254,11 @@ class BatchCoalescer:
         self._singles: dict[str, int] = {}
         """Per realm, single requests of this process not answered yet."""
         self._linger = linger_seconds
-        self._single_linger = min(single_linger_seconds, linger_seconds)
         self._lookup_linger = lookup_linger_seconds
         self._finds: dict[str, list[_Call]] = {}
         """Per realm, the look-ups by name waiting to go as merged single queries."""
+        self._find_generation: dict[str, int] = {}
+        """Per realm, how many times its look-ups were sent (voids a stale linger timer)."""
         self._max = max_items
         self._per_minute = batches_per_minute
         self._clock = clock
@@ -306,56 +308,79 @@ class BatchCoalescer:
             return await call.answer
         waiting = self._waiting.setdefault(realm_id, [])
         waiting.append(call)
-        if len(waiting) >= self._max and len(_units(waiting)) >= self._max:
-            self._take(realm_id, batch=True)
+        if (
+            len(waiting) >= self._max
+            and len(_units(waiting)) >= self._max
+            and self._batches_left(realm_id)
+        ):
+            self._take(realm_id)
         elif len(waiting) == 1:
-            # Once the minute's batches are spent the calls go singly: no batch to fill. They
-            # stay single even if a batch frees meanwhile: a batch of two would waste it.
-            batch = self._batches_left(realm_id)
-            linger = self._linger if batch else self._single_linger
             generation = self._generation.get(realm_id, 0)
-            self._start(self._linger_then_take(realm_id, generation, linger, batch))
+            self._start(self._linger_then_take(realm_id, generation, self._linger))
         return await call.answer
 
     async def _look_up(self, realm_id: str, call: _Call) -> Any:
-        """A look-up by name: it waits `lookup_linger_seconds` for others of the realm, then
-        those that met go as single merged queries (`_units`), never as batch items."""
+        """A look-up by name: it waits up to `lookup_linger_seconds` for others of the realm
+        (30 waiting go at once), then those that met go as single merged queries (`_units`),
+        never as batch items."""
         waiting = self._finds.setdefault(realm_id, [])
         waiting.append(call)
-        if len(waiting) == 1:
-            self._start(self._send_lookups(realm_id))
+        if len(waiting) >= self._max:
+            self._send_lookups(realm_id)
+        elif len(waiting) == 1:
+            generation = self._find_generation.get(realm_id, 0)
+            self._start(self._linger_then_look_up(realm_id, generation))
         return await call.answer
 
-    async def _send_lookups(self, realm_id: str) -> None:
+    async def _linger_then_look_up(self, realm_id: str, generation: int) -> None:
         await asyncio.sleep(self._lookup_linger)
+        if self._find_generation.get(realm_id, 0) == generation:
+            self._send_lookups(realm_id)
+
+    def _send_lookups(self, realm_id: str) -> None:
+        """Send the realm's waiting look-ups now; the linger timer of their first is void."""
         calls = self._finds.pop(realm_id, [])
-        await asyncio.gather(*(self._single(unit) for unit in _units(calls)))
+        self._find_generation[realm_id] = self._find_generation.get(realm_id, 0) + 1
+        for unit in _units(calls):
+            self._start(self._single(unit))
 
-    def _take(self, realm_id: str, *, batch: bool) -> None:
-        """Send what waits for the realm now, as one request. The linger timer started by this
-        batch's first call is void from here: left to fire, it would send the next batch
-        before that one had its own linger to fill (batches of 30, 4, 30, 3, ...)."""
-        calls = self._waiting.pop(realm_id, [])
+    def _take(self, realm_id: str) -> None:
+        """Send what waits for the realm now (up to a batch's items), as one request. The
+        linger timer started by this batch's first call is void from here: left to fire, it
+        would send the next batch before that one had its own linger to fill (batches of 30,
+        4, 30, 3, ...). Calls beyond the batch (they gathered while no batch was left) wait for
+        the next one, without a linger of their own: they have waited already."""
+        waiting = self._waiting.pop(realm_id, [])
+        calls, rest = waiting[: self._max], waiting[self._max :]
         self._generation[realm_id] = self._generation.get(realm_id, 0) + 1
-        self._start(self._dispatch(realm_id, calls, batch=batch))
+        if rest:
+            self._waiting[realm_id] = rest
+            generation = self._generation[realm_id]
+            self._start(self._linger_then_take(realm_id, generation, 0.0))
+        self._start(self._dispatch(realm_id, calls))
 
-    async def _linger_then_take(
-        self, realm_id: str, generation: int, linger: float, batch: bool
-    ) -> None:
+    async def _linger_then_take(self, realm_id: str, generation: int, linger: float) -> None:
+        """After the linger, the batch goes as soon as the window has one left (checked at
+        each linger: the clock may be a test's); meanwhile up to `singles_beside_batches` of
+        its calls at a time go singly (`_promote`)."""
         await asyncio.sleep(linger)
-        if self._generation.get(realm_id, 0) == generation:
-            self._take(realm_id, batch=batch)
+        while self._generation.get(realm_id, 0) == generation:
+            wait = self._until_batch(realm_id)
+            if wait <= 0:
+                self._take(realm_id)
+                return
+            await asyncio.sleep(min(wait, max(self._linger, LINGER_SECONDS)))
 
     def _start(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _dispatch(self, realm_id: str, calls: list[_Call], *, batch: bool = True) -> None:
+    async def _dispatch(self, realm_id: str, calls: list[_Call]) -> None:
         if not calls:
             return
         units = _units(calls)
-        if len(units) == 1 or not batch or not self._batch_allowed(realm_id):
+        if len(units) == 1 or not self._batch_allowed(realm_id):
             await asyncio.gather(*(self._single(unit) for unit in units))
             return
         await self._batch(realm_id, units)
@@ -364,10 +389,31 @@ class BatchCoalescer:
         """Whether a call goes singly at once beside the batches: once half the window's batches
         are spent (a long run, which batches alone would hold to 40 x 30 a minute), while fewer
         than `singles_beside_batches` single requests wait. A short run still sends every call
-        in batches (the fewest requests)."""
-        if not self._batches_left(realm_id):
-            return False  # every call goes singly anyway, after the short linger
+        in batches (the fewest requests). Once the window's batches are all spent, the same:
+        the other calls wait for the next batch, and go singly one by one as the singles before
+        them are answered (`_promote`), rather than all wait as singles in the limiter, where
+        they would stay single when a batch frees (the batches after such a wait went a third
+        full, and the lane's slots all waited in the limiter)."""
         return self._long_run(realm_id) and self._singles.get(realm_id, 0) < self._beside
+
+    def _promote(self, realm_id: str) -> None:
+        """Once the window's batches are spent, the calls waiting for the next batch go singly
+        one by one as the singles' places free (in the order they came)."""
+        waiting = self._waiting.get(realm_id)
+        if not waiting or self._batches_left(realm_id):
+            return  # a batch goes at its linger's end
+        while waiting and self._single_beside(realm_id):
+            call = waiting.pop(0)
+            self._start(self._single(_Unit((call,), call.query)))
+        if not waiting:
+            self._waiting.pop(realm_id, None)
+            self._generation[realm_id] = self._generation.get(realm_id, 0) + 1  # timer void
+
+    def _until_batch(self, realm_id: str) -> float:
+        """Seconds until the window has a batch left for the realm (0: it has one now)."""
+        if self._batches_left(realm_id) or not self._sent[realm_id]:
+            return 0.0
+        return self._sent[realm_id][0] + BATCH_WINDOW_SECONDS - self._clock()
 
     def _long_run(self, realm_id: str) -> bool:
         """Half the window's batches spent: a run that batches alone would hold to 40 x 30 a
@@ -386,6 +432,7 @@ class BatchCoalescer:
                 await _single(unit)
             finally:
                 self._singles[realm_id] -= 1
+                self._promote(realm_id)
 
         return send()
 
