@@ -66,6 +66,10 @@ first answer, which for a lookup may be stale (the coalescer never resends a bat
 looks up and writes again on its own). bIds are "1".."30" (at most 10 characters). A lone call is
 sent as a single call. Batches count toward the 500 requests and the 40 batches a minute (the
 limiter).
+
+Every task of the coalescer (a linger, a send) starts through `_start`, which fails the calls it
+carries if it ends abnormally: calls still waiting to be sent as nothing sent (`Unreachable`),
+calls being sent as uncertain; both retried by the sync's retry table.
 """
 
 from __future__ import annotations
@@ -304,7 +308,7 @@ class BatchCoalescer:
         if call.find is not None:
             return await self._look_up(realm_id, call)
         if self._single_beside(realm_id):
-            self._start(self._single(_Unit((call,), call.query)))  # counted from here
+            self._send_single(_Unit((call,), call.query))
             return await call.answer
         waiting = self._waiting.setdefault(realm_id, [])
         waiting.append(call)
@@ -316,7 +320,10 @@ class BatchCoalescer:
             self._take(realm_id)
         elif len(waiting) == 1:
             generation = self._generation.get(realm_id, 0)
-            self._start(self._linger_then_take(realm_id, generation, self._linger))
+            self._start(
+                self._linger_then_take(realm_id, generation, self._linger),
+                orphans=self._unsent(self._waiting, realm_id, waiting),
+            )
         return await call.answer
 
     async def _look_up(self, realm_id: str, call: _Call) -> Any:
@@ -329,7 +336,10 @@ class BatchCoalescer:
             self._send_lookups(realm_id)
         elif len(waiting) == 1:
             generation = self._find_generation.get(realm_id, 0)
-            self._start(self._linger_then_look_up(realm_id, generation))
+            self._start(
+                self._linger_then_look_up(realm_id, generation),
+                orphans=self._unsent(self._finds, realm_id, waiting),
+            )
         return await call.answer
 
     async def _linger_then_look_up(self, realm_id: str, generation: int) -> None:
@@ -339,10 +349,11 @@ class BatchCoalescer:
 
     def _send_lookups(self, realm_id: str) -> None:
         """Send the realm's waiting look-ups now; the linger timer of their first is void."""
-        calls = self._finds.pop(realm_id, [])
+        units = _units(self._finds.get(realm_id, []))  # before the pop: if it fails, they wait
+        self._finds.pop(realm_id, None)  # as orphans of the linger task, failed at its end
         self._find_generation[realm_id] = self._find_generation.get(realm_id, 0) + 1
-        for unit in _units(calls):
-            self._start(self._single(unit))
+        for unit in units:
+            self._send_single(unit)
 
     def _take(self, realm_id: str) -> None:
         """Send what waits for the realm now (up to a batch's items), as one request. The
@@ -356,8 +367,11 @@ class BatchCoalescer:
         if rest:
             self._waiting[realm_id] = rest
             generation = self._generation[realm_id]
-            self._start(self._linger_then_take(realm_id, generation, 0.0))
-        self._start(self._dispatch(realm_id, calls))
+            self._start(
+                self._linger_then_take(realm_id, generation, 0.0),
+                orphans=self._unsent(self._waiting, realm_id, rest),
+            )
+        self._start(self._dispatch(realm_id, calls), orphans=_sent(calls))
 
     async def _linger_then_take(self, realm_id: str, generation: int, linger: float) -> None:
         """After the linger, the batch goes as soon as the window has one left (checked at
@@ -371,10 +385,50 @@ class BatchCoalescer:
                 return
             await asyncio.sleep(min(wait, max(self._linger, LINGER_SECONDS)))
 
-    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+    def _start(
+        self,
+        work: Coroutine[Any, Any, None],
+        *,
+        orphans: Callable[[BaseException], None],
+    ) -> None:
+        """Run `work` as the coalescer's task. If it ends abnormally (an error, or cancelled),
+        `orphans` fails the calls it was to send or answer: otherwise they would wait forever,
+        and a realm's waiting list left behind would keep every later call of the realm
+        waiting too (no new linger starts while the list is not empty)."""
         task = asyncio.create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+        def ended(done: asyncio.Task[None]) -> None:
+            self._tasks.discard(done)
+            error = asyncio.CancelledError() if done.cancelled() else done.exception()
+            if error is not None:
+                orphans(error)
+
+        task.add_done_callback(ended)
+
+    def _send_single(self, unit: _Unit) -> None:
+        self._start(self._single(unit), orphans=_sent(unit.calls))
+
+    def _unsent(
+        self, queues: dict[str, list[_Call]], realm_id: str, waiting: list[_Call]
+    ) -> Callable[[BaseException], None]:
+        """Fails the calls of `waiting`, the realm's list in `queues`, if it is still there
+        (not sent, and not replaced by a newer list with a task of its own): nothing was sent,
+        so the sync retries them as it retries an unreachable QuickBooks."""
+
+        def fail(cause: BaseException) -> None:
+            if queues.get(realm_id) is not waiting:
+                return
+            del queues[realm_id]
+            error = errors.Unreachable(
+                f"rentsync's batching of requests for QuickBooks company {realm_id} stopped "
+                f"before sending ({type(cause).__name__}: {cause}); nothing was sent",
+                remedy="Nothing was sent to QuickBooks; the sync retries on its own.",
+            )
+            for call in waiting:
+                _fail(call, error)
+
+        return fail
 
     async def _dispatch(self, realm_id: str, calls: list[_Call]) -> None:
         if not calls:
@@ -404,7 +458,7 @@ class BatchCoalescer:
             return  # a batch goes at its linger's end
         while waiting and self._single_beside(realm_id):
             call = waiting.pop(0)
-            self._start(self._single(_Unit((call,), call.query)))
+            self._send_single(_Unit((call,), call.query))
         if not waiting:
             self._waiting.pop(realm_id, None)
             self._generation[realm_id] = self._generation.get(realm_id, 0) + 1  # timer void
@@ -509,11 +563,23 @@ async def _single(unit: _Unit) -> None:
         call = unit.calls[0]
         outcome = await call.client.create(call.entity, call.payload, requestid=call.requestid)
     except BaseException as exc:
-        unit.fail(exc)
         if not isinstance(exc, Exception):
+            unit.fail(_as_uncertain(exc))  # not the caller's own cancellation
             raise
+        unit.fail(exc)
         return
     _answer(unit.calls[0], outcome)
+
+
+def _sent(calls: Sequence[_Call]) -> Callable[[BaseException], None]:
+    """Fails those of `calls` not answered yet (their task ended abnormally): they may have
+    been sent, so their outcome is uncertain (a create is looked up before it is tried again)."""
+
+    def fail(cause: BaseException) -> None:
+        for call in calls:
+            _fail(call, _as_uncertain(cause))
+
+    return fail
 
 
 async def _find_alone(call: _Call) -> None:
