@@ -18,8 +18,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+# make's own options come before the target; the demo's go in DEMO_ARGS, e.g.
+# `make demo DEMO_ARGS=--keep-data` (`make demo --keep-data` is refused by make itself).
 demo: $(STAMP)
-	$(BIN)/rentsync demo
+	$(BIN)/rentsync demo $(DEMO_ARGS)
 
 test: lint typecheck contracts pytest
 
