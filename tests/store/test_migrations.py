@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -130,3 +132,37 @@ def test_a_database_from_a_newer_rentsync_is_refused(empty_database) -> None:
         conn.execute("UPDATE rentsync_meta SET value = '99.00.00'")
     with pytest.raises(RuntimeError, match="newer rentsync"):
         migrate.migrate(url)
+
+
+def test_a_lock_left_by_a_killed_migrating_process_does_not_stop_the_next_start(
+    empty_database,
+) -> None:
+    """A process killed while migrating (the chaos test kills workers and PostgreSQL at start)
+    left yoyo's lock row behind; every later start then failed with LockTimeout until someone
+    ran `yoyo break-lock`. rentsync's lock is PostgreSQL's, which ends with its session."""
+    url = empty_database()
+    migrate.migrate(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO yoyo_lock (locked, ctime, pid) VALUES (1, now(), 999999) "
+            "ON CONFLICT DO NOTHING"
+        )
+    started = time.monotonic()
+    assert migrate.apply_own_migrations(url) == []
+    assert time.monotonic() - started < 5  # yoyo's lock waited 10 s, then raised
+
+
+def test_migrations_wait_for_one_another(empty_database) -> None:
+    """Two processes starting at once: the second waits while the first holds the lock."""
+    url = empty_database()
+    migrate.migrate(url)
+    done = threading.Event()
+    with psycopg.connect(url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (migrate._OWN_MIGRATIONS_LOCK,))
+        waiting = threading.Thread(
+            target=lambda: (migrate.apply_own_migrations(url), done.set()), daemon=True
+        )
+        waiting.start()
+        assert not done.wait(1.0)
+    # The holder's session ended (as a killed process's does): the waiting one goes on.
+    assert done.wait(30)

@@ -1,13 +1,16 @@
 """Bring a database to the current schema: rentsync's migrations (yoyo) and procrastinate's.
 
-Runs at every start; safe to run from several processes at once (both steps hold a lock).
+Runs at every start; safe to run from several processes at once (both steps hold a PostgreSQL
+advisory lock, which a killed process cannot leave behind).
 An older database is upgraded in place; a newer one (created by a later rentsync) is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ MIGRATIONS_PACKAGE = "rentsync.store"
 PROCRASTINATE_VERSION_KEY = "procrastinate_schema_version"
 # Any constant works; it only has to be the same in every rentsync process.
 _PROCRASTINATE_SCHEMA_LOCK = 0x52534E43
+_OWN_MIGRATIONS_LOCK = 0x52534E44
 _MIGRATION_FILE = re.compile(r"^(\d{2}\.\d{2}\.\d{2})_\d{2}_.+\.sql$")
 
 
@@ -45,7 +49,10 @@ def apply_own_migrations(url: str, *, upto: str | None = None) -> list[str]:
     backend = get_backend(_yoyo_url(url))
     try:
         migrations = read_migrations(str(migrations_dir()))
-        with backend.lock():
+        with _session_lock(url, _OWN_MIGRATIONS_LOCK):
+            # yoyo's own lock (also taken by its internal schema upgrade) would add its row
+            # lock; under ours it has nothing to add, and marked held it takes none.
+            backend._is_locked = True
             pending = backend.to_apply(migrations)
             if upto is not None:
                 pending = pending.filter(lambda m: m.id <= upto)
@@ -53,6 +60,20 @@ def apply_own_migrations(url: str, *, upto: str | None = None) -> list[str]:
         return [m.id for m in pending]
     finally:
         backend.connection.close()
+
+
+@contextlib.contextmanager
+def _session_lock(url: str, key: int) -> Iterator[None]:
+    """Holds a PostgreSQL session advisory lock on a connection of its own. Not yoyo's lock: that
+    is a row in `yoyo_lock`, which a process killed while holding it leaves behind, and every
+    later start then waits 10 s and fails (LockTimeout) until someone runs `yoyo break-lock`.
+    PostgreSQL drops a session's advisory locks when the session ends, however it ends."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 def procrastinate_migrations_after(version: str, available: list[str]) -> list[str]:
