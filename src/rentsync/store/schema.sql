@@ -317,6 +317,11 @@ BEGIN
             longest := greatest(longest, p_windows[i]);
             CONTINUE;
         END IF;
+        -- Fewer takes than `room` so far (h counts them): no (room)th latest stamp, and no
+        -- stamp at the position this take overwrites (h < room <= N); nothing to walk.
+        IF h < room THEN
+            CONTINUE;
+        END IF;
         FOR stamp IN
             SELECT r.arrives_by FROM qbo_rate_sends AS r
              WHERE r.realm_id = p_realm AND r.kind = p_kinds[i] AND r.pos = h % p_sizes[i]
