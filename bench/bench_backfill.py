@@ -152,13 +152,14 @@ async def _run(n_orders: int, *, paid: bool, real_qbo: bool) -> list[str]:
         f"PUTs/s); then one bulk sync of everything not in QBO; {qbo}; 1 "
         f"worker (concurrency 10), every part its own process; load at the end "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores",
-        f"preview of {preview['orders']:,} orders: {preview_seconds:.1f} s "
-        f"({preview['orders'] / max(preview_seconds, 0.001):.0f} orders/s); planned "
+        f"preview of {preview['documents']:,} documents ({preview['orders']:,} orders and "
+        f"quotes; {preview['by_kind']}): {preview_seconds:.1f} s "
+        f"({preview['documents'] / max(preview_seconds, 0.001):.0f} documents/s); planned "
         + ", ".join(f"{k} {preview[k]}" for k in ("create", "update", "skip", "fail")),
         f"run: {documents:,} QBO documents ({in_qbo}) in {run_seconds:.0f} s = "
         f"{documents / run_seconds:.0f} documents/s wall-clock; {requests:,} requests "
         f"({batches} batches); state {done['state']}, progress {done['progress']}",
-        f"the preview's estimate against the run: {preview['estimated_seconds']:.0f} s "
+        f"the preview's estimate against the run: {preview['estimated_seconds']:.1f} s "
         f"estimated, {run_seconds:.0f} s run "
         f"({run_seconds / max(preview['estimated_seconds'], 0.1):.2f}x); "
         f"{preview['qbo_calls']:,} requests estimated, {requests:,} sent "

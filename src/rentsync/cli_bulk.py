@@ -1,6 +1,6 @@
 """`rentsync bulk-sync`: preview a bulk sync in the terminal, confirm it, and follow it with a
 progress bar (rate and ETA). The same services as the API (`sync.bulk`); the loop that hands
-orders to the sync runs in this process while it follows the run, and in the workers as well
+documents to the sync runs in this process while it follows the run, and in the workers as well
 (one at a time), so closing the terminal does not stop the bulk sync: `--cancel ID` does."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from rich.table import Table
 
 from rentsync import jobs
 from rentsync.bootstrap import Services
-from rentsync.domain.bulk import Planned, Selection, State, pace_of
+from rentsync.domain.bulk import Planned, Selection, State, kinds_text, pace_of
 from rentsync.store.bulk_syncs import PHASE_REFERENCES, BulkSyncRow
 from rentsync.sync.bulk import BulkSyncRefused, Report
 
@@ -65,6 +65,7 @@ async def show_preview(services: Services, bulk: BulkSyncRow, console: Console) 
     ):
         table.add_row(label, str(report.planned(planned)))
     console.print(table)
+    console.print(f"By kind: {kinds_text(bulk.kinds)}.")
     for planned in (Planned.FAIL, Planned.SKIP):
         rows = await services.bulk_syncs.repository.items(
             bulk.id, planned=planned, limit=SHOWN_PER_OUTCOME

@@ -298,6 +298,11 @@ async def test_every_story_comes_out_as_the_issue_says_and_the_report_shows_it(
     assert printed is True, out
     assert "Summary: 29 synced / 2 skipped / 3 failed of 34 orders and quotes" in out
     assert "every outcome as the demo expects" in out
+    # How to reach this data from the command line (a new user's `rentsync bulk-sync
+    # --company 1` otherwise opened another, empty database: "No company 1").
+    assert "Command line on this demo's data" in out
+    assert f"Sunny Days Party Rentals {sunny.company_id}" in out
+    assert f"bulk-sync --company {sunny.company_id} --preview" in out
     # Payments: deposits, full payments, a partial refund, a void, credit applied, and one on
     # the No QuickBooks order; every synced order's balance due is the same in QuickBooks.
     assert (

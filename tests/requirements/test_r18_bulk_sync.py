@@ -195,6 +195,16 @@ async def test_r18_bad_selection_is_422_naming_the_field(
     assert listed.json()["items"] == [], "nothing stored"
 
 
+async def test_r18_a_kind_or_number_given_twice_is_selected_once(rig: Rig) -> None:
+    """`{"kinds": ["order", "order"]}` was stored as given (the walk from outside, 2026-12-06)."""
+    await rig.connect()
+    body = {"kinds": ["order", "quote", "order"], "numbers": ["5001", "5002", "5001"]}
+    created = await rig.api.post(BULK, json=body, headers=rig.headers)
+    assert created.status_code == 202, created.text
+    selection = created.json()["selection"]
+    assert (selection["kinds"], selection["numbers"]) == (["order", "quote"], ["5001", "5002"])
+
+
 async def test_r18_needs_a_connection_and_unknown_ids_are_404(rig: Rig) -> None:
     refused = await rig.api.post(BULK, json={}, headers=rig.headers)
     assert refused.status_code == 409
@@ -774,3 +784,56 @@ async def test_b5_the_estimate_matches_the_requests_the_run_sends(settings: Sett
         ]
         assert abs(len(sent) - estimated) <= tolerance, (len(sent), estimated, " ".join(kinds))
         assert len(sent) < preview["qbo_operations"] / 5, "the run's creates were not batched"
+
+
+async def paid_backlog(rig: Rig) -> None:
+    """Two orders and a quote before the connection; one order paid (its payment refunded in
+    part), the other paid and voided: 3 orders and quotes, 6 documents."""
+    from tests.requirements.test_r04_payments import refund
+
+    await rig.put("customers", "C-1", make.customer())
+    await rig.put("products", "P-TENT", make.rental_product())
+    await rig.put("orders", "O-1", make.order("5201"))
+    await rig.put("orders", "O-2", make.order("5202"))
+    await rig.put("orders", "Q-1", make.order("5203", kind="quote"))
+    await rig.put("payments", "PAY-1", payment("O-1", "100.00", refunds=[refund("RF-1", "20.00")]))
+    await rig.put("payments", "PAY-2", payment("O-2", "50.00"))
+    for kind, source_id in (("orders", "O-1"), ("orders", "O-2"), ("orders", "Q-1")):
+        await rig.settled(kind, source_id)
+    await rig.settled("payments", "PAY-1")
+    await rig.settled("payments", "PAY-2")
+
+
+async def test_b5_the_preview_counts_orders_apart_from_their_payments(rig: Rig) -> None:
+    """The preview's `orders` counted every document (payments and refunds too: 6 "orders" for
+    2 orders and a quote). Each figure now says what it counts: `documents` all of them,
+    `orders` the orders and quotes, `by_kind` each kind; the CLI says the same."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from rentsync import cli_bulk
+
+    await paid_backlog(rig)
+    await rig.connect()
+    await rig.map_accounts()
+    created = await rig.api.post(BULK, json={"not_in_qbo": True}, headers=rig.headers)
+    assert created.status_code == 202, created.text
+    bulk_id = created.json()["id"]
+    summary = (await wait_for(rig, bulk_id, "previewed"))["preview"]
+    listed = await items_of(rig, bulk_id)
+    assert sorted(i["kind"] for i in listed) == ["order"] * 3 + ["payment"] * 2 + ["refund"]
+    assert summary["documents"] == 6
+    assert summary["orders"] == 3, summary
+    assert summary["by_kind"] == {"order": 2, "quote": 1, "payment": 2, "refund": 1}
+    assert list(summary["by_kind"]) == ["order", "quote", "payment", "refund"], "run's order"
+    planned = sum(summary[p] for p in ("create", "update", "skip", "fail"))
+    assert planned == sum(summary["by_kind"].values()) == summary["documents"]
+
+    services = rig.api.app.state.services  # type: ignore[attr-defined]
+    bulk = await services.bulk_syncs.repository.get(bulk_id)
+    out = StringIO()
+    await cli_bulk.show_preview(services, bulk, Console(file=out, width=200))
+    printed = out.getvalue()
+    assert "preview of 6 documents" in printed
+    assert "By kind: 2 orders, 1 quote, 2 payments, 1 refund." in printed

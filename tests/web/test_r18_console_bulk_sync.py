@@ -260,7 +260,7 @@ async def test_r18_console_bulk_sync_cancel_sends_nothing_and_is_audited(rig: Ri
         cancelled = await form_post(browser, f"{path}/cancel")
         assert cancelled.status_code == 303
         page = await browser.get(path)
-        assert 'data-state="cancelled"' in page.text and "no more orders are sent" in page.text
+        assert 'data-state="cancelled"' in page.text and "no more documents are sent" in page.text
         assert 'id="start"' not in page.text and 'id="cancel"' not in page.text
         refused = await form_post(browser, f"{path}/start")
         assert refused.status_code == 303
@@ -377,3 +377,23 @@ async def test_r14_console_offers_every_kind_and_lists_payments_and_vendor_docum
         ]
         assert 'href="/documents/vendor_bill/B-1"' in preview.text
         assert "payments (with their refunds and voids), vendor bills" in text_of(preview)
+
+
+async def test_b5_the_console_counts_documents_and_says_each_kind(rig: Rig) -> None:
+    """The console headed every document of a bulk sync "Orders" (payments and refunds too)."""
+    from tests.requirements.test_r18_bulk_sync import paid_backlog
+
+    await paid_backlog(rig)
+    await rig.connect()
+    await rig.map_accounts()
+    created = await rig.api.post(BULK, json={"not_in_qbo": True}, headers=rig.headers)
+    bulk_id = created.json()["id"]
+    async with _browser(rig, "kinds@party.example") as browser:
+        page = await _page_until(browser, f"/bulk-syncs/{bulk_id}", "previewed")
+        text = text_of(page)
+        assert "By kind: 2 orders, 1 quote, 2 payments, 1 refund." in text
+        assert re.search(r'id="preview-documents">\s*6<', page.text), page.text
+        assert "Orders" not in re.sub(r"Purchase orders", "", text), "no figure called orders"
+        listing = text_of(await browser.get("/bulk-syncs"))
+        assert "Documents" in listing
+        assert "Orders" not in re.sub(r"Purchase orders", "", listing)

@@ -15,6 +15,7 @@ from rentsync import jobs
 from rentsync.api.auth import CurrentPrincipal
 from rentsync.api.deps import ServicesDep
 from rentsync.api.schemas import error_responses
+from rentsync.domain import bulk as plan_rules
 from rentsync.domain.bulk import Planned, Selection, State
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.values import MAX_VERSION, Flag
@@ -36,14 +37,31 @@ class BulkSyncIn(Selection):
 
 class PreviewOut(BaseModel):
     documents: int = Field(
-        description="Documents selected (so far, while previewing): orders and quotes, their "
-        "payments, refunds and voids, purchase orders, vendor bills, vendor payments."
+        description="Documents selected (so far, while previewing), of every kind: orders and "
+        "quotes, their payments, refunds and voids, purchase orders, vendor bills, vendor "
+        "payments (`by_kind` splits them)."
     )
-    orders: int = Field(description="The same count as `documents` (its earlier name).")
-    create: int
-    update: int
-    skip: int
-    fail: int
+    orders: int = Field(
+        description="Orders and quotes among the documents (each a QuickBooks invoice): "
+        "`by_kind`'s order and quote. Not their payments, refunds or voids, nor vendor-side "
+        "documents (before 2026-12-06 it counted every document, as `documents` does)."
+    )
+    by_kind: dict[str, int] = Field(
+        description="The documents by kind: order, quote, payment, refund, payment_void, "
+        "purchase_order, vendor_bill, vendor_payment (kinds without documents left out); "
+        "they add up to `documents`."
+    )
+    create: int = Field(description="Documents the run creates in QuickBooks.")
+    update: int = Field(description="Documents the run updates in QuickBooks.")
+    skip: int = Field(
+        description="Documents the run skips (with the reason: see the items), those QuickBooks "
+        "already holds at their current version among them."
+    )
+    fail: int = Field(
+        description="Documents the run would fail (a known failure: plan, mapping, tax, a "
+        "reference never sent, or a refusal QuickBooks repeats); `create` + `update` + `skip` "
+        "+ `fail` = `documents`."
+    )
     qbo_operations: int = Field(
         description="QuickBooks operations the run makes, as each kind counts them (an "
         "invoice: its create; a payment: its look-up, its create, the "
@@ -150,7 +168,8 @@ async def describe(services: ServicesDep, bulk: BulkSyncRow) -> BulkSyncOut:
         start_when_previewed=bulk.start_when_previewed,
         preview=PreviewOut(
             documents=bulk.items,
-            orders=bulk.items,
+            orders=plan_rules.orders_of(bulk.kinds),
+            by_kind=plan_rules.by_kind(bulk.kinds),
             qbo_operations=bulk.estimated_calls,
             qbo_calls=report.calls,
             estimated_seconds=round(report.estimated.total_seconds(), 1),

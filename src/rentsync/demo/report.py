@@ -3,8 +3,10 @@ the API, its docs, the emulator and the API keys are."""
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -305,6 +307,17 @@ def print_addresses(demo: DemoRun, console: Console) -> None:
     console.print("[bold]API keys[/] (shown once; only their hashes are stored):")
     for run in demo.companies:
         console.print(f"  {escape(run.seed.name)}: {run.api_key}")
+    if demo.companies:
+        ids = ", ".join(f"{escape(run.seed.name)} {run.company_id}" for run in demo.companies)
+        rentsync = Path(sys.executable).with_name("rentsync")
+        console.print(
+            f"[bold]Command line[/] on this demo's data (company ids: {ids}), while it runs:"
+        )
+        console.print(
+            f"  {escape(demo.cli_env)}{rentsync} bulk-sync --company "
+            f"{demo.companies[0].company_id} --preview",
+            soft_wrap=True,
+        )
     if demo.companies:
         first = demo.companies[0]
         console.print("[bold]Try[/]:")

@@ -36,6 +36,7 @@ import psutil
 import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
+from rich.markup import escape
 
 from rentsync.api.app import create_app
 from rentsync.bootstrap import Services
@@ -53,6 +54,7 @@ from rentsync.demo.emulator import (
 from rentsync.demo.seed import SeedCompany, SeedOrder, party_week
 from rentsync.demo.vendor_seed import EXPENSE_CATEGORIES
 from rentsync.domain.people import Role
+from rentsync.domain.qbo import StoredStatus
 from rentsync.people.service import Actor, PeopleError
 from rentsync.qbo import http
 from rentsync.settings import Settings
@@ -74,6 +76,15 @@ class DemoOptions:
     long. Not a bound on the whole sync: a busy machine takes longer, and the demo waits."""
     week_start: date | None = None
     """The Monday of the seeded week; None: this week's."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Retired:
+    """A demo company of an earlier run (kept data), its connection marked lost."""
+
+    company_id: int
+    name: str
+    realm_id: str
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -112,6 +123,10 @@ class DemoRun:
     companies: list[CompanyRun] = dataclasses.field(default_factory=list)
     settled: bool = False
     sync_seconds: float = 0.0
+    retired: list[Retired] = dataclasses.field(default_factory=list)
+    """Companies of earlier runs (kept data) whose connection this run marked lost."""
+    cli_env: str = ""
+    """What the command line needs to reach this demo's database (`RENTSYNC_DATA_DIR=...`)."""
 
 
 def local_url(host: str, port: int) -> str:
@@ -597,6 +612,39 @@ async def add_console_owner(services: Services, run: CompanyRun) -> tuple[str, s
     raise DemoError(f"could not create a console owner for {run.seed.name}")
 
 
+async def retire_earlier_companies(
+    services: Services, names: set[str], current_realms: set[str]
+) -> list[Retired]:
+    """Kept data (--keep-data, DATABASE_URL): the demo companies of earlier runs are connected
+    to realms of an emulator that stopped with its run. Each is marked lost, with that reason
+    (its tokens dropped), so nothing of it is sent to this run's emulator, whose realms are
+    others: its documents, history and console users stay readable; a sync of it is skipped
+    as for any lost connection. Only companies named as a demo company, connected to an
+    emulator realm this run did not create, are touched."""
+    retired: list[Retired] = []
+    for company in await services.companies.list():
+        if company.name not in names:
+            continue
+        connection = await services.connections.get(company.id)
+        if (
+            connection is None
+            or connection.state is not StoredStatus.CONNECTED
+            or connection.environment != "emulator"
+            or connection.realm_id in current_realms
+        ):
+            continue
+        await services.connections.mark_lost(
+            company.id,
+            f"an earlier demo run connected it to QuickBooks emulator company "
+            f"{connection.realm_id}, which stopped with that run; its data is kept for reading "
+            "(--keep-data) and nothing of it is synced any more",
+        )
+        retired.append(
+            Retired(company_id=company.id, name=company.name, realm_id=str(connection.realm_id))
+        )
+    return retired
+
+
 async def set_up_and_sync(
     demo: DemoRun,
     services: Services,
@@ -608,6 +656,17 @@ async def set_up_and_sync(
     options: DemoOptions,
 ) -> None:
     """Steps 4 and 5: companies created, connected and configured; the week seeded; wait."""
+    demo.retired = await retire_earlier_companies(
+        services, {seed.name for seed in seeds}, {c.realm_id for c in companies.values()}
+    )
+    if demo.retired:
+        console.print(
+            "[yellow]![/] Kept from earlier demo runs (--keep-data): "
+            + ", ".join(f"company {r.company_id} {escape(r.name)}" for r in demo.retired)
+            + ". Their QuickBooks emulator stopped with their run, so their connection is "
+            "marked lost (nothing of theirs is sent to this run's emulator); their documents "
+            "stay readable in the console and the API. This run creates its own two companies."
+        )
     for seed in seeds:
         company, key = await services.companies.create(seed.name)
         run = CompanyRun(seed=seed, company_id=company.id, api_key=key.key, qbo=companies[seed.key])
@@ -691,6 +750,9 @@ async def run_demo(settings: Settings, options: DemoOptions, console: Console) -
                 api_url=local_url(settings.host, settings.port),
                 emulator=emulator,
                 data_note=data_note,
+                cli_env=(
+                    f"RENTSYNC_DATA_DIR={demo_dir} " if settings.uses_embedded_database else ""
+                ),
             )
             console.print("[bold]rentsync demo[/]: a party-rental week, synced to QuickBooks")
             console.print(f"  {data_note}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +74,9 @@ class BulkSyncRow:
     longest_batched: int = 0
     longest_single: int = 0
     """The operations of the lock whose chain takes longest (`domain.bulk.Chains`)."""
+    kinds: dict[str, int] = field(default_factory=dict)
+    """The documents by kind as the preview counted them (`domain.bulk.COUNTED_KINDS`: an order
+    and a quote apart, a payment's refunds and void apart from it)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,6 +126,13 @@ class PlannedItem:
     doc_type: DocumentType = DocumentType.ORDER
     lock: str = ""
     """The job lock it runs under: the items of one lock, next to each other, are one chain."""
+    counted_as: str = ""
+    """Its kind in the preview's counts (`domain.bulk.COUNTED_KINDS`): an order's `order` or
+    `quote`; empty: its document type."""
+
+    @property
+    def kind(self) -> str:
+        return self.counted_as or self.doc_type.value
 
 
 def chains_of(items: Sequence[PlannedItem]) -> tuple[int, BulkCost]:
@@ -186,7 +196,7 @@ _COLUMNS = (
     "id, company_id, selection, state, start_when_previewed, preview_after, items, dispatched, "
     "planned, estimated_calls, created_at, previewed_at, started_at, cancelled_at, finished_at, "
     "phase, batched_operations, single_operations, preview_stage, groups, longest_batched, "
-    "longest_single"
+    "longest_single, kinds"
 )
 
 
@@ -515,8 +525,10 @@ class BulkSyncRepository:
                     ],
                 )
             planned = dict(locked.planned)
+            kinds = dict(locked.kinds)
             for item in items:
                 planned[item.plan.planned.value] = planned.get(item.plan.planned.value, 0) + 1
+                kinds[item.kind] = kinds.get(item.kind, 0) + 1
             calls = sum(item.plan.calls for item in items) + new_references * reference_calls
             batched = sum(item.plan.cost.batched for item in items)
             singles = sum(item.plan.cost.single for item in items)
@@ -529,7 +541,7 @@ class BulkSyncRepository:
             if last:
                 next_state = State.RUNNING if locked.start_when_previewed else State.PREVIEWED
             await conn.execute(
-                "UPDATE bulk_syncs SET items = items + %s, planned = %s, "
+                "UPDATE bulk_syncs SET items = items + %s, planned = %s, kinds = %s, "
                 "estimated_calls = estimated_calls + %s, batched_operations = "
                 "batched_operations + %s, single_operations = single_operations + %s, "
                 "groups = groups + %s, longest_batched = %s, longest_single = %s, "
@@ -539,6 +551,7 @@ class BulkSyncRepository:
                 (
                     len(items),
                     Jsonb(planned),
+                    Jsonb(kinds),
                     calls,
                     batched,
                     singles,

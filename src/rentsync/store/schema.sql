@@ -481,7 +481,10 @@ CREATE TABLE bulk_syncs (
     -- sync, and the operations of the longest lock's chain (0095).
     groups         bigint NOT NULL DEFAULT 0,
     longest_batched integer NOT NULL DEFAULT 0,
-    longest_single integer NOT NULL DEFAULT 0
+    longest_single integer NOT NULL DEFAULT 0,
+    -- The documents by kind, as the preview counted them: an order and a quote apart, a
+    -- payment's refunds and its void apart from it (0096).
+    kinds          jsonb NOT NULL DEFAULT '{}'
 );
 CREATE INDEX bulk_syncs_company_idx ON bulk_syncs (company_id, id DESC);
 

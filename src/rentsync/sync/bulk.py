@@ -436,6 +436,7 @@ class BulkSyncs:
                         revision=candidate.revision,
                         plan=plan,
                         lock=key.lock(),
+                        counted_as=order.kind.value,
                     )
                 )
             for follower in followers.get(key.lock(), []):

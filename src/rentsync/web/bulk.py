@@ -25,7 +25,7 @@ from rentsync import jobs
 from rentsync.api.deps import ServicesDep
 from rentsync.api.request_guard import text_problem
 from rentsync.bootstrap import Services
-from rentsync.domain.bulk import BulkKind, Planned, Selection, State, pace_of
+from rentsync.domain.bulk import BulkKind, Planned, Selection, State, kinds_text, pace_of
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey
 from rentsync.domain.people import Ability, ConsoleUser
@@ -156,6 +156,7 @@ def _summary(report: Report, now: datetime) -> dict[str, Any]:
         "state_badge": STATE_BADGES.get(bulk.state, "badge"),
         "selection": selection_text(bulk.selection),
         "planned": [(p.value, PLANNED_LABELS[p.value], report.planned(p)) for p in Planned],
+        "kinds": kinds_text(bulk.kinds),
         "estimated": duration_text(report.estimated),
         "calls": report.calls,
         "ceiling": report.ceiling,
@@ -376,7 +377,7 @@ async def bulk_sync_panel(
     planned: Annotated[str | None, Query()] = None,
     after: Annotated[str | None, Query()] = None,
 ) -> Response:
-    """The page's summary, progress and orders (an htmx fragment, polled while it is live)."""
+    """The page's summary, progress and documents (an htmx fragment, polled while it is live)."""
     bulk = await _bulk_or_none(services, user, bulk_id)
     if bulk is None:
         return _not_found(request, user)
@@ -403,12 +404,12 @@ async def _act(
             await services.bulk_syncs.start(user.company_id, number)
             await jobs.defer_bulk_sync(services.job_app, number)
             message = (
-                f"Bulk sync {number} started: its orders go to QuickBooks as the preview said."
+                f"Bulk sync {number} started: its documents go to QuickBooks as the preview said."
             )
         else:
             await services.bulk_syncs.cancel(user.company_id, number)
             message = (
-                f"Bulk sync {number} cancelled: no more orders are sent; those already in the "
+                f"Bulk sync {number} cancelled: no more documents are sent; those already in the "
                 "sync finish their own sync."
             )
     except NoSuchBulkSync:
