@@ -32,7 +32,7 @@ from typing import Any
 import httpx2
 
 from bench.bench_ceiling import customer_body, order_body, product_body
-from bench.rig import Meter, Rig, process_rig
+from bench.rig import Meter, Rig, embedded_by_default, process_rig
 
 REAL_LIMIT = 500
 REAL_LATENCY_MS = 150
@@ -91,7 +91,11 @@ async def _run(n_orders: int, *, paid: bool, real_qbo: bool) -> list[str]:
     puts += [("orders", f"O-{n}", order_body(n, n_customers, n_products)) for n in range(n_orders)]
     if paid:
         puts += [("payments", f"PAY-{n}", payment_body(n)) for n in range(n_orders)]
-    async with process_rig(requests_per_minute=REAL_LIMIT if real_qbo else 1_000_000) as rig:
+    # rentsync's embedded PostgreSQL by default, as it configures it (its bulk lane's default
+    # follows the server's connections); RENTSYNC_BENCH_PG=external: a server of the rig's own.
+    async with process_rig(
+        requests_per_minute=REAL_LIMIT if real_qbo else 1_000_000, embedded=embedded_by_default()
+    ) as rig:
         meter = Meter(rig)
         meter.mark("start")
         ingest: dict[str, float] = {}

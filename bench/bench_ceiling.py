@@ -27,22 +27,28 @@ P1 runs twice: through the real-time sync (PUT -> job, single requests) and thro
 sync (`POST /api/v1/bulk-syncs`, everything sent before the connection, QBO batches; its row
 also gives the average batch size, the preview's estimate and P2 for the bulk path).
 `RENTSYNC_BENCH_ONLY=bulk` runs only the naive script and the bulk path (the worker's bulk lane
-takes `RENTSYNC_BULK_CONCURRENCY` from the environment). P3 (event latency of 100 other
+takes `RENTSYNC_BULK_CONCURRENCY` from the environment; unset, rentsync's default, derived from
+the server's connections). rentsync runs on its embedded PostgreSQL as it configures it (no
+DATABASE_URL); `RENTSYNC_BENCH_PG=external` on a PostgreSQL of the rig's own with 300
+connections instead (the first line says which, its max_connections, the bulk lane and the peak
+client connections during the bulk sync). P3 (event latency of 100 other
 companies during a bulk sync) is `bench_fairness.py`; P6 at 100,000 orders: not measured yet.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from decimal import Decimal
 from typing import Any
 
 import httpx2
+import psutil
 
 from bench import naive
-from bench.rig import Company, Rig, process_rig
+from bench.rig import Company, Rig, embedded_by_default, process_rig
 
 LATENCY_MS = 150
 SIZES = {
@@ -231,6 +237,7 @@ async def _bulk_backfill(
     while time.monotonic() - started < 3600:
         rig.sample_rss()
         [(doing, todo)] = await rig.sql(LANE_SQL, BULK_QUEUE)
+        await rig.sample_connections()
         lane.append((time.monotonic() - started, int(doing), int(todo)))
         state = (await company.api.get(f"/api/v1/bulk-syncs/{bulk_id}")).json()
         if state.get("state") in ("done", "cancelled", "failed"):
@@ -282,8 +289,12 @@ async def _run(size: str) -> list[str]:
     rows: list[str] = []
     lane = os.environ.get("RENTSYNC_BULK_CONCURRENCY")
     extra_env = {"RENTSYNC_BULK_CONCURRENCY": lane} if lane else None
-    # Room for a wider bulk lane's pool (PostgreSQL's default, 100, is the two processes' sum).
-    async with process_rig(extra_env=extra_env, max_connections=300) as rig:
+    # rentsync's embedded PostgreSQL as it configures it (the default), or a server of the
+    # rig's own with room for a wider bulk lane's pool (RENTSYNC_BENCH_PG=external).
+    embedded = embedded_by_default()
+    async with process_rig(
+        extra_env=extra_env, max_connections=None if embedded else 300, embedded=embedded
+    ) as rig:
         # P2 first, alone on the machine: the naive script on a company of its own.
         naive_company = await rig.add_company("Naive Rentals", limits=True, latency_ms=LATENCY_MS)
         budget = _naive_orders(len(orders))
@@ -312,9 +323,11 @@ async def _run(size: str) -> list[str]:
             return [
                 f"size {size}: {n_orders} orders over {n_customers} customers and {n_products} "
                 f"products into an empty QBO company, {LATENCY_MS} ms latency, QBO's real "
-                "limits; 1 worker (real-time lane 10, bulk lane "
-                f"{os.environ.get('RENTSYNC_BULK_CONCURRENCY', '40')}), API and emulator "
-                "separate processes; the bulk path only (RENTSYNC_BENCH_ONLY=bulk)",
+                f"limits; 1 worker (real-time lane 10, bulk lane {_bulk_slots(rig)}"
+                f"{' from RENTSYNC_BULK_CONCURRENCY' if lane else ', its default'}), API and "
+                "emulator separate processes; the bulk path only (RENTSYNC_BENCH_ONLY=bulk); "
+                f"{'the embedded' if embedded else 'an external'} PostgreSQL, max_connections "
+                f"{await _max_connections(rig)}, peak client connections {rig.peak_connections}",
                 bulk_row,
                 naive_row,
                 "P6  peak RSS (VmHWM) per rentsync process: "
@@ -385,6 +398,22 @@ async def _run(size: str) -> list[str]:
         + f" (goal <= 300 MB; measured at size {size}, not the 100,000-order backfill)"
     )
     return rows
+
+
+def _bulk_slots(rig: Rig) -> str:
+    """The worker's bulk lane slots, from its bulk lane process's command line."""
+    for name, pid in rig.processes().items():
+        if name.endswith("bulk lane"):
+            with contextlib.suppress(psutil.Error):
+                command = psutil.Process(pid).cmdline()
+                if "--bulk-concurrency" in command:
+                    return str(command[command.index("--bulk-concurrency") + 1])
+    return "?"
+
+
+async def _max_connections(rig: Rig) -> int:
+    [(limit,)] = await rig.sql("SELECT current_setting('max_connections')::int")
+    return int(limit)
 
 
 def _naive_orders(total: int) -> int:

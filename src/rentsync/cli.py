@@ -95,7 +95,8 @@ async def serve_http(settings: Settings, *, with_worker: bool, lanes: Lanes = La
 BulkConcurrencyOption = Annotated[
     int | None,
     typer.Option(
-        help="Bulk-sync jobs the worker runs at once, in slots of their own. [default 40]",
+        help="Bulk-sync jobs the worker runs at once, in slots of their own. [default: as many "
+        "as the database's connections allow, at most 80; 80 on the embedded server]",
         min=1,
     ),
 ]

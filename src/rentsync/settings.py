@@ -33,11 +33,13 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     worker_concurrency: int = 10
-    bulk_concurrency: int = 40
+    bulk_concurrency: int | None = None
     """`RENTSYNC_BULK_CONCURRENCY`: bulk-sync jobs a worker process runs at once in the bulk lane,
     beside (never in) the `worker_concurrency` slots of real-time work (B9): a batch of QBO's
     30 items in flight while the next one fills. Each slot may hold a database connection
-    (a worker's pool: both lanes + 10), so PostgreSQL's max_connections bounds it."""
+    (a worker's pool: both lanes + 10), so PostgreSQL's max_connections bounds it. None (unset):
+    derived when the database is opened from the connections it allows, at most 80
+    (`bootstrap.bulk_lane_slots`); read it as `bulk_slots` after that."""
     stalled_after_seconds: int = 30
     """A job whose worker has not sent a heartbeat for this long is retried by the reaper."""
     log_level: str = "INFO"
@@ -82,6 +84,14 @@ class Settings:
         return replace(self, **given)  # type: ignore[arg-type]
 
     @property
+    def bulk_slots(self) -> int:
+        """The bulk lane's slots: `bulk_concurrency`, given or derived when the database was
+        opened (`bootstrap.running_services` yields settings with it set)."""
+        if self.bulk_concurrency is None:
+            raise RuntimeError("the bulk lane's slots are derived when the database is opened")
+        return self.bulk_concurrency
+
+    @property
     def uses_embedded_database(self) -> bool:
         return self.database_url is None
 
@@ -110,6 +120,13 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _optional_int(environ: Mapping[str, str], name: str) -> int | None:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return None
+    return _int(environ, name, 0)
+
+
 def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     raw = environ.get(name)
     if raw is None or raw == "":
@@ -133,7 +150,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         host=env.get("RENTSYNC_HOST", "127.0.0.1"),
         port=_int(env, "RENTSYNC_PORT", 8000),
         worker_concurrency=_int(env, "RENTSYNC_WORKER_CONCURRENCY", 10),
-        bulk_concurrency=_int(env, "RENTSYNC_BULK_CONCURRENCY", 40),
+        bulk_concurrency=_optional_int(env, "RENTSYNC_BULK_CONCURRENCY"),
         stalled_after_seconds=_int(env, "RENTSYNC_STALLED_AFTER_SECONDS", 30),
         log_level=env.get("RENTSYNC_LOG_LEVEL", "INFO").upper(),
         sync_locked_retry_seconds=_float(env, "RENTSYNC_SYNC_LOCKED_RETRY_SECONDS", 10.0),
