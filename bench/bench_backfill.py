@@ -122,6 +122,7 @@ async def _run(n_orders: int, *, paid: bool, real_qbo: bool) -> list[str]:
         previewed = await _until(rig, api, bulk_id, {"previewed", "cancelled", "done"})
         preview_seconds = time.monotonic() - started
         meter.mark("previewed")
+        await rig.statements(reset=True)
 
         started = time.monotonic()
         confirmed = await api.post(f"/api/v1/bulk-syncs/{bulk_id}/start")
@@ -130,6 +131,7 @@ async def _run(n_orders: int, *, paid: bool, real_qbo: bool) -> list[str]:
         done = await _until(rig, api, bulk_id, {"done", "cancelled"})
         run_seconds = time.monotonic() - started
         meter.mark("done")
+        await rig.statements()
         books = await rig.books(company.realm)
         entities = books.get("entities", {})
         in_qbo = {

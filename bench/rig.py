@@ -30,6 +30,10 @@ from tests.chaos.processes import QBO_EMULATOR, RENTSYNC, PgServer, Service, fre
 from bench.proc import cpu_seconds, peak_rss_mb, postgres_cpu_seconds, rss_mb
 
 SECRET_KEY = "bench-secret-key-not-for-production-0123456789"
+STATEMENTS_ENV = "RENTSYNC_BENCH_PG_STATEMENTS"
+"""A file name: the bench's PostgreSQL runs with pg_stat_statements (every statement, planning
+timed), and a bench that calls `Rig.statements` writes its top statements there. With
+`RENTSYNC_BENCH_PG=external` only (the embedded server is rentsync's to start)."""
 
 
 def settings_body(accounts: dict[str, str]) -> dict[str, Any]:
@@ -156,6 +160,26 @@ class Rig:
         )
         self.peak_connections = max(self.peak_connections, int(connections))
 
+    async def statements(self, *, reset: bool = False) -> None:
+        """With `STATEMENTS_ENV` set: forget the counts so far (`reset`), or write the top
+        statements by total time (execution plus planning) to its file."""
+        path = os.environ.get(STATEMENTS_ENV)
+        if not path:
+            return
+        if reset:
+            await self.sql("SELECT pg_stat_statements_reset()")
+            return
+        rows = await self.sql(
+            "SELECT toplevel, calls, round((total_exec_time + total_plan_time)::numeric, 1), "
+            "round(total_plan_time::numeric, 1), plans, rows, "
+            "shared_blks_hit + shared_blks_read, "
+            "left(regexp_replace(query, '\\s+', ' ', 'g'), 400) FROM pg_stat_statements "
+            "ORDER BY total_exec_time + total_plan_time DESC LIMIT 80"
+        )
+        header = "toplevel\tcalls\ttotal_ms\tplan_ms\tplans\trows\tbuffers\tquery\n"
+        text = header + "".join("\t".join(str(v) for v in row) + "\n" for row in rows)
+        await asyncio.to_thread(Path(path).write_text, text, encoding="utf-8")
+
     async def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as c:
             named = len(params) == 1 and isinstance(params[0], dict)
@@ -197,9 +221,14 @@ class Meter:
         }
 
 
-def _set_max_connections(pg: PgServer, limit: int) -> None:
+def _set_max_connections(pg: PgServer, limit: int | None, *, statements: bool = False) -> None:
     with psycopg.connect(pg.admin_url(), autocommit=True) as conn:
-        conn.execute(f"ALTER SYSTEM SET max_connections = {int(limit)}")
+        if limit is not None:
+            conn.execute(f"ALTER SYSTEM SET max_connections = {int(limit)}")
+        if statements:
+            conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+            conn.execute("ALTER SYSTEM SET pg_stat_statements.track = 'all'")
+            conn.execute("ALTER SYSTEM SET pg_stat_statements.track_planning = on")
     pg.stop()
     pg.start()
     pg.wait_ready()
@@ -267,15 +296,23 @@ async def process_rig(
     services: list[Service] = []
     try:
         database_url = ""
+        statements = bool(os.environ.get(STATEMENTS_ENV))
         if embedded:
             pg.pgdata.mkdir(parents=True)
             pg.socket_dir = pg.pgdata
             pg.system_user = "embedded_postgres" if os.geteuid() == 0 else None
         else:
             await asyncio.to_thread(pg.first_start)
-            if max_connections is not None:
-                await asyncio.to_thread(_set_max_connections, pg, max_connections)
+            if max_connections is not None or statements:
+                await asyncio.to_thread(
+                    _set_max_connections, pg, max_connections, statements=statements
+                )
             database_url = await asyncio.to_thread(pg.create_database, "rentsync_bench")
+            if statements:
+                async with await psycopg.AsyncConnection.connect(
+                    database_url, autocommit=True
+                ) as c:
+                    await c.execute("CREATE EXTENSION pg_stat_statements")
         emulator_port, api_port = free_port(), free_port()
         emulator_url = f"http://127.0.0.1:{emulator_port}"
         api_url = f"http://127.0.0.1:{api_port}"
