@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -25,6 +27,8 @@ from rentsync.store.documents import (
     waiting_params,
 )
 from rentsync.store.queue import defer_job
+
+log = logging.getLogger(__name__)
 
 _COLUMNS = (
     "company_id, doc_type, source_id, state, trigger, last_user_action_at, requested_revision, "
@@ -91,6 +95,7 @@ def _where(key: DocumentKey) -> tuple[str, tuple[object, ...]]:
 class LedgerRepository:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
+        self._synced = _SyncedOutcomes(self)
 
     async def get(self, key: DocumentKey) -> SyncRecord | None:
         where, params = _where(key)
@@ -285,6 +290,65 @@ class LedgerRepository:
         release: tuple[str, Sequence[DocumentType]] | None = None,
         ending: QueueJob | None = None,
     ) -> None:
+        """Write the outcome of one run and append it to the history, atomically (see
+        `_record_one`). A document written to QBO and recorded synced (a new QBO object, its
+        waiting documents looked for, its job ended) may share its statement with others
+        recorded at the same moment (`_SyncedOutcomes`): a bulk sync's batch answers up to 30
+        creates at once, and each outcome was a round trip of its own (issue 13, P4)."""
+        if (
+            state == "synced"
+            and release is not None
+            and error is None
+            and skip_reason is None
+            and not counts_as_attempt
+            and not follow_newer_revision
+            and qbo is not None
+            and set(qbo) == set(_QBO_COLUMNS)
+            and qbo["qbo_id"] is not None
+        ):
+            await self._synced.record(
+                _Synced(
+                    key=key,
+                    revision=revision,
+                    started_at=started_at,
+                    outcome=outcome,
+                    qbo=qbo,
+                    release=release,
+                    ending=ending,
+                )
+            )
+            return
+        await self._record_one(
+            key,
+            state=state,
+            revision=revision,
+            started_at=started_at,
+            outcome=outcome,
+            skip_reason=skip_reason,
+            error=error,
+            counts_as_attempt=counts_as_attempt,
+            qbo=qbo,
+            follow_newer_revision=follow_newer_revision,
+            release=release,
+            ending=ending,
+        )
+
+    async def _record_one(
+        self,
+        key: DocumentKey,
+        *,
+        state: str,
+        revision: int,
+        started_at: datetime,
+        outcome: str,
+        skip_reason: str | None = None,
+        error: dict[str, Any] | None = None,
+        counts_as_attempt: bool = False,
+        qbo: dict[str, Any] | None = None,
+        follow_newer_revision: bool = False,
+        release: tuple[str, Sequence[DocumentType]] | None = None,
+        ending: QueueJob | None = None,
+    ) -> None:
         """Write the outcome of one run and append it to the history, atomically.
 
         `release` (lock, kinds): the documents of those kinds taking that lock that ended
@@ -402,7 +466,7 @@ class LedgerRepository:
                             await schedule_rows(conn, key.company_id, lock, found)
                     return
             # No ledger row yet (a name-list record): the usual way, then the waiting ones.
-            await self.record(
+            await self._record_one(
                 key,
                 state=state,
                 revision=revision,
@@ -494,3 +558,182 @@ class LedgerRepository:
                 )
             else:
                 await conn.execute(upsert, values)
+
+
+_QBO_COLUMNS = ("qbo_entity", "qbo_id", "sync_token", "synced_hash")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Synced:
+    """One `LedgerRepository.record` of a document synced to a QBO object, with `release`."""
+
+    key: DocumentKey
+    revision: int
+    started_at: datetime
+    outcome: str
+    qbo: dict[str, Any]
+    release: tuple[str, Sequence[DocumentType]]
+    ending: QueueJob | None
+
+
+_SYNCED_MANY = (
+    "WITH k AS (SELECT * FROM unnest(%(companies)s::bigint[], %(types)s::text[], "
+    "%(ids)s::text[], %(revisions)s::bigint[], %(started)s::timestamptz[], %(outcomes)s::text[], "
+    "%(details)s::jsonb[], %(entities)s::text[], %(qbo_ids)s::text[], %(tokens)s::text[], "
+    "%(hashes)s::text[], %(locks)s::text[], %(kinds)s::text[], %(jobs)s::bigint[]) "
+    "WITH ORDINALITY AS k(company_id, doc_type, source_id, revision, started_at, outcome, "
+    "detail, qbo_entity, qbo_id, sync_token, synced_hash, lock, kinds, job_id, n)), "
+    # As `_record_one` for state synced with a QBO object: the row before (its wait), the
+    # outcome, its line in the history, the documents waiting on each one's lock (as of before
+    # the update), and each one's job ended when nothing waits on its lock.
+    "before AS (SELECT s.company_id, s.doc_type, s.source_id, s.pending_since "
+    "FROM sync_records s JOIN k USING (company_id, doc_type, source_id)), "
+    "updated AS (UPDATE sync_records s SET state = 'synced', skip_reason = NULL, error = NULL, "
+    "updated_at = now(), attempts = 0, failing_since = NULL, pending_since = NULL, "
+    "synced_at = now(), synced_revision = k.revision, qbo_entity = k.qbo_entity, "
+    "qbo_id = k.qbo_id, sync_token = k.sync_token, synced_hash = k.synced_hash, "
+    "write_intent = NULL FROM k WHERE s.company_id = k.company_id AND s.doc_type = k.doc_type "
+    "AND s.source_id = k.source_id RETURNING s.company_id, s.doc_type, s.source_id, s.trigger, "
+    "s.state), "
+    "logged AS (INSERT INTO sync_attempts (company_id, doc_type, source_id, revision, trigger, "
+    "started_at, outcome, detail, state, pending_since) SELECT u.company_id, u.doc_type, "
+    "u.source_id, k.revision, u.trigger, k.started_at, k.outcome, k.detail, u.state, "
+    "b.pending_since FROM updated u JOIN k USING (company_id, doc_type, source_id) "
+    "LEFT JOIN before b USING (company_id, doc_type, source_id) RETURNING company_id, doc_type, "
+    "source_id), "
+    "waiting AS (SELECT k.n, d.doc_type, d.source_id, d.revision, d.first_seen_at "
+    "FROM k JOIN documents d ON d.company_id = k.company_id AND d.job_lock = k.lock "
+    "AND d.doc_type = ANY(string_to_array(k.kinds, ',')) "
+    "WHERE (SELECT r.state FROM sync_records r WHERE r.company_id = d.company_id "
+    "AND r.doc_type = d.doc_type AND r.source_id = d.source_id) IN ('skipped', 'failed')), "
+    "ended AS (SELECT k.n, procrastinate_finish_job_v1(j.id, 'succeeded', false) "
+    "FROM k JOIN procrastinate_jobs j ON j.id = k.job_id WHERE j.status = 'doing' "
+    "AND EXISTS (SELECT FROM logged l WHERE l.company_id = k.company_id "
+    "AND l.doc_type = k.doc_type AND l.source_id = k.source_id) "
+    "AND NOT EXISTS (SELECT FROM waiting w WHERE w.n = k.n)) "
+    # count(*) runs `ended` to its end whatever the EXISTS below read of it.
+    "SELECT k.n, (SELECT count(*) FROM ended), "
+    "EXISTS (SELECT FROM logged l WHERE l.company_id = k.company_id "
+    "AND l.doc_type = k.doc_type AND l.source_id = k.source_id), "
+    "EXISTS (SELECT FROM ended e WHERE e.n = k.n), w.doc_type, w.source_id, w.revision "
+    "FROM k LEFT JOIN waiting w ON w.n = k.n ORDER BY k.n, w.first_seen_at, w.source_id"
+)
+
+
+class _SyncedOutcomes:
+    """Outcomes of documents synced to a QBO object, recorded at the same moment, in one
+    statement (DataLoader style): the first caller waits for the event loop's ready tasks to
+    run (those woken by the same batch answer reach here in that pass), then writes every
+    outcome gathered meanwhile. What each caller gets is what `_record_one` gives it: its
+    outcome and history line written atomically (all of them together), its waiting
+    documents scheduled after it (each in its own transaction, as before), its job ended only
+    when none waits. A lone outcome, a document given twice, or a statement that fails (a
+    deadlock with another writer, say) goes through `_record_one`, one by one; so does one
+    whose ledger row does not exist yet."""
+
+    def __init__(self, ledger: LedgerRepository, *, passes: int = 3) -> None:
+        self._ledger = ledger
+        self._passes = passes
+        self._pending: list[tuple[_Synced, asyncio.Future[None]]] = []
+        self._writers: set[asyncio.Task[None]] = set()
+
+    async def record(self, entry: _Synced) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((entry, done))
+        if len(self._pending) == 1:
+            # A task of its own writes them, not a caller: a caller cancelled meanwhile (a
+            # worker's shutdown) leaves the others' outcomes written all the same.
+            writer = asyncio.get_running_loop().create_task(self._flush())
+            self._writers.add(writer)
+            writer.add_done_callback(self._writers.discard)
+        await done
+
+    async def _flush(self) -> None:
+        gathered: list[tuple[_Synced, asyncio.Future[None]]] = []
+        try:
+            # The callers woken with the first one (a batch's answer) join meanwhile.
+            for _ in range(self._passes):
+                await asyncio.sleep(0)
+            gathered, self._pending = self._pending, []
+            await self._write(gathered)
+        finally:
+            for _, done in gathered:
+                if not done.done():
+                    done.set_exception(RuntimeError("the outcome's writer ended first"))
+
+    async def _write(self, gathered: list[tuple[_Synced, asyncio.Future[None]]]) -> None:
+        entries = [entry for entry, _ in gathered]
+        alone: list[int] = list(range(len(entries)))
+        waiting: dict[int, list[tuple[Any, ...]]] = {}
+        if len(entries) > 1 and len({e.key for e in entries}) == len(entries):
+            try:
+                alone, waiting = await self._many(entries)
+            except Exception as exc:  # each on its own: any failure is then its own
+                log.info(
+                    "outcomes written one by one",
+                    extra={"action": "ledger.synced_many_failed", "error": type(exc).__name__},
+                )
+                alone = list(range(len(entries)))
+        for n, (entry, done) in enumerate(gathered):
+            try:
+                if n in alone:
+                    await self._ledger._record_one(
+                        entry.key,
+                        state="synced",
+                        revision=entry.revision,
+                        started_at=entry.started_at,
+                        outcome=entry.outcome,
+                        qbo=entry.qbo,
+                        release=entry.release,
+                        ending=entry.ending,
+                    )
+                elif waiting.get(n):
+                    async with self._ledger._pool.connection() as conn, conn.transaction():
+                        await schedule_rows(
+                            conn, entry.key.company_id, entry.release[0], waiting[n]
+                        )
+            except Exception as exc:
+                if not done.done():
+                    done.set_exception(exc)
+            else:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _many(
+        self, entries: Sequence[_Synced]
+    ) -> tuple[list[int], dict[int, list[tuple[Any, ...]]]]:
+        """The one statement; returns the entries it wrote nothing for (no ledger row) and the
+        documents waiting on each written one's lock."""
+        values: dict[str, list[Any]] = {
+            "companies": [e.key.company_id for e in entries],
+            "types": [e.key.doc_type.value for e in entries],
+            "ids": [e.key.source_id for e in entries],
+            "revisions": [e.revision for e in entries],
+            "started": [e.started_at for e in entries],
+            "outcomes": [e.outcome for e in entries],
+            "details": [Jsonb({"skip_reason": None, "error": None, "qbo": e.qbo}) for e in entries],
+            "entities": [e.qbo["qbo_entity"] for e in entries],
+            "qbo_ids": [e.qbo["qbo_id"] for e in entries],
+            "tokens": [e.qbo["sync_token"] for e in entries],
+            "hashes": [e.qbo["synced_hash"] for e in entries],
+            "locks": [e.release[0] for e in entries],
+            "kinds": [",".join(t.value for t in e.release[1]) for e in entries],
+            "jobs": [e.ending.id if e.ending is not None else None for e in entries],
+        }
+        async with self._ledger._pool.connection() as conn:
+            cursor = await conn.execute(_SYNCED_MANY, values)
+            rows = await cursor.fetchall()
+        alone: list[int] = []
+        waiting: dict[int, list[tuple[Any, ...]]] = {}
+        for n, _, logged, ended, doc_type, source_id, revision in rows:
+            index = int(n) - 1
+            if not logged:
+                if index not in alone:
+                    alone.append(index)
+                continue
+            ending = entries[index].ending
+            if ended and ending is not None:
+                ending.ended = True
+            if doc_type is not None:
+                waiting.setdefault(index, []).append((doc_type, source_id, revision))
+        return alone, waiting
