@@ -113,12 +113,13 @@ async def _run(n_orders: int, *, paid: bool, real_qbo: bool) -> list[str]:
         )
         # The ingest's own sync jobs (each order skipped: not connected, or created before the
         # connection, R14) drain first, so the run's figures are the bulk sync's alone.
-        while (
-            await rig.sql(
+        while True:
+            [(open_jobs,)] = await rig.sql(
                 "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = 'sync' "
                 "AND status IN ('todo', 'doing')"
             )
-        )[0][0]:
+            if not open_jobs:
+                break
             await asyncio.sleep(0.2)
         meter.mark("ingested")
         api = company.api

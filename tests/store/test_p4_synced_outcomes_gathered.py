@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -26,7 +26,7 @@ PAYMENTS = (DocumentType.PAYMENT, DocumentType.REFUND, DocumentType.PAYMENT_VOID
 
 
 class _Counting(psycopg.AsyncConnection[Any]):
-    statements: list[str] = []
+    statements: ClassVar[list[str]] = []
 
     async def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
         type(self).statements.append(str(query))
@@ -42,8 +42,9 @@ async def test_p4_b1_outcomes_recorded_together_are_what_each_alone_records(
 ) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         company = int(
-            conn.execute("INSERT INTO companies (name) VALUES ('Gathered') RETURNING id")
-            .fetchall()[0][0]
+            conn.execute(
+                "INSERT INTO companies (name) VALUES ('Gathered') RETURNING id"
+            ).fetchall()[0][0]
         )
         worker = int(conn.execute("SELECT procrastinate_register_worker_v1()").fetchall()[0][0])
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
@@ -151,8 +152,9 @@ async def test_p4_one_document_recorded_twice_at_once_is_recorded_twice(
     written, one by one, as before."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         company = int(
-            conn.execute("INSERT INTO companies (name) VALUES ('Twice') RETURNING id")
-            .fetchall()[0][0]
+            conn.execute("INSERT INTO companies (name) VALUES ('Twice') RETURNING id").fetchall()[
+                0
+            ][0]
         )
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         database_url, min_size=1, max_size=2, open=False, kwargs={"autocommit": True}
