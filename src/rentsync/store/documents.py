@@ -543,33 +543,19 @@ async def schedule_syncs(
         source=source,
         key="c.company_id, c.doc_type, c.source_id",
     )
-    # One row per job, in the given order (`WITH ORDINALITY`): procrastinate inserts them in
-    # the array's order, so their ids follow it.
-    jobs = (
-        "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY(SELECT ROW(%(queue)s, %(task)s, "
-        "j.priority, j.lock, NULL, jsonb_build_object('company_id', j.company_id, "
-        "'doc_type', j.doc_type, 'source_id', j.source_id), NULL)"
-        "::procrastinate_job_to_defer_v1 FROM unnest(%(companies)s::bigint[], "
-        "%(types)s::text[], %(ids)s::text[], %(locks)s::text[], %(priorities)s::integer[]) "
-        "WITH ORDINALITY AS j(company_id, doc_type, source_id, lock, priority, n) "
-        "ORDER BY j.n))) AS id"
-    )
-    cursor = await conn.execute(
-        f"WITH marked AS ({mark}) {jobs}",
-        {
-            "companies": [d.key.company_id for d in documents],
-            "types": [d.key.doc_type.value for d in documents],
-            "ids": [d.key.source_id for d in documents],
-            "revisions": [d.revision for d in documents],
-            "locks": [d.lock or d.key.lock() for d in documents],
-            "priorities": [d.priority for d in documents],
-            "trigger": trigger.value,
-            "user_action": trigger.is_user_action,
-            "queue": queue,
-            "task": SYNC_TASK,
-        },
-    )
-    return [int(row[0]) for row in await cursor.fetchall()]
+    jobs = [
+        sync_job_params(d.key, queue=queue, lock=d.lock or d.key.lock(), priority=d.priority)
+        for d in documents
+    ]
+    marked = {
+        "companies": [d.key.company_id for d in documents],
+        "types": [d.key.doc_type.value for d in documents],
+        "ids": [d.key.source_id for d in documents],
+        "revisions": [d.revision for d in documents],
+        "trigger": trigger.value,
+        "user_action": trigger.is_user_action,
+    }
+    return await queue_module.defer_jobs(conn, jobs, along_with=(mark, marked))
 
 
 def _mark_pending(

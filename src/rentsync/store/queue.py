@@ -7,7 +7,7 @@ and schedule its job atomically we call its versioned SQL API on our connection 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -62,3 +62,53 @@ async def defer_job(
     row = await cursor.fetchone()
     assert row is not None
     return int(row[0])
+
+
+_MANY_COLUMNS = {
+    "queue": "text",
+    "task": "text",
+    "priority": "integer",
+    "lock": "text",
+    "args": "jsonb",
+    "at": "timestamptz",
+}
+"""`job_params`' keys and their SQL types, in `procrastinate_job_to_defer_v1`'s order."""
+
+
+def defer_many_select() -> str:
+    """The SELECT deferring several jobs from `jobs_params`' arrays, one row per job with its
+    id, in the arrays' order (procrastinate inserts them in that order, so their ids follow
+    it: a lock's jobs run in the order of their ids)."""
+    arrays = ", ".join(f"%(jobs_{column})s::{kind}[]" for column, kind in _MANY_COLUMNS.items())
+    return (
+        "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY(SELECT ROW(j.queue, j.task, "
+        "j.priority, j.lock, NULL, j.args, j.at)::procrastinate_job_to_defer_v1 "
+        f"FROM unnest({arrays}) WITH ORDINALITY AS j({', '.join(_MANY_COLUMNS)}, n) "
+        "ORDER BY j.n))) AS id"
+    )
+
+
+def jobs_params(jobs: Sequence[Mapping[str, object]]) -> dict[str, object]:
+    """`defer_many_select`'s parameters: the columns of several `job_params`."""
+    return {f"jobs_{column}": [job[column] for job in jobs] for column in _MANY_COLUMNS}
+
+
+async def defer_jobs(
+    conn: AsyncConnection[Any],
+    jobs: Sequence[Mapping[str, object]],
+    *,
+    along_with: tuple[str, Mapping[str, object]] | None = None,
+) -> list[int]:
+    """Defer several jobs (each `job_params`' parameters) in one statement, in the given order;
+    returns their ids in that order. `along_with` as in `defer_job`; its parameters must not
+    start with `jobs_`."""
+    if not jobs:
+        return []
+    query = defer_many_select()
+    values = jobs_params(jobs)
+    if along_with is not None:
+        statement, extra = along_with
+        query = f"WITH along_with AS ({statement}) {query}"
+        values.update(extra)
+    cursor = await conn.execute(query, values)
+    return [int(row[0]) for row in await cursor.fetchall()]
