@@ -52,6 +52,19 @@ REQUEST_SECONDS = 120.0
 """QuickBooks ends a request that runs longer than this (reference §1): the longest a request
 can be in flight there, whether or not our side still waits for its answer."""
 
+
+def minute_scale(requests_per_minute: int) -> float:
+    """How a minute other than QBO's 500 scales QBO's other rates (only the emulator with its
+    limits off runs one: tests, benchmarks): the second's and the batches' grow in proportion,
+    so nothing else binds first. One home for the limiter and the bulk estimate."""
+    return max(requests_per_minute, 1) / REQUESTS_PER_MINUTE
+
+
+def scaled_rate(rate: int, requests_per_minute: int) -> int:
+    """QBO's `rate` (set for 500 a minute) for another minute (`minute_scale`), at least 1."""
+    return max(1, round(rate * minute_scale(requests_per_minute)))
+
+
 # rentsync's own split of that budget (B9), one home for the limiter and the bulk preview.
 REAL_TIME_RESERVE_PER_MINUTE = 60
 """Of a realm's requests a minute, those background work (a bulk sync) leaves to real-time sync:
@@ -72,14 +85,14 @@ below the 440 it plans for.)"""
 def real_time_reserve_per_minute(requests_per_minute: int = REQUESTS_PER_MINUTE) -> int:
     """The reserve for a (test or emulator) minute other than QBO's 500: in proportion below it,
     never above the 60."""
-    factor = min(max(requests_per_minute, 1) / REQUESTS_PER_MINUTE, 1.0)
+    factor = min(minute_scale(requests_per_minute), 1.0)
     return round(REAL_TIME_RESERVE_PER_MINUTE * factor)
 
 
 def real_time_reserve_per_second(requests_per_minute: int = REQUESTS_PER_MINUTE) -> int:
     """The second's reserve for a minute other than QBO's 500, in proportion below it (none
     when the second allows a single request, as at 50 a minute)."""
-    factor = min(max(requests_per_minute, 1) / REQUESTS_PER_MINUTE, 1.0)
+    factor = min(minute_scale(requests_per_minute), 1.0)
     return round(REAL_TIME_RESERVE_PER_SECOND * factor)
 
 

@@ -102,12 +102,13 @@ class LimitSettings:
     def scaled(cls, per_minute: int) -> LimitSettings:
         """QBO's rules with the minute raised (only against the emulator with its limits off):
         the second and batch rates grow in proportion, so nothing else binds first."""
-        factor = max(per_minute, 1) / qbo_rules.REQUESTS_PER_MINUTE
         return cls(
             per_minute=per_minute,
-            per_second=max(1, round(10 * factor)),
-            batch_per_minute=max(1, round(40 * factor)),
-            realm_batch_per_minute=max(1, round(120 * factor)),
+            per_second=qbo_rules.scaled_rate(qbo_rules.IN_FLIGHT, per_minute),
+            batch_per_minute=qbo_rules.scaled_rate(qbo_rules.BATCHES_PER_MINUTE, per_minute),
+            realm_batch_per_minute=qbo_rules.scaled_rate(
+                qbo_rules.REALM_BATCHES_PER_MINUTE, per_minute
+            ),
             background_headroom_per_minute=qbo_rules.real_time_reserve_per_minute(per_minute),
             background_headroom_per_second=qbo_rules.real_time_reserve_per_second(per_minute),
         )
