@@ -217,3 +217,30 @@ def test_b5_the_minute_binds_from_its_budget_on_without_a_jump() -> None:
     paid = bulk.estimate(batched=200, singles=100, references=15)
     assert paid.requests == 109
     assert paid.duration.total_seconds() == pytest.approx(109 / 440 * 62 + 2.5)
+
+
+@pytest.mark.parametrize("per_minute", [1, 49, 75, 500, 1234, 1_000_000])
+def test_r18_the_estimate_scales_a_minute_as_the_limiter_does(per_minute: int) -> None:
+    """One home for the emulator-minute scaling (`domain.qbo.scaled_rate`): the estimate's
+    second and batches are the limiter's for any minute, so the preview never plans a pace
+    the limiter would not let through."""
+    limits = LimitSettings.scaled(per_minute)
+    assert bulk.batches_per_minute(per_minute) == limits.batch_per_minute
+    share = max(limits.per_second - limits.background_headroom_per_second, 1)
+    assert bulk.bulk_requests_per_second(per_minute) == share / (1 + bulk.ROUND_TRIP_SECONDS)
+    assert limits.per_second == qbo.scaled_rate(qbo.IN_FLIGHT, per_minute) >= 1
+    assert limits.realm_batch_per_minute == qbo.scaled_rate(
+        qbo.REALM_BATCHES_PER_MINUTE, per_minute
+    )
+
+
+def test_r18_one_naming_table_names_the_selected_and_the_counted_kinds() -> None:
+    """`domain.bulk.KIND_NAMES` names every kind a user selects (the form's labels) and every
+    kind a preview counts (the CLI's and the console's "by kind")."""
+    assert {kind.value for kind in bulk.BulkKind} <= set(bulk.KIND_NAMES)
+    assert bulk.BulkKind.PAYMENT.label == "Payments (with their refunds and voids)"
+    assert bulk.BulkKind.PURCHASE_ORDER.label == "Purchase orders"
+    assert bulk.kinds_text({"payment_void": 2, "order": 1, "odd_kind": 3}) == (
+        "1 order, 2 payments' voids, 3 odd kind"
+    )
+    assert list(bulk.by_kind({"refund": 1, "payment": 2, "quote": 0})) == ["payment", "refund"]

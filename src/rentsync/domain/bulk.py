@@ -107,39 +107,46 @@ class BulkKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return _KIND_LABELS[self]
+        """How the selection's form and summary name the kind: "Purchase orders", "Payments
+        (with their refunds and voids)"."""
+        names = KIND_NAMES[self.value]
+        brought = f" (with {names.brings})" if names.brings else ""
+        return f"{names.many.capitalize()}{brought}"
 
-
-_KIND_LABELS = {
-    BulkKind.ORDER: "Orders",
-    BulkKind.QUOTE: "Quotes",
-    BulkKind.PAYMENT: "Payments (with their refunds and voids)",
-    BulkKind.PURCHASE_ORDER: "Purchase orders",
-    BulkKind.VENDOR_BILL: "Vendor bills",
-    BulkKind.VENDOR_PAYMENT: "Vendor payments",
-}
 
 ORDER_KINDS = (BulkKind.ORDER, BulkKind.QUOTE)
 
-COUNTED_KINDS: dict[str, tuple[str, str]] = {
-    "order": ("order", "orders"),
-    "quote": ("quote", "quotes"),
-    "payment": ("payment", "payments"),
-    "refund": ("refund", "refunds"),
-    "payment_void": ("payment's void", "payments' voids"),
-    "purchase_order": ("purchase order", "purchase orders"),
-    "vendor_bill": ("vendor bill", "vendor bills"),
-    "vendor_payment": ("vendor payment", "vendor payments"),
+
+@dataclass(frozen=True)
+class KindNames:
+    """A kind of document as a bookkeeper names one and several."""
+
+    one: str
+    many: str
+    brings: str = ""
+    """What selecting the kind brings along (a payment: its refunds and its void)."""
+
+
+KIND_NAMES: dict[str, KindNames] = {
+    "order": KindNames("order", "orders"),
+    "quote": KindNames("quote", "quotes"),
+    "payment": KindNames("payment", "payments", brings="their refunds and voids"),
+    "refund": KindNames("refund", "refunds"),
+    "payment_void": KindNames("payment's void", "payments' voids"),
+    "purchase_order": KindNames("purchase order", "purchase orders"),
+    "vendor_bill": KindNames("vendor bill", "vendor bills"),
+    "vendor_payment": KindNames("vendor payment", "vendor payments"),
 }
-"""The kinds a preview counts its documents by (`bulk_syncs.kinds`), in the run's order, each
-as a bookkeeper names one and several: an order and a quote apart (both are orders of the
-rental system, each a QuickBooks invoice), a payment's refunds and its void apart from it."""
+"""The one naming table of a bulk sync's kinds, for both uses: the kinds a user selects
+(`BulkKind.label`) and those a preview counts its documents by (`bulk_syncs.kinds`), in the
+run's order: an order and a quote apart (both are orders of the rental system, each a
+QuickBooks invoice), a payment's refunds and its void apart from it."""
 
 
 def by_kind(counts: Mapping[str, int]) -> dict[str, int]:
-    """The kinds with documents, in `COUNTED_KINDS`' order (any other after them)."""
-    known = [kind for kind in COUNTED_KINDS if counts.get(kind)]
-    others = sorted(kind for kind in counts if kind not in COUNTED_KINDS and counts[kind])
+    """The kinds with documents, in `KIND_NAMES`' order (any other after them)."""
+    known = [kind for kind in KIND_NAMES if counts.get(kind)]
+    others = sorted(kind for kind in counts if kind not in KIND_NAMES and counts[kind])
     return {kind: counts[kind] for kind in [*known, *others]}
 
 
@@ -148,8 +155,8 @@ def kinds_text(counts: Mapping[str, int]) -> str:
     20 payments, 7 refunds" (kinds without documents left out; one home for both)."""
     parts = []
     for kind, count in by_kind(counts).items():
-        one, many = COUNTED_KINDS.get(kind, (kind.replace("_", " "),) * 2)
-        parts.append(f"{count:,} {one if count == 1 else many}")
+        names = KIND_NAMES.get(kind, KindNames(kind.replace("_", " "), kind.replace("_", " ")))
+        parts.append(f"{count:,} {names.one if count == 1 else names.many}")
     return ", ".join(parts) or "no documents"
 
 
@@ -398,16 +405,14 @@ def bulk_requests_per_second(requests_per_minute: int = REQUESTS_PER_MINUTE) -> 
     """The requests a second a bulk sync sends while the rolling minute has room: the second's
     share the limiter leaves to background work (10 - 1), each counted in the second from its
     take until its answer + 1 s (`qbo.limits`), so 9 per (1 s + a round trip)."""
-    factor = max(requests_per_minute, 1) / REQUESTS_PER_MINUTE
-    per_second = max(1, round(IN_FLIGHT * factor))
+    per_second = qbo_rules.scaled_rate(IN_FLIGHT, requests_per_minute)
     share = per_second - qbo_rules.real_time_reserve_per_second(requests_per_minute)
     return max(share, 1) / (1 + ROUND_TRIP_SECONDS)
 
 
 def batches_per_minute(requests_per_minute: int = REQUESTS_PER_MINUTE) -> int:
     """QBO's batches a minute, in proportion for a minute other than 500 (as the limiter)."""
-    factor = max(requests_per_minute, 1) / REQUESTS_PER_MINUTE
-    return max(1, round(BATCHES_PER_MINUTE * factor))
+    return qbo_rules.scaled_rate(BATCHES_PER_MINUTE, requests_per_minute)
 
 
 @dataclass(frozen=True, kw_only=True)

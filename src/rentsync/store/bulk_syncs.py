@@ -75,7 +75,7 @@ class BulkSyncRow:
     longest_single: int = 0
     """The operations of the lock whose chain takes longest (`domain.bulk.Chains`)."""
     kinds: dict[str, int] = field(default_factory=dict)
-    """The documents by kind as the preview counted them (`domain.bulk.COUNTED_KINDS`: an order
+    """The documents by kind as the preview counted them (`domain.bulk.KIND_NAMES`: an order
     and a quote apart, a payment's refunds and void apart from it)."""
 
 
@@ -127,7 +127,7 @@ class PlannedItem:
     lock: str = ""
     """The job lock it runs under: the items of one lock, next to each other, are one chain."""
     counted_as: str = ""
-    """Its kind in the preview's counts (`domain.bulk.COUNTED_KINDS`): an order's `order` or
+    """Its kind in the preview's counts (`domain.bulk.KIND_NAMES`): an order's `order` or
     `quote`; empty: its document type."""
 
     @property
