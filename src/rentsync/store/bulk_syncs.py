@@ -740,17 +740,7 @@ class BulkSyncRepository:
             self._pool.connection() as conn,
             conn.cursor(row_factory=class_row(ItemRow)) as cur,
         ):
-            await cur.execute(
-                "SELECT i.seq, i.doc_type, i.source_id, i.revision, "
-                "d.revision AS current_revision, i.planned, i.reason, i.message, i.calls, "
-                "i.dispatched_at, r.state, "
-                "r.error->>'code' AS error_code FROM bulk_sync_items i "
-                "JOIN documents d USING (company_id, doc_type, source_id) "
-                "LEFT JOIN sync_records r USING (company_id, doc_type, source_id) "
-                "WHERE i.bulk_sync_id = %s AND i.seq > %s "
-                "AND (%s::text IS NULL OR i.planned = %s) ORDER BY i.seq LIMIT %s",
-                (bulk_id, after, planned, planned, limit),
-            )
+            await cur.execute(ITEMS_PAGE, (bulk_id, after, planned, planned, limit))
             return await cur.fetchall()
 
     async def active(self) -> list[int]:
@@ -760,6 +750,28 @@ class BulkSyncRepository:
                 "SELECT id FROM bulk_syncs WHERE state IN ('previewing', 'running') ORDER BY id"
             )
             return [int(row[0]) for row in await cursor.fetchall()]
+
+
+ITEMS_PAGE = (
+    # The page of items first (by the run's primary key, in seq order), then each one's
+    # document and ledger row by its key, as the step's own reads do (a LIMITed LATERAL
+    # subquery is one index look-up per item: PostgreSQL cannot turn it into a join). Joined
+    # before the LIMIT, PostgreSQL merged the rest of the run with both tables and sorted it
+    # for every page.
+    "WITH page AS MATERIALIZED (SELECT i.seq, i.company_id, i.doc_type, i.source_id, "
+    "i.revision, i.planned, i.reason, i.message, i.calls, i.dispatched_at "
+    "FROM bulk_sync_items i WHERE i.bulk_sync_id = %s AND i.seq > %s "
+    "AND (%s::text IS NULL OR i.planned = %s) ORDER BY i.seq LIMIT %s) "
+    "SELECT p.seq, p.doc_type, p.source_id, p.revision, d.revision AS current_revision, "
+    "p.planned, p.reason, p.message, p.calls, p.dispatched_at, r.state, "
+    "r.error->>'code' AS error_code FROM page p "
+    "JOIN LATERAL (SELECT d.revision FROM documents d WHERE d.company_id = p.company_id "
+    "AND d.doc_type = p.doc_type AND d.source_id = p.source_id LIMIT 1) d ON true "
+    "LEFT JOIN LATERAL (SELECT r.state, r.error FROM sync_records r "
+    "WHERE r.company_id = p.company_id AND r.doc_type = p.doc_type "
+    "AND r.source_id = p.source_id LIMIT 1) r ON true ORDER BY p.seq"
+)
+"""`BulkSyncRepository.items`' statement: a page of a run's items with their outcomes."""
 
 
 async def _dispatch_references(
