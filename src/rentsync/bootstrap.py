@@ -154,7 +154,9 @@ class CompanyQboAccess:
         ):
             return CompanyQbo(connection=Connection.none())
         if stored.state is StoredStatus.LOST:
-            return CompanyQbo(connection=Connection.lost(stored.connected_at))
+            return CompanyQbo(
+                connection=Connection.lost(stored.connected_at), lost_reason=stored.lost_reason
+            )
         return CompanyQbo(
             connection=Connection.connected(stored.connected_at),
             inventory_allowed=stored.facts.inventory_enabled,

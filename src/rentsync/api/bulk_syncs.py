@@ -9,18 +9,19 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from rentsync import jobs
 from rentsync.api.auth import CurrentPrincipal
 from rentsync.api.deps import ServicesDep
-from rentsync.api.schemas import error_responses
+from rentsync.api.schemas import ErrorOut, error_responses
 from rentsync.domain import bulk as plan_rules
 from rentsync.domain.bulk import Planned, Selection, State
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.values import MAX_VERSION, Flag
 from rentsync.store.bulk_syncs import BulkSyncRow, ItemRow
-from rentsync.sync.bulk import BulkSyncRefused, NoSuchBulkSync
+from rentsync.sync.bulk import BulkSyncRefused, NoSuchBulkSync, TooManyPreviews
 
 router = APIRouter(prefix="/api/v1/bulk-syncs", tags=["bulk sync"])
 
@@ -198,26 +199,43 @@ async def describe(services: ServicesDep, bulk: BulkSyncRow) -> BulkSyncOut:
     )
 
 
+PREVIEW_RETRY_SECONDS = 5
+"""`Retry-After` of a preview refused while the company's others are being prepared."""
+
+
+def _create_refused(exc: BulkSyncRefused) -> JSONResponse:
+    """409 (QuickBooks not connected: why, and what to do) or 429 (too many previews being
+    prepared at once, `Retry-After`)."""
+    busy = isinstance(exc, TooManyPreviews)
+    return JSONResponse(
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS if busy else status.HTTP_409_CONFLICT,
+        content=ErrorOut(detail=str(exc), remedy=exc.remedy).model_dump(exclude_none=True),
+        headers={"Retry-After": str(PREVIEW_RETRY_SECONDS)} if busy else None,
+    )
+
+
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=BulkSyncOut,
-    responses=error_responses(409),
+    responses=error_responses(409, 429),
 )
 async def create_bulk_sync(
     body: BulkSyncIn, principal: CurrentPrincipal, services: ServicesDep
-) -> BulkSyncOut:
+) -> BulkSyncOut | JSONResponse:
     """Preview a bulk sync of the selected documents (every condition given must hold; see
     `kinds` for the date and the number each kind is selected by). The
     preview runs on a worker; GET the bulk sync until `state` is `previewed`, then POST
-    `.../start` to run it (or pass `start: true` to run it as soon as it is previewed)."""
+    `.../start` to run it (or pass `start: true` to run it as soon as it is previewed).
+    At most 3 of the company's previews are prepared at once: another is refused with 429
+    (and `Retry-After`) until one of them is previewed or cancelled."""
     selection = Selection.model_validate(body.model_dump(exclude={"start"}))
     try:
         bulk = await services.bulk_syncs.create(
             principal.company_id, selection, start_when_previewed=body.start
         )
     except BulkSyncRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+        return _create_refused(exc)
     await jobs.defer_bulk_sync(services.job_app, bulk.id)
     return await describe(services, bulk)
 

@@ -28,6 +28,8 @@ _ERROR_MEANINGS = {
     404: "No such document (or object) for this company.",
     409: "Not now: QuickBooks is not connected (or the connection was lost), or the request "
     "would undo itself (revoking the calling key).",
+    429: "Too many at once (a company's bulk-sync previews being prepared): retry after "
+    "`Retry-After` seconds, or see the remedy.",
     502: "QuickBooks refused or failed: its code, message and the remedy.",
 }
 

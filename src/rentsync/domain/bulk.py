@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
@@ -74,7 +74,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from rentsync.domain import qbo as qbo_rules
-from rentsync.domain.connection import Connection
+from rentsync.domain.connection import Connection, ConnectionState
 from rentsync.domain.documents import OrderKind
 from rentsync.domain.ledger import DocumentKey
 from rentsync.domain.settings import SyncSettings
@@ -228,6 +228,58 @@ class Selection(BaseModel):
         """The kinds of order whose invoices (or payments) the selection covers."""
         chosen = [OrderKind(k.value) for k in ORDER_KINDS if self.kinds and k in self.kinds]
         return chosen or list(OrderKind)
+
+
+PREVIEWS_PREPARING_AT_ONCE = 3
+"""Previews of one company being prepared at once (state `previewing`): each walks the
+company's documents in a worker job, so a client that keeps creating them fills the workers.
+A new one is refused past this (the API's 429) rather than superseding an older one: two
+previews of different selections (orders, vendor bills) are each confirmed on purpose, and
+cancelling one the user did not cancel would surprise them; a preview already prepared costs
+nothing and never counts."""
+
+_CONNECT_WHERE = "the console's QuickBooks settings page, or POST /api/v1/qbo/connect"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refusal:
+    """Why a bulk sync cannot be created now, and what the user can do about it."""
+
+    message: str
+    remedy: str
+
+
+def connection_refusal(
+    connection: Connection, *, company_id: int, lost_reason: str | None = None
+) -> Refusal | None:
+    """A bulk sync needs QuickBooks connected (else every document would only be skipped);
+    a lost connection says why it was lost (`qbo_connections.lost_reason`)."""
+    if connection.state is ConnectionState.CONNECTED:
+        return None
+    if connection.state is ConnectionState.LOST:
+        why = (lost_reason or "QuickBooks refused rentsync's authorization").rstrip(". ")
+        return Refusal(
+            message=f"QuickBooks is not connected for company {company_id}: the connection "
+            f"was lost ({why}).",
+            remedy=f"Reconnect QuickBooks ({_CONNECT_WHERE}), then preview the bulk sync again.",
+        )
+    return Refusal(
+        message=f"QuickBooks is not connected for company {company_id}: a bulk sync would "
+        "only skip its documents.",
+        remedy=f"Connect QuickBooks ({_CONNECT_WHERE}) before a bulk sync.",
+    )
+
+
+def previews_refusal(preparing: Sequence[int]) -> Refusal:
+    """A new preview while `PREVIEWS_PREPARING_AT_ONCE` of the company's are being prepared."""
+    ids = ", ".join(str(bulk_id) for bulk_id in preparing)
+    return Refusal(
+        message=f"{len(preparing)} previews of this company are still being prepared (bulk "
+        f"syncs {ids}); at most {PREVIEWS_PREPARING_AT_ONCE} at once.",
+        remedy="Wait until one is previewed, or cancel one no longer needed (its console page, "
+        "`rentsync bulk-sync --company ID --cancel BULK_ID` or POST "
+        "/api/v1/bulk-syncs/BULK_ID/cancel), then preview again.",
+    )
 
 
 class Planned(enum.StrEnum):

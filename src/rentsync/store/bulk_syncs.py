@@ -46,6 +46,14 @@ DOCUMENT_PRIORITY = BULK_PRIORITY - 1
 document's job waiting in the lane never delays the reference the next documents wait for)."""
 
 
+class PreviewsPreparing(Exception):
+    """A company has as many previews being prepared as it may (`BulkSyncRepository.create`)."""
+
+    def __init__(self, preparing: Sequence[int]) -> None:
+        super().__init__(f"previews being prepared: {list(preparing)}")
+        self.preparing = list(preparing)
+
+
 @dataclass(frozen=True, kw_only=True)
 class BulkSyncRow:
     id: int
@@ -262,12 +270,33 @@ class BulkSyncRepository:
         self._pool = pool
 
     async def create(
-        self, company_id: int, selection: Selection, *, start_when_previewed: bool
+        self,
+        company_id: int,
+        selection: Selection,
+        *,
+        start_when_previewed: bool,
+        preparing_at_most: int | None = None,
     ) -> BulkSyncRow:
+        """A new bulk sync, to be previewed. `preparing_at_most`: refused (`PreviewsPreparing`)
+        while that many of the company's are being previewed; concurrent creates of one
+        company take turns (its row locked), so they never pass the bound together."""
         async with (
             self._pool.connection() as conn,
+            conn.transaction(),
             conn.cursor(row_factory=class_row(BulkSyncRow)) as cur,
         ):
+            if preparing_at_most is not None:
+                await conn.execute(
+                    "SELECT 1 FROM companies WHERE id = %s FOR NO KEY UPDATE", (company_id,)
+                )
+                found = await conn.execute(
+                    "SELECT id FROM bulk_syncs WHERE company_id = %s AND state = 'previewing' "
+                    "ORDER BY id",
+                    (company_id,),
+                )
+                preparing = [int(row[0]) for row in await found.fetchall()]
+                if len(preparing) >= preparing_at_most:
+                    raise PreviewsPreparing(preparing)
             await cur.execute(
                 "INSERT INTO bulk_syncs (company_id, selection, state, start_when_previewed, "
                 f"phase) VALUES (%s, %s, 'previewing', %s, 'references') RETURNING {_COLUMNS}",

@@ -48,7 +48,6 @@ from typing import Any, Protocol
 from rentsync import policy
 from rentsync.domain import bulk as plan_rules
 from rentsync.domain.bulk import BulkKind, Plan, Planned, Progress, Selection, Standing, State
-from rentsync.domain.connection import ConnectionState
 from rentsync.domain.documents import DocumentType, Order
 from rentsync.domain.ledger import DocumentKey
 from rentsync.domain.settings import SyncSettings
@@ -63,6 +62,7 @@ from rentsync.store.bulk_syncs import (
     Candidate,
     Follower,
     PlannedItem,
+    PreviewsPreparing,
     selection_of,
 )
 from rentsync.store.locks import AdvisoryLocks
@@ -98,7 +98,16 @@ machine (each fetches its job and reads the database first). A full batch (30) g
 
 
 class BulkSyncRefused(Exception):
-    """A bulk sync cannot be created, started or cancelled now; the message says why."""
+    """A bulk sync cannot be created, started or cancelled now; the message says why, and
+    what to do when there is something to do (`remedy`, also at the message's end)."""
+
+    def __init__(self, message: str, *, remedy: str | None = None) -> None:
+        super().__init__(f"{message} {remedy}" if remedy else message)
+        self.remedy = remedy
+
+
+class TooManyPreviews(BulkSyncRefused):
+    """`domain.bulk.PREVIEWS_PREPARING_AT_ONCE` of the company's previews are being prepared."""
 
 
 class NoSuchBulkSync(BulkSyncRefused):
@@ -168,16 +177,24 @@ class BulkSyncs:
         self, company_id: int, selection: Selection, *, start_when_previewed: bool
     ) -> BulkSyncRow:
         """A new bulk sync, to be previewed (by `run`); refused while QuickBooks is not
-        connected (every order would only be skipped)."""
+        connected (every order would only be skipped) and while the company has as many
+        previews being prepared as it may."""
         company = await self._qbo.open(company_id)
-        if company.connection.state is not ConnectionState.CONNECTED:
-            raise BulkSyncRefused(
-                f"QuickBooks is not connected for company {company_id}: connect it before a "
-                "bulk sync."
-            )
-        return await self.repository.create(
-            company_id, selection, start_when_previewed=start_when_previewed
+        refusal = plan_rules.connection_refusal(
+            company.connection, company_id=company_id, lost_reason=company.lost_reason
         )
+        if refusal is not None:
+            raise BulkSyncRefused(refusal.message, remedy=refusal.remedy)
+        try:
+            return await self.repository.create(
+                company_id,
+                selection,
+                start_when_previewed=start_when_previewed,
+                preparing_at_most=plan_rules.PREVIEWS_PREPARING_AT_ONCE,
+            )
+        except PreviewsPreparing as exc:
+            refusal = plan_rules.previews_refusal(exc.preparing)
+            raise TooManyPreviews(refusal.message, remedy=refusal.remedy) from None
 
     async def start(self, company_id: int, bulk_id: int) -> BulkSyncRow:
         """The user confirms the preview; only a previewed bulk sync starts."""

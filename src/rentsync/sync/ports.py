@@ -81,6 +81,8 @@ class CompanyQbo:
     """CompanyInfo's OfferingSku, e.g. "QuickBooks Online Plus" (empty: not known)."""
     client: QboGateway | None = None
     """None unless connected."""
+    lost_reason: str | None = None
+    """Why the connection was lost, while it is (what the user reads)."""
 
 
 class QboAccess(Protocol):

@@ -32,7 +32,7 @@ from rentsync.domain.people import Ability, ConsoleUser
 from rentsync.domain.values import MAX_VERSION
 from rentsync.store.bulk_syncs import BulkSyncRow, ItemRow
 from rentsync.store.ledger import SyncRecord
-from rentsync.sync.bulk import BulkSyncRefused, NoSuchBulkSync, Report
+from rentsync.sync.bulk import BulkSyncRefused, NoSuchBulkSync, Report, TooManyPreviews
 from rentsync.web import filters
 from rentsync.web.actions import audited
 from rentsync.web.auth import CurrentUser, requires
@@ -277,7 +277,8 @@ async def create_bulk_sync(
             user.company_id, selection, start_when_previewed=False
         )
     except BulkSyncRefused as exc:
-        return _new_page(request, user, form, problem=str(exc), status_code=409)
+        busy = isinstance(exc, TooManyPreviews)
+        return _new_page(request, user, form, problem=str(exc), status_code=429 if busy else 409)
     await jobs.defer_bulk_sync(services.job_app, bulk.id)
     await audited(
         services,
