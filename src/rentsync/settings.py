@@ -69,6 +69,9 @@ class Settings:
     """`RENTSYNC_SYNC_TRANSIENT_BASE_SECONDS`: first backoff after a transient QBO failure
     (unreachable, dropped answer, 5xx, 429); it doubles while the failure lasts. Tests make it
     short."""
+    max_request_bytes: int = 4 * 1024 * 1024
+    """`RENTSYNC_MAX_REQUEST_BYTES`: the largest request body the API reads (413 beyond it);
+    the largest order the API accepts, every text at its longest, is about 2.4 MB."""
 
     @property
     def is_production(self) -> bool:
@@ -140,6 +143,19 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+MIN_REQUEST_BYTES = 64 * 1024
+"""`RENTSYNC_MAX_REQUEST_BYTES` below this would refuse ordinary documents and console forms."""
+
+
+def _request_bytes(env: Mapping[str, str]) -> int:
+    value = _int(env, "RENTSYNC_MAX_REQUEST_BYTES", Settings.max_request_bytes)
+    if value < MIN_REQUEST_BYTES:
+        raise SettingsError(
+            f"RENTSYNC_MAX_REQUEST_BYTES must be at least {MIN_REQUEST_BYTES} (64 KiB), got {value}"
+        )
+    return value
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     data_dir = env.get("RENTSYNC_DATA_DIR") or None
@@ -155,6 +171,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=env.get("RENTSYNC_LOG_LEVEL", "INFO").upper(),
         sync_locked_retry_seconds=_float(env, "RENTSYNC_SYNC_LOCKED_RETRY_SECONDS", 10.0),
         sync_transient_base_seconds=_float(env, "RENTSYNC_SYNC_TRANSIENT_BASE_SECONDS", 5.0),
+        max_request_bytes=_request_bytes(env),
         **_qbo_settings(env),
     )
 

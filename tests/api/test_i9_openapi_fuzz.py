@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import threading
-import time
-from typing import Any
+from collections.abc import Iterator
 
 import httpx2
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
@@ -29,11 +26,10 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from rentsync.api.app import create_app
-from rentsync.demo.emulator import free_port
 from rentsync.domain.access import Permission
 from rentsync.settings import Settings
 from rentsync.store.companies import CompanyRepository
+from tests.api.serving import served_api
 
 EXAMPLES_PER_MODE = 12
 CHECKS = [
@@ -57,26 +53,10 @@ def _issue_key(database_url: str) -> str:
 
 
 @pytest.fixture
-def served(settings: Settings) -> Any:
+def served(settings: Settings) -> Iterator[str]:
     """The API (no worker) served by uvicorn on a free port, in a thread."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, with_worker=False),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with served_api(settings) as url:
+        yield url
 
 
 def test_i9_schemathesis_finds_no_5xx_no_undeclared_status_no_schema_violation(

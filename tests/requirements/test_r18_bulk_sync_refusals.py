@@ -7,7 +7,6 @@ refused with 429 and `Retry-After` until one of them is previewed or cancelled."
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +19,7 @@ from rentsync.domain.people import Role
 from rentsync.settings import Settings
 from rentsync.store.bulk_syncs import PreviewsPreparing
 from tests.requirements.test_r18_bulk_sync import BULK
-from tests.requirements.test_r18_bulk_sync_processes import RENTSYNC, process_env
+from tests.requirements.test_r18_bulk_sync_processes import bulk_sync_cli
 from tests.sync_rig import Rig, rig_for
 from tests.web.console_fixtures import add_user, form_post, sign_in, text_of
 
@@ -42,18 +41,6 @@ def _services(rig: Rig) -> bootstrap.Services:
     return services
 
 
-async def _cli(rig: Rig, *args: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(
-        subprocess.run,
-        [RENTSYNC, "bulk-sync", "--company", str(rig.company_id), *args],
-        env={**process_env(rig), "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -70,7 +57,7 @@ async def test_r18_a_lost_connection_s_bulk_sync_says_the_reason_and_what_to_do(
     assert "not connected" in body["detail"] and RETIRED in body["detail"]
     assert "Reconnect QuickBooks" in body["remedy"] and "/api/v1/qbo/connect" in body["remedy"]
 
-    cli = await _cli(rig, "--not-in-qbo", "--yes")
+    cli = await bulk_sync_cli(rig, "--not-in-qbo", "--yes")
     assert cli.returncode == 1
     assert RETIRED in _one_line(cli.stderr) and "Reconnect QuickBooks" in _one_line(cli.stderr)
 
@@ -111,7 +98,7 @@ async def test_r18_a_company_s_previews_being_prepared_are_bounded(rig: Rig) -> 
     listed = (await rig.api.get(BULK, headers=rig.headers)).json()["items"]
     assert sorted(item["id"] for item in listed) == sorted(created), "nothing more stored"
 
-    cli = await _cli(rig, "--numbers", "N-9", "--yes")
+    cli = await bulk_sync_cli(rig, "--numbers", "N-9", "--yes")
     assert cli.returncode == 1
     assert "still being prepared" in _one_line(cli.stderr), cli.stderr
 

@@ -81,6 +81,15 @@ def _declare_common_errors(app: FastAPI) -> None:
                         "content": _json_ref("HTTPValidationError"),
                     },
                 )
+                if "requestBody" in operation:
+                    responses.setdefault(
+                        "413",
+                        {
+                            "description": "The body is larger than the server accepts "
+                            "(RENTSYNC_MAX_REQUEST_BYTES).",
+                            "content": _json_ref("ErrorOut"),
+                        },
+                    )
                 if operation.get("security"):
                     responses.setdefault(
                         "401",
@@ -165,7 +174,7 @@ def create_app(
         redoc_url=None,
     )
     docs.add_offline_docs(app)
-    app.add_middleware(request_guard.RequestGuard)
+    app.add_middleware(request_guard.RequestGuard, max_body_bytes=settings.max_request_bytes)
     app.add_exception_handler(RequestValidationError, request_guard.validation_error)
     app.add_exception_handler(errors.QboError, _qbo_error)
     app.include_router(health.router)

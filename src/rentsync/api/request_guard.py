@@ -7,6 +7,15 @@ each of these answered 500): checked before routing, refused with a 422 naming t
 - A percent-escape in an /api path: every id is URL-safe as given, so an escaped one
   (`%2E%2E` for `..`) would be stored under a name its own status URL cannot reach.
 
+It bounds what a request may make rentsync read and write back:
+- A body larger than `RENTSYNC_MAX_REQUEST_BYTES` (`Settings.max_request_bytes`) is refused
+  with 413 and never kept: known from its Content-Length, or as soon as a chunked body passes
+  the limit. The rest of it is read and dropped, up to `DRAIN_BYTES`, so that a client sending
+  its whole body before it reads the answer (most do) gets the 413 rather than a broken
+  connection; past that the connection is closed.
+- A 422 echoes at most `ECHO_CHARS` of each offending input (and of each place and message),
+  and lists at most `MAX_PROBLEMS` problems, so a 10 MB string never comes back whole.
+
 It also serialises every 422 safely: the offending input is echoed only when it is plain
 JSON, so the refusal of a strange value can never fail itself.
 """
@@ -31,6 +40,13 @@ Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_INTEGER_DIGITS = 100
+ECHO_CHARS = 200
+"""The most of one offending input (as JSON text) a 422 echoes; longer ones are cut, saying
+how long they were."""
+DRAIN_BYTES = 16 * 1024 * 1024
+"""How much of a refused body is read and dropped before the 413 (see the module's notes)."""
+MAX_PROBLEMS = 50
+"""The most problems one 422 lists; one more entry says how many were left out."""
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -138,7 +154,30 @@ def path_problems(scope: Scope) -> list[dict[str, Any]]:
 
 
 def refusal(problems: list[dict[str, Any]]) -> JSONResponse:
-    return JSONResponse(status_code=422, content={"detail": problems})
+    return JSONResponse(status_code=422, content={"detail": _bounded(problems)})
+
+
+def too_large(limit: int) -> JSONResponse:
+    """The 413 of a body over `limit` bytes, in the API's error shape (`ErrorOut`)."""
+    return JSONResponse(
+        status_code=413,
+        content={
+            "detail": f"The request body is larger than rentsync accepts: at most {limit:,} bytes.",
+            "remedy": "Send a smaller body (a document's lines and texts are bounded: an order "
+            "holds at most 500 lines); the server's limit is RENTSYNC_MAX_REQUEST_BYTES.",
+        },
+        headers={"Connection": "close"},
+    )
+
+
+def _declared_length(scope: Scope) -> int | None:
+    """The Content-Length header as a number, or None (absent, chunked, or not a number:
+    then the body is counted as it is read)."""
+    for name, value in scope.get("headers") or []:
+        if name.lower() == b"content-length":
+            text = value.decode("latin-1").strip()
+            return int(text) if text.isdigit() else None
+    return None
 
 
 def _plain(value: object) -> object:
@@ -156,25 +195,77 @@ def _plain(value: object) -> object:
     return str(value)
 
 
+def _clip(text: str) -> str:
+    if len(text) <= ECHO_CHARS:
+        return text
+    return f"{text[:ECHO_CHARS]}… ({len(text):,} characters in all)"
+
+
+def _echo(value: object) -> object:
+    """A plain input as a 422 echoes it: whole when its JSON is short, else its first
+    `ECHO_CHARS` characters (a string's own, or the JSON text of anything else)."""
+    if isinstance(value, str):
+        return _clip(value)
+    if isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False)
+        return value if len(text) <= ECHO_CHARS else _clip(text)
+    return value
+
+
+def _bounded(problems: list[Any]) -> list[Any]:
+    """At most `MAX_PROBLEMS` problems, each with its input, place and message cut to size."""
+    shown: list[Any] = []
+    for problem in problems[:MAX_PROBLEMS]:
+        if not isinstance(problem, dict):
+            shown.append(problem)
+            continue
+        bounded = dict(problem)
+        if "input" in bounded:
+            bounded["input"] = _echo(bounded["input"])
+        if isinstance(bounded.get("loc"), list):
+            bounded["loc"] = [_clip(p) if isinstance(p, str) else p for p in bounded["loc"]]
+        if isinstance(bounded.get("msg"), str):
+            bounded["msg"] = _clip(bounded["msg"])
+        if isinstance(bounded.get("ctx"), dict):
+            bounded["ctx"] = {key: _echo(item) for key, item in bounded["ctx"].items()}
+        shown.append(bounded)
+    left_out = len(problems) - len(shown)
+    if left_out > 0:
+        shown.append(
+            _problem(
+                ["body"],
+                f"{left_out:,} more problems not listed (the first {MAX_PROBLEMS} are)",
+                "too_many_problems",
+            )
+        )
+    return shown
+
+
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     """Every 422 of request validation, in FastAPI's shape (`detail`: a list of {type, loc,
-    msg, input}), always serialisable."""
+    msg, input}), always serialisable and bounded (`_bounded`)."""
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse(
-        status_code=422,
-        content={"detail": _plain(jsonable_encoder(_plain(list(exc.errors()))))},
-    )
+    plain = _plain(jsonable_encoder(_plain(list(exc.errors()))))
+    assert isinstance(plain, list)
+    return JSONResponse(status_code=422, content={"detail": _bounded(plain)})
 
 
 class RequestGuard:
-    """Pure ASGI middleware: reads the body once, checks it, hands it on unchanged."""
+    """Pure ASGI middleware: reads the body once (up to `max_body_bytes`), checks it, hands it
+    on unchanged."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, *, max_body_bytes: int) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        declared = _declared_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            drain = declared <= self.max_body_bytes + DRAIN_BYTES
+            await self._refuse_too_large(scope, receive, send, drained=0, more=drain)
             return
         problems = path_problems(scope) + query_problems(scope.get("query_string", b""))
         received: list[Message] = []
@@ -186,6 +277,12 @@ class RequestGuard:
                 if message["type"] != "http.request":
                     break
                 body += message.get("body", b"")
+                if len(body) > self.max_body_bytes:
+                    # A chunked body (or one longer than it said): keep none of it.
+                    more = bool(message.get("more_body", False))
+                    drained, body = len(body), bytearray()
+                    await self._refuse_too_large(scope, receive, send, drained=drained, more=more)
+                    return
                 if not message.get("more_body", False):
                     break
             problems += body_problems(bytes(body))
@@ -197,3 +294,15 @@ class RequestGuard:
             return received.pop(0) if received else await receive()
 
         await self.app(scope, replay, send)
+
+    async def _refuse_too_large(
+        self, scope: Scope, receive: Receive, send: Send, *, drained: int, more: bool
+    ) -> None:
+        """Read and drop the rest of the body (up to `DRAIN_BYTES` in all), then answer 413."""
+        while more and drained <= self.max_body_bytes + DRAIN_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            drained += len(message.get("body", b""))
+            more = bool(message.get("more_body", False))
+        await too_large(self.max_body_bytes)(scope, receive, send)

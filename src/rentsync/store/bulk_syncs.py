@@ -46,14 +46,6 @@ DOCUMENT_PRIORITY = BULK_PRIORITY - 1
 document's job waiting in the lane never delays the reference the next documents wait for)."""
 
 
-class PreviewsPreparing(Exception):
-    """A company has as many previews being prepared as it may (`BulkSyncRepository.create`)."""
-
-    def __init__(self, preparing: Sequence[int]) -> None:
-        super().__init__(f"previews being prepared: {list(preparing)}")
-        self.preparing = list(preparing)
-
-
 @dataclass(frozen=True, kw_only=True)
 class BulkSyncRow:
     id: int
@@ -263,6 +255,14 @@ def _selection_filter(selection: Selection) -> tuple[str, dict[str, Any]]:
     elif not any(selection.covers(kind) for kind in (*ORDER_KINDS, BulkKind.PAYMENT)):
         where.append("false")
     return " AND ".join(where), params
+
+
+class PreviewsPreparing(Exception):
+    """A company has as many previews being prepared as it may (`BulkSyncRepository.create`)."""
+
+    def __init__(self, preparing: Sequence[int]) -> None:
+        super().__init__(f"previews being prepared: {list(preparing)}")
+        self.preparing = list(preparing)
 
 
 class BulkSyncRepository:

@@ -44,6 +44,18 @@ def job_params(
     }
 
 
+def _along(
+    query: str,
+    values: dict[str, object],
+    along_with: tuple[str, Mapping[str, object]] | None,
+) -> tuple[str, dict[str, object]]:
+    """`query` with the data-modifying statement `along_with` run in the same statement."""
+    if along_with is None:
+        return query, values
+    statement, extra = along_with
+    return f"WITH along_with AS ({statement}) {query}", {**values, **extra}
+
+
 async def defer_job(
     conn: AsyncConnection[Any],
     params: Mapping[str, object],
@@ -52,12 +64,7 @@ async def defer_job(
 ) -> int:
     """Defer one job with `job_params`' parameters; `along_with` is a data-modifying statement
     (with named parameters) run in the same statement, which saves a round trip on a hot path."""
-    query = defer_select()
-    values = dict(params)
-    if along_with is not None:
-        statement, extra = along_with
-        query = f"WITH along_with AS ({statement}) {query}"
-        values.update(extra)
+    query, values = _along(defer_select(), dict(params), along_with)
     cursor = await conn.execute(query, values)
     row = await cursor.fetchone()
     assert row is not None
@@ -104,11 +111,6 @@ async def defer_jobs(
     start with `jobs_`."""
     if not jobs:
         return []
-    query = defer_many_select()
-    values = jobs_params(jobs)
-    if along_with is not None:
-        statement, extra = along_with
-        query = f"WITH along_with AS ({statement}) {query}"
-        values.update(extra)
+    query, values = _along(defer_many_select(), jobs_params(jobs), along_with)
     cursor = await conn.execute(query, values)
     return [int(row[0]) for row in await cursor.fetchall()]
