@@ -281,6 +281,7 @@ class RequestGuard:
                     # A chunked body (or one longer than it said): keep none of it.
                     more = bool(message.get("more_body", False))
                     drained, body = len(body), bytearray()
+                    received.clear()
                     await self._refuse_too_large(scope, receive, send, drained=drained, more=more)
                     return
                 if not message.get("more_body", False):
