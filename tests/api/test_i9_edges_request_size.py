@@ -281,3 +281,49 @@ async def test_i9_the_openapi_document_declares_413_where_a_body_is_read(
         for method, operation in item.items():
             declared = "413" in operation["responses"]
             assert declared == ("requestBody" in operation), (method, path)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 33 + "]" * 33,  # parses; deeper than the 32 levels
+        '{"a": ' * 40 + "1" + "}" * 40,
+        "[" * 5000 + "]" * 5000,  # past Python's parser (a RecursionError, a 500 before)
+        '{"numbers": ' + "[" * 2000 + "]" * 2000 + "}",
+        "[" * 100_000,  # deep and never closed
+    ],
+)
+async def test_i9_json_nested_too_deep_is_a_422_never_a_500(
+    api: httpx2.AsyncClient, company: CompanyKey, body: str
+) -> None:
+    headers = {**company.headers, "Content-Type": "application/json"}
+    for method, path in (
+        ("PUT", "/api/v1/customers/C-1"),
+        ("PUT", "/api/v1/orders/O-1"),
+        ("POST", "/api/v1/bulk-syncs"),
+        ("PUT", "/api/v1/settings"),
+    ):
+        response = await api.request(method, path, content=body.encode(), headers=headers)
+        assert response.status_code == 422, (path, response.text[:300])
+        problems = response.json()["detail"]
+        assert problems[0]["type"] == "json_too_deep", problems
+        assert len(problems[0]["loc"]) <= request_guard.MAX_DEPTH + 1
+    missing = await api.get("/api/v1/customers/C-1/sync", headers=company.headers)
+    assert missing.status_code == 404
+
+
+async def test_i9_json_as_deep_as_a_document_goes_is_not_refused_for_depth(
+    api: httpx2.AsyncClient, company: CompanyKey
+) -> None:
+    order = make.order()
+    order["lines"][0]["rental_period"] = {"start": "2026-11-20", "end": "2026-11-22"}
+    stored = await api.put("/api/v1/orders/O-1", json=order, headers=company.headers)
+    assert stored.status_code == 202, stored.text
+    nested = "[" * 32 + "]" * 32  # 32 levels: within the bound, refused by the route's model
+    response = await api.put(
+        "/api/v1/customers/C-2",
+        content=nested.encode(),
+        headers={**company.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert all(p["type"] != "json_too_deep" for p in response.json()["detail"])

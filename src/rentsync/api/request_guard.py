@@ -4,6 +4,7 @@ each of these answered 500): checked before routing, refused with a 422 naming t
 - A NUL character (U+0000) anywhere: PostgreSQL stores neither it in text nor `\\u0000` in jsonb.
 - A lone surrogate (`\\ud800`) or bytes that are not UTF-8: not text at all.
 - A JSON number that is not finite (`1e400`, `NaN`, `Infinity`) or absurdly long.
+- JSON nested deeper than `MAX_DEPTH` levels (Python's parser fails past about 1,000).
 - A percent-escape in an /api path: every id is URL-safe as given, so an escaped one
   (`%2E%2E` for `..`) would be stored under a name its own status URL cannot reach.
 
@@ -40,6 +41,9 @@ Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_INTEGER_DIGITS = 100
+MAX_DEPTH = 32
+"""JSON nested deeper than this is refused: no document nests beyond 4 levels (an order's
+line's rental period)."""
 ECHO_CHARS = 200
 """The most of one offending input (as JSON text) a 422 echoes; longer ones are cut, saying
 how long they were."""
@@ -72,8 +76,14 @@ def text_problem(value: str) -> tuple[str, str] | None:
     return None
 
 
+def _too_deep(loc: list[str | int]) -> dict[str, Any]:
+    return _problem(loc, f"JSON nested deeper than {MAX_DEPTH} levels", "json_too_deep")
+
+
 def _walk(value: object, loc: list[str | int]) -> Iterator[dict[str, Any]]:
-    if isinstance(value, str):
+    if len(loc) > MAX_DEPTH and isinstance(value, dict | list):  # the body itself: level 1
+        yield _too_deep(loc[: MAX_DEPTH + 1])
+    elif isinstance(value, str):
         found = text_problem(value)
         if found is not None:
             yield _problem(loc, found[1], found[0])
@@ -117,6 +127,8 @@ def body_problems(body: bytes) -> list[dict[str, Any]]:
         document = json.loads(
             text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_Unfit
         )
+    except RecursionError:
+        return [_too_deep(["body"])]
     except ValueError:
         return []  # not JSON: the route's own parsing says so (json_invalid)
     return list(_walk(document, ["body"]))
