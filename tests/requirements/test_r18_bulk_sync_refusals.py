@@ -101,6 +101,14 @@ async def test_r18_a_company_s_previews_being_prepared_are_bounded(rig: Rig) -> 
     cli = await bulk_sync_cli(rig, "--numbers", "N-9", "--yes")
     assert cli.returncode == 1
     assert "still being prepared" in _one_line(cli.stderr), cli.stderr
+    person = await add_user(rig.api, rig.company_id, "owner@busy.example", Role.OWNER)
+    async with httpx2.AsyncClient(
+        transport=rig.api._transport, base_url="http://rentsync.test"
+    ) as browser:
+        await sign_in(browser, person)
+        page = await form_post(browser, "/bulk-syncs", {"numbers": "N-9"})
+        assert page.status_code == 429
+        assert "still being prepared" in text_of(page)
 
     # A preview prepared no longer counts; nor does a cancelled one.
     await _services(rig).bulk_syncs.run(created[0])
