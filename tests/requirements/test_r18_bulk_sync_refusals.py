@@ -41,6 +41,16 @@ def _services(rig: Rig) -> bootstrap.Services:
     return services
 
 
+async def _console_form(rig: Rig, email: str, form: dict[str, str]) -> httpx2.Response:
+    """The console's New bulk sync form, posted by a new owner of the rig's company."""
+    person = await add_user(rig.api, rig.company_id, email, Role.OWNER)
+    async with httpx2.AsyncClient(
+        transport=rig.api._transport, base_url="http://rentsync.test"
+    ) as browser:
+        await sign_in(browser, person)
+        return await form_post(browser, "/bulk-syncs", form)
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -61,14 +71,9 @@ async def test_r18_a_lost_connection_s_bulk_sync_says_the_reason_and_what_to_do(
     assert cli.returncode == 1
     assert RETIRED in _one_line(cli.stderr) and "Reconnect QuickBooks" in _one_line(cli.stderr)
 
-    person = await add_user(rig.api, rig.company_id, "owner@lost.example", Role.OWNER)
-    async with httpx2.AsyncClient(
-        transport=rig.api._transport, base_url="http://rentsync.test"
-    ) as browser:
-        await sign_in(browser, person)
-        page = await form_post(browser, "/bulk-syncs", {"not_in_qbo": "true"})
-        assert page.status_code == 409
-        assert RETIRED in text_of(page) and "Reconnect QuickBooks" in text_of(page)
+    page = await _console_form(rig, "owner@lost.example", {"not_in_qbo": "true"})
+    assert page.status_code == 409
+    assert RETIRED in text_of(page) and "Reconnect QuickBooks" in text_of(page)
     assert (await rig.api.get(BULK, headers=rig.headers)).json()["items"] == []
 
 
@@ -101,14 +106,9 @@ async def test_r18_a_company_s_previews_being_prepared_are_bounded(rig: Rig) -> 
     cli = await bulk_sync_cli(rig, "--numbers", "N-9", "--yes")
     assert cli.returncode == 1
     assert "still being prepared" in _one_line(cli.stderr), cli.stderr
-    person = await add_user(rig.api, rig.company_id, "owner@busy.example", Role.OWNER)
-    async with httpx2.AsyncClient(
-        transport=rig.api._transport, base_url="http://rentsync.test"
-    ) as browser:
-        await sign_in(browser, person)
-        page = await form_post(browser, "/bulk-syncs", {"numbers": "N-9"})
-        assert page.status_code == 429
-        assert "still being prepared" in text_of(page)
+    page = await _console_form(rig, "owner@busy.example", {"numbers": "N-9"})
+    assert page.status_code == 429
+    assert "still being prepared" in text_of(page)
 
     # A preview prepared no longer counts; nor does a cancelled one.
     await _services(rig).bulk_syncs.run(created[0])
