@@ -21,7 +21,7 @@ from rentsync import crypto, jobs, lane_process
 from rentsync.domain import bulk as plan_rules
 from rentsync.domain.connection import Connection
 from rentsync.domain.documents import DocumentType
-from rentsync.domain.qbo import StoredConnection, StoredStatus
+from rentsync.domain.qbo import StoredConnection, StoredStatus, as_of
 from rentsync.domain.settings import SyncSettings
 from rentsync.people.service import PeopleService
 from rentsync.qbo import environments
@@ -147,6 +147,8 @@ class CompanyQboAccess:
         return opened, settings
 
     async def _open(self, company_id: int, stored: StoredConnection | None) -> CompanyQbo:
+        if stored is not None:
+            stored = as_of(stored, self._service.now())
         if (
             stored is None
             or stored.connected_at is None

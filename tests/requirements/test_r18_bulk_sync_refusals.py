@@ -77,6 +77,25 @@ async def test_r18_a_lost_connection_s_bulk_sync_says_the_reason_and_what_to_do(
     assert (await rig.api.get(BULK, headers=rig.headers)).json()["items"] == []
 
 
+async def test_r18_a_connection_past_its_hard_expiry_is_refused_as_lost(rig: Rig) -> None:
+    """Stored as connected, but past the refresh token's hard expiry (Intuit's limit on one
+    consent): nothing has tried a refresh since, yet no refresh can succeed, so the bulk sync
+    is refused with that reason rather than created to fail document by document."""
+    await rig.connect()
+    async with _services(rig).pool.connection() as conn:
+        await conn.execute(
+            "UPDATE qbo_connections SET refresh_hard_expires_at = now() - interval '1 minute' "
+            "WHERE company_id = %s",
+            (rig.company_id,),
+        )
+
+    refused = await rig.api.post(BULK, json={"not_in_qbo": True}, headers=rig.headers)
+    assert refused.status_code == 409, refused.text
+    assert "hard expiry" in refused.json()["detail"]
+    assert "Reconnect QuickBooks" in refused.json()["remedy"]
+    assert (await rig.api.get(BULK, headers=rig.headers)).json()["items"] == []
+
+
 async def test_r18_never_connected_says_connect_first(rig: Rig) -> None:
     refused = await rig.api.post(BULK, json={}, headers=rig.headers)
     assert refused.status_code == 409

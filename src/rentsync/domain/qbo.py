@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 
@@ -113,6 +113,22 @@ def hard_expiry_lost_reason(hard_expires_at: datetime) -> str:
         f"QuickBooks' authorization ended on {hard_expires_at:%Y-%m-%d %H:%M} UTC (Intuit's hard "
         "expiry of a refresh token, after which consent must be given again): reconnect "
         "QuickBooks (POST /api/v1/qbo/connect)"
+    )
+
+
+def as_of(connection: StoredConnection, now: datetime) -> StoredConnection:
+    """The stored connection as it stands at `now`: one stored as connected but past the
+    refresh token's hard expiry is lost already (no refresh can succeed), whether or not
+    anything has tried one since."""
+    tokens = connection.tokens
+    if connection.state is not StoredStatus.CONNECTED or not hard_expired(tokens, now):
+        return connection
+    assert tokens is not None and tokens.refresh_hard_expires_at is not None
+    return replace(
+        connection,
+        state=StoredStatus.LOST,
+        lost_at=tokens.refresh_hard_expires_at,
+        lost_reason=hard_expiry_lost_reason(tokens.refresh_hard_expires_at),
     )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rentsync.domain.qbo import hard_expired, hard_expiry_lost_reason, reconnect_warning
+from rentsync.domain.qbo import as_of, reconnect_warning
 from rentsync.qbo import errors, http
 from rentsync.qbo.client import ClientSettings, QboClient
 from rentsync.qbo.limits import Limiter
@@ -77,13 +77,9 @@ def status_of(
             environment=environment,
             disconnected_at=connection.disconnected_at if connection else None,
         )
+    connection = as_of(connection, now)
     tokens = connection.tokens
     state, lost_reason, lost_at = connection.state.value, connection.lost_reason, connection.lost_at
-    if connection.state is StoredStatus.CONNECTED and hard_expired(tokens, now):
-        # Nothing has tried a refresh since; the facts say it is lost already.
-        assert tokens is not None and tokens.refresh_hard_expires_at is not None
-        state, lost_at = StoredStatus.LOST.value, tokens.refresh_hard_expires_at
-        lost_reason = hard_expiry_lost_reason(tokens.refresh_hard_expires_at)
     return ConnectionStatus(
         state=state,
         environment=connection.environment,
@@ -253,6 +249,9 @@ class QboService:
         await self._store.forget(company_id)
         self.tokens.forget(company_id)
         return await self.status(company_id)
+
+    def now(self) -> datetime:
+        return self._clock()
 
     async def status(self, company_id: int) -> ConnectionStatus:
         return status_of(await self._store.get(company_id), self.environment.name, self._clock())
