@@ -93,7 +93,6 @@ def _where(key: DocumentKey) -> tuple[str, tuple[object, ...]]:
     )
 
 
-
 @functools.cache
 def _references_statement(*, noting: bool) -> str:
     """An order's references read by key, one statement whose plan does not depend on its
@@ -108,8 +107,7 @@ def _references_statement(*, noting: bool) -> str:
     document_columns = [f.name for f in fields(StoredDocument)]
     record_columns = [f.name for f in fields(SyncRecord)]
     select = ", ".join(
-        [f"d.{c} AS d_{c}" for c in document_columns]
-        + [f"r.{c} AS r_{c}" for c in record_columns]
+        [f"d.{c} AS d_{c}" for c in document_columns] + [f"r.{c} AS r_{c}" for c in record_columns]
     )
     keyed = (
         "jsonb_to_recordset(%(keys)s::jsonb) AS k(company_id bigint, doc_type text, "
@@ -216,7 +214,11 @@ class LedgerRepository:
         keyed: dict[str, object] = {
             "keys": Jsonb(
                 [
-                    {"company_id": k.company_id, "doc_type": k.doc_type.value, "source_id": k.source_id}
+                    {
+                        "company_id": k.company_id,
+                        "doc_type": k.doc_type.value,
+                        "source_id": k.source_id,
+                    }
                     for k in keys
                 ]
             )
