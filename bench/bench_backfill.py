@@ -131,10 +131,7 @@ async def _run(n_orders: int, *, paid: bool, real_qbo: bool) -> list[str]:
         bulk_id = int(created.json()["id"])
         previewed = await _until(rig, api, bulk_id, {"previewed", "cancelled", "done"})
         preview_seconds = time.monotonic() - started
-        # Statistics, as autovacuum gives a database within a minute of its first rows: a plan
-        # made on tables never analyzed guesses their size, and a generic one keeps the guess
-        # (a ledger row looked up by the company's state index rather than its key).
-        await rig.sql("ANALYZE")
+        await rig.analyze()  # as a database that has lived a minute has (`Rig.analyze`)
         meter.mark("previewed")
         await rig.statements(reset=True)
 

@@ -180,6 +180,14 @@ class Rig:
         text = header + "".join("\t".join(str(v) for v in row) + "\n" for row in rows)
         await asyncio.to_thread(Path(path).write_text, text, encoding="utf-8")
 
+    async def analyze(self) -> None:
+        """Statistics for every table, as autovacuum gives a database within a minute of its
+        first rows: a plan made on tables never analyzed guesses their size, and a generic
+        plan keeps its guess until the next ANALYZE (seen: a ledger row looked up through the
+        company's state index, not its key)."""
+        async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as c:
+            await c.execute("ANALYZE")
+
     async def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as c:
             named = len(params) == 1 and isinstance(params[0], dict)
