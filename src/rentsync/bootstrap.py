@@ -210,6 +210,7 @@ def build_bulk_syncs(
         locks=AdvisoryLocks(pool),
         window=2 * settings.bulk_slots,
         slots=settings.bulk_slots,
+        group_size=settings.bulk_group_size,
         requests_per_minute=settings.qbo_requests_per_minute,
     )
 

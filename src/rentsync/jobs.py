@@ -25,7 +25,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey, QueueJob
-from rentsync.store.documents import BULK_SYNC_QUEUE, SYNC_QUEUE, SYNC_TASK
+from rentsync.store.documents import BULK_SYNC_QUEUE, GROUP_TASK, SYNC_QUEUE, SYNC_TASK
+from rentsync.store.job_groups import JobGroups, Member
 from rentsync.sync.failures import RetryLater
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ MAINTENANCE_QUEUE = "maintenance"
 SERVICES_KEY = "services"
 QUEUE_JOB_KEY = "queue_job"
 """A sync job's `QueueJob` in its context: whether the outcome's statement already ended it."""
+LANE_SLOTS_KEY = "lane_slots"
+"""The lane's slots (procrastinate's semaphore of its worker) in a job's context: a group job's
+members take them as their own jobs would."""
 
 blueprint = procrastinate.Blueprint()
 
@@ -71,15 +75,16 @@ class SyncRetryStrategy(procrastinate.BaseRetryStrategy):
     def get_retry_decision(
         self, *, exception: BaseException, job: procrastinate.jobs.Job
     ) -> procrastinate.RetryDecision | None:
+        retry_at = self.retry_at(exception, attempts=job.attempts)
+        return None if retry_at is None else procrastinate.RetryDecision(retry_at=retry_at)
+
+    def retry_at(self, exception: BaseException, *, attempts: int) -> datetime | None:
+        """When the job runs again (None: it has failed for good)."""
         if isinstance(exception, RetryLater):
-            return procrastinate.RetryDecision(
-                retry_at=datetime.now(UTC) + timedelta(seconds=exception.seconds)
-            )
-        if job.attempts >= self.unexpected_max_attempts:
+            return datetime.now(UTC) + timedelta(seconds=exception.seconds)
+        if attempts >= self.unexpected_max_attempts:
             return None
-        return procrastinate.RetryDecision(
-            retry_at=datetime.now(UTC) + timedelta(seconds=2 ** (job.attempts + 2))
-        )
+        return datetime.now(UTC) + timedelta(seconds=2 ** (attempts + 2))
 
 
 @blueprint.task(
@@ -108,6 +113,124 @@ async def sync_document(
             extra={"action": "sync.crashed", "doc_key": key.lock(), "job_id": context.job.id},
         )
         raise
+
+
+@blueprint.task(
+    name=GROUP_TASK,
+    queue=BULK_SYNC_QUEUE,
+    pass_context=True,
+    retry=procrastinate.RetryStrategy(max_attempts=5, wait=1),
+)
+async def sync_group(context: procrastinate.JobContext, job_ids: list[int]) -> str:
+    """Run a bulk sync's member jobs together (issue 13, P4): one job fetched for the group;
+    the members claimed in one statement, each reconciled as its own job would be."""
+    slots = context.additional_context.get(LANE_SLOTS_KEY)
+    run = _GroupRun(
+        groups=JobGroups(services_of(context).pool),
+        services=services_of(context),
+        manager=context.app.job_manager,
+        group_job_id=_job_id(context),
+        slots=slots() if callable(slots) else None,
+    )
+    return await run.run(job_ids)
+
+
+class _GroupRun:
+    """A group job's run: claim what may run, reconcile it concurrently, claim again (an
+    order's payments once the order ended) until nothing more can be claimed; the members
+    left are released to the lane as ordinary jobs.
+
+    Each member is what its own job would be: its `QueueJob` (the outcome's statement may end
+    it), RetryLater putting its job back at the retry table's time, any other exception
+    retried as `SyncRetryStrategy` says. Members beyond the first take one of the lane's slots
+    each (the group's own slot runs the first), so a group never runs more reconciliations
+    than jobs would (each may hold database connections) and always makes progress. Stopped
+    (the worker's shutdown cancels the group), its running members go back to the queue; a
+    worker killed leaves them to the stalled-job reaper."""
+
+    def __init__(
+        self,
+        *,
+        groups: JobGroups,
+        services: Services,
+        manager: procrastinate.manager.JobManager,
+        group_job_id: int,
+        slots: asyncio.Semaphore | None,
+    ) -> None:
+        self._groups = groups
+        self._services = services
+        self._manager = manager
+        self._group_job_id = group_job_id
+        self._slots = slots
+        self._running: set[int] = set()
+        self._strategy = SyncRetryStrategy()
+
+    async def run(self, job_ids: Sequence[int]) -> str:
+        waiting = list(job_ids)
+        ran = 0
+        try:
+            while waiting:
+                claimed = await self._groups.claim(self._group_job_id, waiting)
+                if not claimed:
+                    break
+                taken = {member.job_id for member in claimed}
+                waiting = [job_id for job_id in waiting if job_id not in taken]
+                self._running |= taken
+                # Every member to its end before anything else: one failing must not leave
+                # the others running while the group puts them back.
+                ended = await asyncio.gather(
+                    *(self._member(member, first=n == 0) for n, member in enumerate(claimed)),
+                    return_exceptions=True,
+                )
+                ran += len(claimed)
+                for result in ended:
+                    if isinstance(result, BaseException):
+                        raise result
+        except BaseException:
+            # Cancelled (a stop) or the database failed: members not ended go back now; if
+            # that fails too, the reaper hands them back once the heartbeat is old.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._groups.put_back(sorted(self._running)))
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._groups.release(waiting))
+            raise
+        released = await self._groups.release(waiting)
+        return f"{ran} run, {released} released"
+
+    async def _member(self, member: Member, *, first: bool) -> None:
+        if first or self._slots is None:
+            await self._reconcile(member)
+            return
+        async with self._slots:
+            await self._reconcile(member)
+
+    async def _reconcile(self, member: Member) -> None:
+        job = QueueJob(id=member.job_id)
+        try:
+            await self._services.reconciler.reconcile(member.key, job=job)
+        except Exception as exc:
+            if not isinstance(exc, RetryLater):
+                log.exception(
+                    "sync job crashed",
+                    extra={
+                        "action": "sync.crashed",
+                        "doc_key": member.key.lock(),
+                        "job_id": member.job_id,
+                    },
+                )
+            retry_at = self._strategy.retry_at(exc, attempts=member.attempts)
+            if retry_at is not None:
+                await self._manager.retry_job_by_id_async(member.job_id, retry_at=retry_at)
+            else:
+                await self._manager.finish_job_by_id_async(
+                    member.job_id, status=procrastinate.jobs.Status.FAILED, delete_job=False
+                )
+        else:
+            if not job.ended:
+                await self._manager.finish_job_by_id_async(
+                    member.job_id, status=procrastinate.jobs.Status.SUCCEEDED, delete_job=False
+                )
+        self._running.discard(member.job_id)
 
 
 def _job_id(context: procrastinate.JobContext) -> int:
@@ -305,6 +428,11 @@ class _Worker(procrastinate_worker.Worker):
         super().__init__(**options)
         self._graceful_timeout = self.shutdown_graceful_timeout
         self.shutdown_graceful_timeout = 0.0
+        # procrastinate makes a new semaphore at each run: a group job asks for the current one.
+        self.additional_context = {
+            **(self.additional_context or {}),
+            LANE_SLOTS_KEY: lambda: self._job_semaphore,
+        }
 
     async def _handle_notification(self, *, channel: str, notification: Any) -> None:
         if notification.get("type") == "job_inserted":

@@ -40,6 +40,10 @@ class Settings:
     (a worker's pool: both lanes + 10), so PostgreSQL's max_connections bounds it. None (unset):
     derived when the database is opened from the connections it allows, at most 80
     (`bootstrap.bulk_lane_slots`); read it as `bulk_slots` after that."""
+    bulk_group_size: int = 40
+    """`RENTSYNC_BULK_GROUP_SIZE`: a bulk sync's documents are run by group jobs of about this
+    many (one job fetched per group, its members claimed together; issue 13, P4); 0: a job
+    fetched per document."""
     stalled_after_seconds: int = 30
     """A job whose worker has not sent a heartbeat for this long is retried by the reaper."""
     log_level: str = "INFO"
@@ -167,6 +171,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=_int(env, "RENTSYNC_PORT", 8000),
         worker_concurrency=_int(env, "RENTSYNC_WORKER_CONCURRENCY", 10),
         bulk_concurrency=_optional_int(env, "RENTSYNC_BULK_CONCURRENCY"),
+        bulk_group_size=max(0, _int(env, "RENTSYNC_BULK_GROUP_SIZE", 40)),
         stalled_after_seconds=_int(env, "RENTSYNC_STALLED_AFTER_SECONDS", 30),
         log_level=env.get("RENTSYNC_LOG_LEVEL", "INFO").upper(),
         sync_locked_retry_seconds=_float(env, "RENTSYNC_SYNC_LOCKED_RETRY_SECONDS", 10.0),

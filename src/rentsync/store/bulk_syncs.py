@@ -33,7 +33,8 @@ from rentsync.domain.bulk import (
 from rentsync.domain.documents import DocumentType, OrderKind
 from rentsync.domain.ledger import DocumentKey
 from rentsync.domain.triggers import Trigger
-from rentsync.store.documents import BULK_SYNC_QUEUE, Scheduled, schedule_syncs
+from rentsync.store import queue as queue_module
+from rentsync.store.documents import BULK_SYNC_QUEUE, GROUP_TASK, Scheduled, schedule_syncs
 
 PHASE_REFERENCES = "references"
 PHASE_ORDERS = "orders"
@@ -44,6 +45,12 @@ its own worker slots): below its loop's job (0)."""
 DOCUMENT_PRIORITY = BULK_PRIORITY - 1
 """Its documents' jobs: below its references', which hold back the documents that need them (a
 document's job waiting in the lane never delays the reference the next documents wait for)."""
+GROUP_HOLD_SECONDS = 60.0
+"""How long a group's member jobs are held for their group job (`store.job_groups`): the group
+claims them at once when it runs; should it never run (its worker killed before it claimed
+them, and the reaper not yet through), they become ordinary jobs after this. A real-time job
+of the same lock is never held up by it (higher priority: procrastinate's rule lets it pass a
+member that waits; only a member running holds it)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -626,7 +633,7 @@ class BulkSyncRepository:
             )
             return await cur.fetchone()
 
-    async def dispatch(self, bulk: BulkSyncRow, *, window: int) -> int:
+    async def dispatch(self, bulk: BulkSyncRow, *, window: int, group_size: int = 0) -> int:
         """Hand the next documents to the sync (their jobs, in the bulk lane) so that at most
         `window` of this bulk sync's documents, and `window` of its references, are in the sync
         at once. While in the references phase: the customers, products and vendors the preview
@@ -636,8 +643,9 @@ class BulkSyncRepository:
         references phase only the groups before the first document that needs a reference not
         settled yet (the frontier): a document never goes before its customer, products or
         vendor are settled (B1's dependency order). Marks the run done once every document was
-        handed over and none is in the sync. Returns how many jobs were deferred (0 when
-        nothing was free, or the run is not running)."""
+        handed over and none is in the sync. Returns how many documents were handed over (0
+        when nothing was free, or the run is not running). `group_size` > 0: the documents'
+        jobs are run by group jobs of about that many documents each (`store.job_groups`)."""
         async with self._pool.connection() as conn, conn.transaction():
             locked = await _lock(conn, bulk.id)
             if locked is None or locked.state != State.RUNNING:
@@ -700,7 +708,7 @@ class BulkSyncRepository:
                 last_seq = members[-1][0] if members else last_seq
                 # Every job of the step in one statement, in the run's order (a group's in its
                 # order, so an order's job runs before its payments').
-                await _hand_over(conn, handing)
+                await _hand_over(conn, handing, group_size=group_size)
                 await conn.execute(
                     "UPDATE bulk_sync_items SET dispatched_at = now() "
                     "WHERE bulk_sync_id = %s AND seq > %s AND seq <= %s",
@@ -916,11 +924,54 @@ def _hand_over_group(handing: list[Scheduled], members: Sequence[_Member]) -> in
     return deferred
 
 
-async def _hand_over(conn: AsyncConnection[Any], handing: Sequence[Scheduled]) -> None:
+async def _hand_over(
+    conn: AsyncConnection[Any], handing: Sequence[Scheduled], *, group_size: int = 0
+) -> None:
     """Defer the documents' ordinary sync jobs in the bulk lane, in the given order, in one
     statement on the step's transaction (trigger bulk_sync: it releases a document created
-    before the connection, R14)."""
-    await schedule_syncs(conn, handing, trigger=Trigger.BULK_SYNC, queue=BULK_SYNC_QUEUE)
+    before the connection, R14). With `group_size`, the jobs are held for group jobs of about
+    that many (a lock's documents in one group: an order and its payments run in one group,
+    in order), deferred in the same transaction: a worker fetches one job per group, and the
+    group claims the rest (issue 13, P4)."""
+    grouped = group_size > 0 and len({d.key for d in handing}) == len(handing)
+    ids = await schedule_syncs(
+        conn,
+        handing,
+        trigger=Trigger.BULK_SYNC,
+        queue=BULK_SYNC_QUEUE,
+        hold_seconds=GROUP_HOLD_SECONDS if grouped else None,
+    )
+    if not grouped:
+        return
+    await queue_module.defer_jobs(
+        conn,
+        [
+            queue_module.job_params(
+                task_name=GROUP_TASK,
+                queue=BULK_SYNC_QUEUE,
+                args={"job_ids": members},
+                priority=DOCUMENT_PRIORITY,
+            )
+            for members in _groups(handing, ids, group_size)
+        ],
+    )
+
+
+def _groups(handing: Sequence[Scheduled], ids: Sequence[int], size: int) -> list[list[int]]:
+    """The job ids in groups of `size` or so, a lock's jobs never split between two groups."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    lock: str | None = None
+    for document, job_id in zip(handing, ids, strict=True):
+        document_lock = document.lock or document.key.lock()
+        if current and len(current) >= size and document_lock != lock:
+            groups.append(current)
+            current = []
+        current.append(job_id)
+        lock = document_lock
+    if current:
+        groups.append(current)
+    return groups
 
 
 async def _settle(conn: AsyncConnection[Any], bulk_id: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -19,6 +19,8 @@ from rentsync.domain.triggers import Trigger, trigger_for_put
 from rentsync.store import queue as queue_module
 
 SYNC_TASK = "rentsync.sync_document"
+GROUP_TASK = "rentsync.sync_group"
+"""A bulk sync's group job: runs several documents' sync jobs together (`store.job_groups`)."""
 SYNC_QUEUE = "sync"
 BULK_SYNC_QUEUE = "sync_bulk"
 """The bulk lane: sync jobs a bulk sync defers. Workers run it with a concurrency of its own
@@ -429,7 +431,12 @@ async def _ignored(conn: AsyncConnection[Any], key: DocumentKey) -> StoreResult:
 
 
 def sync_job_params(
-    key: DocumentKey, *, queue: str = SYNC_QUEUE, lock: str | None = None, priority: int = 0
+    key: DocumentKey,
+    *,
+    queue: str = SYNC_QUEUE,
+    lock: str | None = None,
+    priority: int = 0,
+    scheduled_at: datetime | None = None,
 ) -> dict[str, object]:
     """The parameters deferring the sync job of one document (`queue_module.job_params`)."""
     args = {
@@ -438,7 +445,12 @@ def sync_job_params(
         "source_id": key.source_id,
     }
     return queue_module.job_params(
-        task_name=SYNC_TASK, queue=queue, args=args, lock=lock, priority=priority
+        task_name=SYNC_TASK,
+        queue=queue,
+        args=args,
+        lock=lock,
+        priority=priority,
+        scheduled_at=scheduled_at,
     )
 
 
@@ -511,12 +523,16 @@ async def schedule_syncs(
     *,
     trigger: Trigger,
     queue: str = SYNC_QUEUE,
+    hold_seconds: float | None = None,
 ) -> list[int]:
     """`schedule_sync` for several documents in one statement (a bulk sync's step hands over
     dozens at once, issue 13 P4): each marked pending and its job deferred, the jobs in the
     given order (a lock's jobs run in the order of their ids: an order's before its payments'),
     on the caller's transaction. Returns the job ids in that order. A document given twice is
-    scheduled one at a time (one INSERT ... ON CONFLICT cannot touch a row twice)."""
+    scheduled one at a time (one INSERT ... ON CONFLICT cannot touch a row twice), not held.
+    `hold_seconds`: the jobs are due that long from now (a group job's members: the lane's
+    fetch leaves them to their group until then; this process's clock, which only moves when
+    a member no group ran becomes an ordinary job)."""
     if not documents:
         return []
     if len({d.key for d in documents}) < len(documents):
@@ -543,8 +559,17 @@ async def schedule_syncs(
         source=source,
         key="c.company_id, c.doc_type, c.source_id",
     )
+    held_until = (
+        datetime.now(UTC) + timedelta(seconds=hold_seconds) if hold_seconds is not None else None
+    )
     jobs = [
-        sync_job_params(d.key, queue=queue, lock=d.lock or d.key.lock(), priority=d.priority)
+        sync_job_params(
+            d.key,
+            queue=queue,
+            lock=d.lock or d.key.lock(),
+            priority=d.priority,
+            scheduled_at=held_until,
+        )
         for d in documents
     ]
     marked = {

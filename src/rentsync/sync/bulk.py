@@ -12,10 +12,12 @@ Why it is built this way:
   trigger `bulk_sync` (which releases orders created before the connection, R14), in the bulk
   lane: a queue every worker process runs with slots of its own (`RENTSYNC_BULK_CONCURRENCY`),
   so a real-time job never waits for a slot behind bulk jobs (B9), and the job lock keeps an
-  order from running in two jobs at once, bulk or not. It keeps at most `window` of its orders
-  in the sync at once (enough to fill QBO batches); two companies' bulk syncs interleave in the
-  lane. An order changed since the preview is synced at its current version; the progress
-  counts those.
+  order from running in two jobs at once, bulk or not. Those jobs are run by group jobs
+  (`group_size` documents or so each, `store.job_groups`): the lane fetches one job per group
+  and the group claims its members' jobs together (issue 13, P4); each stays a job of its own.
+  It keeps at most `window` of its orders in the sync at once (enough to fill QBO batches);
+  two companies' bulk syncs interleave in the lane. An order changed since the preview is
+  synced at its current version; the progress counts those.
 - References before the documents that need them: the preview notes the customers, products
   and vendors the selection needs that QBO does not hold yet, each with the first document (in
   the run's order) that needs it. The run hands those to the sync first, as their own jobs in
@@ -158,6 +160,7 @@ class BulkSyncs:
         slots: int = WINDOW // 2,
         preview_chunk: int = PREVIEW_CHUNK,
         poll_seconds: float = 0.2,
+        group_size: int = 0,
         requests_per_minute: int = plan_rules.REQUESTS_PER_MINUTE,
     ) -> None:
         self.repository = repository
@@ -171,6 +174,7 @@ class BulkSyncs:
         self._slots = slots
         self._chunk = preview_chunk
         self._poll = poll_seconds
+        self._group_size = group_size
         self._per_minute = requests_per_minute
 
     async def create(
@@ -269,7 +273,9 @@ class BulkSyncs:
             await self._preview_chunk(bulk)
             return True
         if bulk.state == State.RUNNING:
-            deferred = await self.repository.dispatch(bulk, window=self._window)
+            deferred = await self.repository.dispatch(
+                bulk, window=self._window, group_size=self._group_size
+            )
             if deferred == 0:
                 await asyncio.sleep(self._poll)
             return True
