@@ -66,6 +66,7 @@ async def test_r18_a_lost_connection_s_bulk_sync_says_the_reason_and_what_to_do(
     body = refused.json()
     assert "not connected" in body["detail"] and RETIRED in body["detail"]
     assert "Reconnect QuickBooks" in body["remedy"] and "/api/v1/qbo/connect" in body["remedy"]
+    assert body["remedy"] not in body["detail"]  # said once, in its own field
 
     cli = await bulk_sync_cli(rig, "--not-in-qbo", "--yes")
     assert cli.returncode == 1

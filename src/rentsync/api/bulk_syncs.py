@@ -209,7 +209,7 @@ def _create_refused(exc: BulkSyncRefused) -> JSONResponse:
     busy = isinstance(exc, TooManyPreviews)
     return JSONResponse(
         status_code=status.HTTP_429_TOO_MANY_REQUESTS if busy else status.HTTP_409_CONFLICT,
-        content=ErrorOut(detail=str(exc), remedy=exc.remedy).model_dump(exclude_none=True),
+        content=ErrorOut(detail=exc.message, remedy=exc.remedy).model_dump(exclude_none=True),
         headers={"Retry-After": str(PREVIEW_RETRY_SECONDS)} if busy else None,
     )
 

@@ -101,10 +101,12 @@ machine (each fetches its job and reads the database first). A full batch (30) g
 
 class BulkSyncRefused(Exception):
     """A bulk sync cannot be created, started or cancelled now; the message says why, and
-    what to do when there is something to do (`remedy`, also at the message's end)."""
+    what to do when there is something to do (`remedy`, also at the end of `str()`, which the
+    CLI and console print; the API gives `message` and `remedy` apart)."""
 
     def __init__(self, message: str, *, remedy: str | None = None) -> None:
         super().__init__(f"{message} {remedy}" if remedy else message)
+        self.message = message
         self.remedy = remedy
 
 
