@@ -17,6 +17,7 @@ from rentsync.domain.documents import ChangeReason, DocumentType
 from rentsync.domain.ledger import DocumentKey
 from rentsync.domain.triggers import Trigger, trigger_for_put
 from rentsync.store import queue as queue_module
+from rentsync.store import requeue
 
 SYNC_TASK = "rentsync.sync_document"
 GROUP_TASK = "rentsync.sync_group"
@@ -267,6 +268,17 @@ class DocumentRepository:
                 (company_id, lock, doc_type.value),
             )
             return await cur.fetchall()
+
+    async def requeue_behind(
+        self, key: DocumentKey, dependency: DocumentKey, *, job_id: int | None
+    ) -> bool:
+        """Defer `key`'s sync again behind `dependency`'s queued one (`store.requeue`); False
+        when the dependency has no job queued under the same lock."""
+        async with self._pool.connection() as conn:
+            requeued = await requeue.requeue_behind(
+                conn, key, dependency, job_id=job_id, task=SYNC_TASK, queue=SYNC_QUEUE
+            )
+            return requeued is not None
 
     async def others_pending(self, lead: DocumentKey, exclude: DocumentKey) -> bool:
         """Whether `lead` or another document taking its lock (not `exclude`) has a sync still

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rentsync.domain.ledger import DocumentKey
 from rentsync.mapping.errors import MappingError
 from rentsync.qbo import errors
 
@@ -16,6 +17,15 @@ class RetryLater(Exception):
         super().__init__(f"retry in {seconds:.1f} s after {type(cause).__name__}")
         self.seconds = seconds
         self.cause = cause
+
+
+class QueuedBehind(Exception):
+    """The run's document depends on one with a change still queued behind this run's job:
+    its sync was deferred again behind that change, and this run ends without writing."""
+
+    def __init__(self, dependency: DocumentKey) -> None:
+        super().__init__(f"behind the queued change of {dependency.lock()}")
+        self.dependency = dependency
 
 
 class VerificationFailed(Exception):

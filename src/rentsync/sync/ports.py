@@ -124,6 +124,13 @@ class Documents(Protocol):
         """The live documents of `doc_type` whose jobs take `lock` (an order's payments)."""
         ...
 
+    async def requeue_behind(
+        self, key: DocumentKey, dependency: DocumentKey, *, job_id: int | None
+    ) -> bool:
+        """Defer `key`'s sync again behind `dependency`'s sync queued under the same lock as
+        the running job; False when none is queued there."""
+        ...
+
     async def others_pending(self, lead: DocumentKey, exclude: DocumentKey) -> bool:
         """Whether `lead` or another document taking its lock (not `exclude`) is pending."""
         ...

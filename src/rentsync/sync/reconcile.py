@@ -6,6 +6,7 @@ One flow for every document kind:
         policy -> dependencies -> mapping -> write with a deterministic requestid
         -> read-back -> ledger
     any failure -> the one retry table -> RetryLater (the job runs again) or failed
+    a dependency with a change queued behind this job -> the sync deferred again behind it
 
 The kinds, and what differs between them, are in the registry (`sync.kinds`). A failure is
 recorded with its code, message and remedy; the pure retry table decides whether the job runs
@@ -25,7 +26,7 @@ from rentsync.domain.ledger import DocumentKey, QueueJob, SkipReason, SyncState
 from rentsync.mapping.errors import MappingError
 from rentsync.qbo import errors
 from rentsync.sync import retry
-from rentsync.sync.failures import RetryLater, VerificationFailed, describe
+from rentsync.sync.failures import QueuedBehind, RetryLater, VerificationFailed, describe
 from rentsync.sync.kinds.base import KindHandler, Run
 from rentsync.sync.ports import Ledger
 
@@ -68,6 +69,18 @@ class Reconciler:
             if document.deleted:
                 return await handler.remove(run)
             return await handler.sync(run)
+        except QueuedBehind as behind:
+            # Still pending: its sync runs again after the dependency's queued change.
+            log.info(
+                "sync requeued behind a dependency",
+                extra={
+                    "action": "sync.requeued",
+                    "company_id": key.company_id,
+                    "doc_key": key.lock(),
+                    "dependency": behind.dependency.lock(),
+                },
+            )
+            return "requeued"
         except _SYNCABLE as error:
             qbo = error.qbo if isinstance(error, VerificationFailed) else None
             return await self._failed(run, error, qbo=qbo)

@@ -21,6 +21,7 @@ from rentsync.domain.listing import Listing
 from rentsync.domain.triggers import Trigger
 from rentsync.qbo import errors
 from rentsync.sync.batching import BatchCoalescer
+from rentsync.sync.failures import QueuedBehind
 from rentsync.sync.known_ids import KnownIds
 from rentsync.sync.ports import (
     CompanyQbo,
@@ -88,6 +89,18 @@ class Engine:
             qbo=qbo,
             **extra,
         )
+
+    async def not_behind(self, run: Run, dependency: DocumentKey, record: LedgerRow | None) -> None:
+        """Raises QueuedBehind when `dependency` has a change still to sync (its ledger row
+        pending) whose job is queued behind this run's under the same lock: this run's snapshot
+        may need that change in QuickBooks first (a payment of a bill's new amount), so the
+        document's sync is deferred again behind it. A lock's earlier jobs run first, so a
+        pending dependency of a running job is queued after it (or at a lower priority)."""
+        if record is None or record.state != SyncState.PENDING:
+            return
+        job_id = run.job.id if run.job is not None else None
+        if await self.documents.requeue_behind(run.key, dependency, job_id=job_id):
+            raise QueuedBehind(dependency)
 
     async def skipped(self, run: Run, *, reason: str, message: str) -> None:
         await self.ledger.record(

@@ -79,6 +79,7 @@ class PaymentContext:
         assert order is not None
         key = order_key(run.key.company_id, _order_id(run))
         record = await self.engine.ledger.get(key)
+        await self.engine.not_behind(run, key, record)
         if record is None or not record.qbo_id:
             state = record.state if record is not None else "not received"
             await self.engine.skipped(

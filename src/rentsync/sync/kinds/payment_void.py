@@ -54,6 +54,7 @@ class PaymentVoidHandler:
         order = await self._ctx.order(key.company_id, str(body["order_id"]))
         payment_key = DocumentKey(key.company_id, DocumentType.PAYMENT, str(body["payment_id"]))
         payment_record = await engine.ledger.get(payment_key)
+        await engine.not_behind(run, payment_key, payment_record)
         invoice = await self._ctx.skip_unless_ready(
             run, company, order, in_qbo=bool(payment_record and payment_record.qbo_id)
         )

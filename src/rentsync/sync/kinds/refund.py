@@ -63,9 +63,9 @@ class RefundHandler:
         if invoice is None:
             return "skipped"
         assert order is not None and invoice.qbo_id is not None
-        payment_record = await engine.ledger.get(
-            DocumentKey(key.company_id, DocumentType.PAYMENT, payment_id)
-        )
+        payment_key = DocumentKey(key.company_id, DocumentType.PAYMENT, payment_id)
+        payment_record = await engine.ledger.get(payment_key)
+        await engine.not_behind(run, payment_key, payment_record)
         if payment_record is None or not payment_record.qbo_id:
             await engine.skipped(
                 run,

@@ -128,11 +128,13 @@ class VendorSide:
         self, run: Run, doc_type: DocumentType, source_ids: Sequence[str]
     ) -> dict[str, LedgerRow] | None:
         """The ledger rows of the documents `run` refers to when QBO holds them all; otherwise
-        the skip "waiting for ..." is recorded and None returned."""
+        the skip "waiting for ..." is recorded and None returned. One with a change queued
+        behind this run is waited for in the queue (`Engine.not_behind`)."""
         rows: dict[str, LedgerRow] = {}
         for source_id in source_ids:
             key = DocumentKey(run.key.company_id, doc_type, source_id)
             record = await self.engine.ledger.get(key)
+            await self.engine.not_behind(run, key, record)
             if record is None or not record.qbo_id:
                 state = record.state if record is not None else "not received"
                 await self.skip_waiting(run, doc_type, source_id, state)
