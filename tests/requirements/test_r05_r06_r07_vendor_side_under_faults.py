@@ -146,6 +146,12 @@ async def test_r05_r06_r07_bills_payments_and_pos_under_faults_end_equal_to_the_
         }
         # A draft PO's skip is its final state only before approval; every final one syncs.
         assert not_done == {}, f"{len(not_done)} not synced: {list(not_done.items())[:4]}"
+        # Nor did any fail on the way (e.g. a payment sent ahead of its bill's new amount).
+        failed_once = {
+            key: [h["outcome"] for h in s["history"] or [] if h["outcome"].startswith("failed")]
+            for key, s in statuses.items()
+        }
+        assert not {k: f for k, f in failed_once.items() if f}, "failed on the way"
 
         vendors = await rig.qbo_entities("Vendor")
         assert sorted(v["DisplayName"] for v in vendors) == sorted(
