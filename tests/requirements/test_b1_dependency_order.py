@@ -15,7 +15,7 @@ from typing import Any
 
 from rentsync.settings import Settings
 from tests import ingest_fixtures as make
-from tests.requirements.test_b1_races import eventually
+from tests.requirements.test_b1_races import delete, eventually
 from tests.requirements.test_r04_payments import payment
 from tests.sync_rig import Rig, rig_for
 from tests.vendor_fixtures import bill, cents, ready, vendor_payment
@@ -98,3 +98,51 @@ async def test_b1_r04_a_payment_waits_for_its_orders_queued_new_total(
         (qbo_payment,) = await rig.qbo_entities("Payment")
         assert cents(qbo_payment["TotalAmt"]) == Decimal("900.00")
         assert qbo_payment["SyncToken"] == "0", "written before its invoice's new total"
+
+
+async def test_b1_r05_a_bill_deleted_before_its_payment_waits_for_the_payment_s_deletion(
+    settings: Settings,
+) -> None:
+    async with rig_for(settings) as rig:
+        await ready(rig)
+        for bill_id, number in (("B-1", "ACE-1"), ("B-HOLD", "ACE-9")):
+            await rig.put("vendor-bills", bill_id, bill(number, amounts=("80.00",)))
+            assert (await rig.settled("vendor-bills", bill_id))["state"] == "synced"
+        await rig.put("vendor-payments", "VP-1", vendor_payment({"B-1": "80.00"}))
+        assert (await rig.settled("vendor-payments", "VP-1"))["state"] == "synced"
+        await _hold_the_lock(
+            rig, "vendor-bills", "B-HOLD", "Bill", bill("ACE-9", amounts=("81.00",))
+        )
+        # The rental system deletes the bill, then its payment (a cascade, in that order).
+        gone = await delete(rig, "vendor-bills", "B-1")
+        await delete(rig, "vendor-payments", "VP-1")
+        await rig.faults({})
+
+        status = await rig.settled("vendor-bills", "B-1", revision=gone["revision"])
+        assert status["state"] == "synced", status
+        assert not any(o.startswith(("failed", "retrying")) for o in _outcomes(status)), status
+        assert [b["DocNumber"] for b in await rig.qbo_entities("Bill")] == ["ACE-9"]
+        assert await rig.qbo_entities("BillPayment") == []
+
+
+async def test_b1_r04_an_order_deleted_before_its_payment_waits_for_the_payment_s_deletion(
+    settings: Settings,
+) -> None:
+    async with rig_for(settings) as rig:
+        await rig.ready_with_catalogue()
+        await rig.put("orders", "O-1", make.order(version=1))
+        assert (await rig.settled("orders", "O-1"))["state"] == "synced"
+        await rig.put("payments", "PAY-1", payment("O-1", "100.00", version=1))
+        assert (await rig.settled("payments", "PAY-1"))["state"] == "synced"
+        await _hold_the_lock(
+            rig, "orders", "O-1", "Invoice", make.order(version=2, due_date="2026-12-20")
+        )
+        gone = await delete(rig, "orders", "O-1")
+        await delete(rig, "payments", "PAY-1")
+        await rig.faults({})
+
+        status = await rig.settled("orders", "O-1", revision=gone["revision"])
+        assert status["state"] == "synced", status
+        assert not any(o.startswith("failed") for o in _outcomes(status)), status
+        assert await rig.qbo_entities("Invoice") == []
+        assert await rig.qbo_entities("Payment") == []

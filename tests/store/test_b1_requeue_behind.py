@@ -64,7 +64,7 @@ async def test_b1_a_payment_is_requeued_behind_its_bills_queued_change(
             queue=BULK_SYNC_QUEUE,
         )
 
-    assert await services.documents.requeue_behind(paid, bill, job_id=running)
+    assert await services.documents.requeue_behind(paid, dependency=bill, job_id=running)
     requeued = await _latest(services)
     assert requeued > behind
     lock, queue, priority, status, args = await _job(services, requeued)
@@ -73,8 +73,16 @@ async def test_b1_a_payment_is_requeued_behind_its_bills_queued_change(
     assert args == {"company_id": company.id, "doc_type": "vendor_payment", "source_id": "VP-1"}
 
     # Nothing of B-2 is queued: nothing to wait behind, nothing deferred.
-    assert not await services.documents.requeue_behind(paid, other, job_id=running)
+    assert not await services.documents.requeue_behind(paid, dependency=other, job_id=running)
     assert await _latest(services) == requeued
+    # B-2's deletion behind any queued vendor payment (VP-1's, requeued), none behind bills.
+    assert await services.documents.requeue_behind(
+        other, kinds=(DocumentType.VENDOR_PAYMENT,), job_id=None
+    )
+    assert (await _job(services, await _latest(services)))[0] == vendor.lock()
+    assert not await services.documents.requeue_behind(
+        paid, kinds=(DocumentType.PURCHASE_ORDER,), job_id=running
+    )
 
 
 async def test_b1_a_dependency_queued_under_another_lock_is_not_waited_for(
@@ -91,4 +99,4 @@ async def test_b1_a_dependency_queued_under_another_lock_is_not_waited_for(
         running = await schedule_sync(conn, paid, revision=1, trigger=Trigger.AUTOMATIC)
         await schedule_sync(conn, bill, revision=1, trigger=Trigger.AUTOMATIC)
     # Their jobs take their own locks: requeueing would order nothing.
-    assert not await services.documents.requeue_behind(paid, bill, job_id=running)
+    assert not await services.documents.requeue_behind(paid, dependency=bill, job_id=running)

@@ -270,13 +270,24 @@ class DocumentRepository:
             return await cur.fetchall()
 
     async def requeue_behind(
-        self, key: DocumentKey, dependency: DocumentKey, *, job_id: int | None
+        self,
+        key: DocumentKey,
+        *,
+        dependency: DocumentKey | None = None,
+        kinds: Sequence[DocumentType] = (),
+        job_id: int | None,
     ) -> bool:
-        """Defer `key`'s sync again behind `dependency`'s queued one (`store.requeue`); False
-        when the dependency has no job queued under the same lock."""
+        """Defer `key`'s sync again behind the queued one of `dependency` or of any document
+        of `kinds` (`store.requeue`); False when none is queued under the same lock."""
         async with self._pool.connection() as conn:
             requeued = await requeue.requeue_behind(
-                conn, key, dependency, job_id=job_id, task=SYNC_TASK, queue=SYNC_QUEUE
+                conn,
+                key,
+                dependency=dependency,
+                kinds=kinds,
+                job_id=job_id,
+                task=SYNC_TASK,
+                queue=SYNC_QUEUE,
             )
             return requeued is not None
 

@@ -3,16 +3,20 @@
 A lock's jobs run in the order of their ids (priority first), and every job sends its
 document's newest snapshot: a job queued before its dependency's change can carry a snapshot
 made after it (a vendor payment's new amount, queued behind the bill's new amount). Such a job
-defers its document's sync again, behind the dependency's queued job, and ends.
+defers its document's sync again, behind the dependency's queued job, and ends. So does a
+deletion that QBO would refuse while the documents queued behind it are still linked to it (a
+bill deleted before its payments: 6220).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg import AsyncConnection
 
+from rentsync.domain.documents import DocumentType
 from rentsync.domain.ledger import DocumentKey
 
 REQUEUE_BEHIND = (
@@ -26,10 +30,11 @@ REQUEUE_BEHIND = (
     "%(queue)s) AS queue_name, "
     "coalesce((SELECT j.priority FROM procrastinate_jobs j WHERE j.id = %(job)s), 0) "
     "AS priority), "
-    # The dependency's queued jobs under the same lock (a rare path: a scan of the open jobs).
+    # The dependencies' queued jobs under the same lock (a rare path: a scan of the open jobs):
+    # one document's, or every document's of some kinds.
     "ahead AS (SELECT min(j.priority) AS priority FROM procrastinate_jobs j, this "
     "WHERE j.lock = this.lock AND j.status = 'todo' AND j.task_name = %(task)s "
-    "AND j.args @> %(dependency)s::jsonb) "
+    "AND (j.args @> %(dependency)s::jsonb OR j.args->>'doc_type' = ANY(%(kinds)s::text[]))) "
     # No higher priority than the dependency's job, or it would pass it again.
     "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(this.queue_name, %(task)s, "
     "least(this.priority, ahead.priority), this.lock, NULL, %(args)s::jsonb, NULL"
@@ -46,15 +51,16 @@ def _args(key: DocumentKey) -> str:
 async def requeue_behind(
     conn: AsyncConnection[Any],
     key: DocumentKey,
-    dependency: DocumentKey,
     *,
+    dependency: DocumentKey | None = None,
+    kinds: Sequence[DocumentType] = (),
     job_id: int | None,
     task: str,
     queue: str,
 ) -> int | None:
-    """Defer `key`'s sync behind `dependency`'s queued sync job under the same lock as the
-    running job `job_id`; the new job's id, or None when the dependency has no job queued
-    there (nothing to wait behind)."""
+    """Defer `key`'s sync behind the sync jobs queued under the same lock as the running job
+    `job_id` of `dependency` or of any document of `kinds`; the new job's id, or None when
+    none is queued there (nothing to wait behind)."""
     cursor = await conn.execute(
         REQUEUE_BEHIND,
         {
@@ -65,7 +71,9 @@ async def requeue_behind(
             "own_lock": key.lock(),
             "queue": queue,
             "task": task,
-            "dependency": _args(dependency),
+            # A key no job has when only kinds are asked for.
+            "dependency": _args(dependency) if dependency is not None else '{"doc_type": null}',
+            "kinds": [kind.value for kind in kinds],
             "args": _args(key),
         },
     )

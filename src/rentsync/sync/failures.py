@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rentsync.domain.ledger import DocumentKey
 from rentsync.mapping.errors import MappingError
 from rentsync.qbo import errors
 
@@ -23,9 +22,9 @@ class QueuedBehind(Exception):
     """The run's document depends on one with a change still queued behind this run's job:
     its sync was deferred again behind that change, and this run ends without writing."""
 
-    def __init__(self, dependency: DocumentKey) -> None:
-        super().__init__(f"behind the queued change of {dependency.lock()}")
-        self.dependency = dependency
+    def __init__(self, behind: str) -> None:
+        super().__init__(f"behind the queued change of {behind}")
+        self.behind = behind
 
 
 class VerificationFailed(Exception):

@@ -125,10 +125,15 @@ class Documents(Protocol):
         ...
 
     async def requeue_behind(
-        self, key: DocumentKey, dependency: DocumentKey, *, job_id: int | None
+        self,
+        key: DocumentKey,
+        *,
+        dependency: DocumentKey | None = None,
+        kinds: Sequence[DocumentType] = (),
+        job_id: int | None,
     ) -> bool:
-        """Defer `key`'s sync again behind `dependency`'s sync queued under the same lock as
-        the running job; False when none is queued there."""
+        """Defer `key`'s sync again behind the sync of `dependency` or of any document of
+        `kinds` queued under the same lock as the running job; False when none is queued."""
         ...
 
     async def others_pending(self, lead: DocumentKey, exclude: DocumentKey) -> bool:

@@ -77,7 +77,7 @@ class Reconciler:
                     "action": "sync.requeued",
                     "company_id": key.company_id,
                     "doc_key": key.lock(),
-                    "dependency": behind.dependency.lock(),
+                    "behind": behind.behind,
                 },
             )
             return "requeued"

@@ -99,8 +99,18 @@ class Engine:
         if record is None or record.state != SyncState.PENDING:
             return
         job_id = run.job.id if run.job is not None else None
-        if await self.documents.requeue_behind(run.key, dependency, job_id=job_id):
-            raise QueuedBehind(dependency)
+        if await self.documents.requeue_behind(run.key, dependency=dependency, job_id=job_id):
+            raise QueuedBehind(dependency.lock())
+
+    async def not_behind_any(self, run: Run, kinds: tuple[DocumentType, ...]) -> None:
+        """Raises QueuedBehind when a document of `kinds` has a sync queued behind this run's
+        job under the same lock: a deletion QBO refuses while documents linked to it are still
+        there (a bill with payments applied, 6220) waits for their queued changes (their own
+        deletions, sent after it) instead of failing. Over-broad on purpose (any such document
+        of the lock: a deleted payment no longer says which bill it paid); it only waits."""
+        job_id = run.job.id if run.job is not None else None
+        if await self.documents.requeue_behind(run.key, kinds=kinds, job_id=job_id):
+            raise QueuedBehind(" or ".join(kind.value for kind in kinds))
 
     async def skipped(self, run: Run, *, reason: str, message: str) -> None:
         await self.ledger.record(

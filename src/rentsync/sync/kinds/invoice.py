@@ -140,6 +140,9 @@ class InvoiceKind:
         return order
 
     async def remove(self, run: Run) -> str:
+        # Its payments' deletions and voids, sent after it, go first: QBO refuses to delete an
+        # invoice with payments applied (6220).
+        await self._engine.not_behind_any(run, _waiting_on(run.key)[1])
         company = await self._engine.qbo.open(run.key.company_id)
         deleted = await self._writer.delete(
             run,

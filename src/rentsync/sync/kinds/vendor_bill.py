@@ -165,6 +165,8 @@ class VendorBillHandler:
         await check_bill(self._side, run, client, bill, run.key.source_id, qbo_bill, qbo=qbo)
 
     async def remove(self, run: Run) -> str:
+        # Its payments' deletions, sent after it, go first: QBO refuses a paid bill's (6220).
+        await self._engine.not_behind_any(run, (DocumentType.VENDOR_PAYMENT,))
         company = await self._engine.qbo.open(run.key.company_id)
         try:
             deleted = await self._writer.delete(
