@@ -544,3 +544,33 @@ async def test_i13_a_kept_payment_method_qbo_says_is_gone_is_resolved_again(
         assert [p["PaymentMethodRef"]["value"] for p in second] == [new["Id"]]
         (receipt,) = await rig.qbo_entities("RefundReceipt")
         assert receipt["PaymentMethodRef"]["value"] == new["Id"]
+
+
+async def test_r04_a_refund_waiting_for_its_failed_payment_follows_the_payment_s_resync(
+    settings: Settings,
+) -> None:
+    async with rig_for(settings) as rig:
+        await order_in_qbo(rig)
+        customer = (await rig.status("customers", "C-1"))["qbo"]["id"]
+        await rig.act("Customer", customer, "deactivate")
+        await rig.put(
+            "payments", "PAY-1", payment("O-1", "450.00", refunds=[refund("RF-1", "50.00")])
+        )
+        failed = await settled_payment(rig, "PAY-1")
+        assert failed["state"] == "failed", failed
+        waiting = await rig.settled("refunds", "PAY-1/RF-1")
+        assert waiting["state"] == "skipped", waiting
+        assert waiting["skip"]["reason"] == "waiting_for_document"
+        assert "payment 'PAY-1' (failed)" in waiting["history"][0]["outcome"]
+
+        await rig.act("Customer", customer, "activate")
+        resynced = await rig.api.post("/api/v1/payments/PAY-1/resync", headers=rig.headers)
+        assert resynced.status_code == 202, resynced.text
+        paid = await rig.settled("payments", "PAY-1", attempts_after=len(failed["history"]))
+        assert paid["state"] == "synced", paid
+        refunded = await rig.settled(
+            "refunds", "PAY-1/RF-1", attempts_after=len(waiting["history"])
+        )
+        assert refunded["state"] == "synced", refunded
+        (receipt,) = await rig.qbo_entities("RefundReceipt")
+        assert cents(receipt["TotalAmt"]) == Decimal("50.00")

@@ -63,7 +63,8 @@ _SKIP_MESSAGES = {
     ),
     SkipReason.WAITING_FOR_DOCUMENT: (
         "Waiting for a document it refers to: a vendor payment reaches QuickBooks only after "
-        "its bills, a bill only after the purchase order it bills."
+        "its bills, a bill only after the purchase order it bills, a refund only after its "
+        "payment."
     ),
     SkipReason.DRAFT: "A draft purchase order is not sent to QuickBooks.",
 }

@@ -30,8 +30,8 @@ REQUEUE_BEHIND = (
     "%(queue)s) AS queue_name, "
     "coalesce((SELECT j.priority FROM procrastinate_jobs j WHERE j.id = %(job)s), 0) "
     "AS priority), "
-    # The dependencies' queued jobs under the same lock (a rare path: a scan of the open jobs):
-    # one document's, or every document's of some kinds.
+    # The dependencies' queued jobs under the same lock (found by the open jobs' lock index,
+    # `store.migrate`): one document's, or every document's of some kinds.
     "ahead AS (SELECT min(j.priority) AS priority FROM procrastinate_jobs j, this "
     "WHERE j.lock = this.lock AND j.status = 'todo' AND j.task_name = %(task)s "
     "AND (j.args @> %(dependency)s::jsonb OR j.args->>'doc_type' = ANY(%(kinds)s::text[]))) "

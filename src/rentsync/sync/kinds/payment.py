@@ -244,6 +244,14 @@ class PaymentContext:
             )
 
 
+def _parts_waiting(run: Run, payment: Payment) -> tuple[str, tuple[DocumentType, ...]]:
+    """The payment is in QBO: the refunds (and a void) that waited for it, or failed, run now
+    under the order's lock, after this job (scheduled with the ledger's outcome). A resync of a
+    payment that had failed would otherwise leave its refunds waiting for good."""
+    lock = order_key(run.key.company_id, payment.order_id).lock()
+    return lock, (DocumentType.REFUND, DocumentType.PAYMENT_VOID)
+
+
 def _order_id(run: Run) -> str:
     body = run.document.body or {}
     return str(body["order_id"])
@@ -312,8 +320,9 @@ class PaymentHandler:
             return written, digest
 
         result = await self._ctx.with_method(run, company, client, payment.method, write)
+        waiting = _parts_waiting(run, payment)
         if result is None:
-            await engine.synced(run, "unchanged")
+            await engine.synced(run, "unchanged", release=waiting)
             return "unchanged"
         written, digest = result
         await self._ctx.read_back(
@@ -324,7 +333,7 @@ class PaymentHandler:
             this=payment,
             qbo=qbo_columns(PAYMENT, written, None),
         )
-        await engine.synced(run, "synced", qbo_columns(PAYMENT, written, digest))
+        await engine.synced(run, "synced", qbo_columns(PAYMENT, written, digest), release=waiting)
         return "synced"
 
     async def _with_credit(

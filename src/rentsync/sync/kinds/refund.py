@@ -67,12 +67,13 @@ class RefundHandler:
         payment_record = await engine.ledger.get(payment_key)
         await engine.not_behind(run, payment_key, payment_record)
         if payment_record is None or not payment_record.qbo_id:
+            state = payment_record.state if payment_record is not None else "not received"
             await engine.skipped(
                 run,
-                reason=SkipReason.INVOICE_NOT_IN_QBO.value,
+                reason=SkipReason.WAITING_FOR_DOCUMENT.value,
                 message=(
-                    f"Waiting for payment {payment_id!r}: a refund reaches QuickBooks after its "
-                    "payment."
+                    f"Waiting for payment {payment_id!r} ({state}): a refund reaches QuickBooks "
+                    "after its payment; it is sent once the payment is synced."
                 ),
             )
             return "skipped"
@@ -155,7 +156,7 @@ def _bulk_plan(facts: bulk.Facts) -> bulk.Plan | None:
     if waiting is not None:
         return bulk.Plan(
             planned=bulk.Planned.SKIP,
-            reason=SkipReason.INVOICE_NOT_IN_QBO.value,
+            reason=SkipReason.WAITING_FOR_DOCUMENT.value,
             message=(
                 f"Waiting for payment {payment.source_id!r} ({waiting}): a refund reaches "
                 "QuickBooks after its payment."
