@@ -467,6 +467,31 @@ def test_sigterm_while_serving_stops_the_service_and_the_emulator(demo_data_dir:
     assert _gone(emulator_pid)
 
 
+@pytest.mark.e2e
+def test_a_signal_delivered_twice_at_once_still_stops_gracefully(demo_data_dir: Path) -> None:
+    """`timeout ... make demo` (and a service manager signalling the group) hands the demo the
+    same SIGTERM twice within milliseconds: once from the process group, once passed on by
+    `make`. That is one request to stop, not a second one to hurry: the service still shuts
+    down in order (no cancelled shutdown, no traceback)."""
+    process, _ = _demo_process(demo_data_dir)
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("Serving") or time.monotonic() > deadline:
+            break
+    output = "".join(lines)
+    assert "Serving until Ctrl-C" in output, output
+    process.send_signal(signal.SIGTERM)
+    process.send_signal(signal.SIGTERM)
+    rest, _ = process.communicate(timeout=45)
+    assert process.returncode == 0, output + rest
+    assert "QuickBooks emulator stopped (exit code 0)" in rest
+    assert "Traceback" not in rest, rest
+    assert "CancelledError" not in rest, rest
+
+
 _PARENT = """
 import sys, time
 from pathlib import Path

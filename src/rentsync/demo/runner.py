@@ -25,7 +25,7 @@ import secrets
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -713,16 +713,32 @@ async def set_up_and_sync(
         await count_references(api, run)
 
 
-class _Stopper:
-    """SIGINT/SIGTERM: the first asks everything to stop gracefully, the second hurries the
-    HTTP server (running jobs are then cancelled)."""
+HURRY_AFTER_SECONDS = 1.0
+"""A second Ctrl-C at least this long after the first hurries the stop. One signal often arrives
+twice within milliseconds (the process group's, and the same passed on by `make` or `timeout`):
+that is one request to stop, and hurrying on it skipped the service's orderly shutdown."""
 
-    def __init__(self) -> None:
+
+class _Stopper:
+    """SIGINT/SIGTERM: the first asks everything to stop gracefully; a second Ctrl-C (SIGINT), a
+    second or more later, hurries the HTTP server (running jobs are then cancelled). A repeated
+    SIGTERM only repeats the request, as for uvicorn's own server."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.requested = asyncio.Event()
         self.server: _DemoServer | None = None
+        self._clock = clock
+        self._first: float | None = None
 
-    def __call__(self) -> None:
-        if self.requested.is_set() and self.server is not None:
+    def __call__(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        now = self._clock()
+        if self._first is None:
+            self._first = now
+        elif (
+            sig == signal.SIGINT
+            and now - self._first >= HURRY_AFTER_SECONDS
+            and self.server is not None
+        ):
             self.server.force_exit = True
         self.requested.set()
         if self.server is not None:
@@ -734,7 +750,7 @@ async def run_demo(settings: Settings, options: DemoOptions, console: Console) -
     loop = asyncio.get_running_loop()
     stopper = _Stopper()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopper)
+        loop.add_signal_handler(sig, stopper, sig)
     try:
         with demo_data_dir(settings, fresh=options.fresh) as (demo_dir, data_note):
             if not port_is_free(settings.host, settings.port):
