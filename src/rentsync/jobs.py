@@ -569,6 +569,7 @@ class WorkerRunner:
         self._workers: list[_Worker] = []
         self._stale_worker_ids: set[int] = set()
         self._stop_requested = False
+        self._signalled = False
         self._wake = asyncio.Event()
         self._reconnecting = False
         self._finished = False
@@ -636,10 +637,14 @@ class WorkerRunner:
             self._finished = True
 
     def _on_signal(self, signum: int) -> None:
-        # A second signal gets the default behaviour (stop at once), as with procrastinate's own.
+        # A later signal gets the default behaviour (stop at once), as with procrastinate's own;
+        # one repeated within `REPEATED_SIGNAL_SECONDS` is the same request passed on twice (a
+        # process group's SIGTERM and `make` forwarding it), which must not abort the drain.
+        if self._signalled:
+            return
+        self._signalled = True
         loop = asyncio.get_running_loop()
-        for handled in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(handled)
+        loop.call_later(REPEATED_SIGNAL_SECONDS, _default_signals, loop)
         log.info(
             "stop requested",
             extra={"action": "jobs.worker.stop_requested", "signal": signal.Signals(signum).name},
@@ -755,6 +760,17 @@ class WorkerRunner:
             self._app,
             seconds_since_heartbeat=float(self._lanes[0]["stalled_worker_timeout"]),
         )
+
+
+REPEATED_SIGNAL_SECONDS = 1.0
+"""A stop signal repeated within this long is the first one passed on again (a process group's
+SIGTERM and the same forwarded by `make` or `timeout`), not a second request to stop at once."""
+
+
+def _default_signals(loop: asyncio.AbstractEventLoop) -> None:
+    """SIGTERM and SIGINT back to their default action (stop the process at once)."""
+    for handled in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(handled)
 
 
 def _describe(error: BaseException) -> str:

@@ -189,3 +189,23 @@ def test_sigterm_lets_the_running_job_finish_then_exits_cleanly(
         url, "SELECT completed_at IS NOT NULL FROM diagnostic_pings WHERE id = %s", ping_id
     ) == (True,)
     assert query_one(url, WORKERS) == (0,), "the worker unregistered"
+
+
+def test_a_sigterm_passed_on_twice_at_once_still_drains_the_worker(
+    settings: Settings, workers: Workers
+) -> None:
+    """A process group's SIGTERM and the same forwarded by `make` (or `timeout`) arrive within
+    milliseconds: one request to stop gracefully, not a second one to stop at once."""
+    url = settings.database_url
+    assert url
+    (ping_id,) = defer_pings(url, 1, hold_seconds=2)
+    worker = workers.start(stalled_after_seconds=12)
+    assert answers(url, DOING, (1,), timeout=30)
+    worker.send_signal(signal.SIGTERM)
+    time.sleep(0.05)  # `make` passes it on a moment later
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
+    assert query_one(
+        url, "SELECT completed_at IS NOT NULL FROM diagnostic_pings WHERE id = %s", ping_id
+    ) == (True,)
+    assert query_one(url, WORKERS) == (0,), "the worker unregistered"

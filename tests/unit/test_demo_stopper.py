@@ -7,7 +7,8 @@ import signal
 from types import SimpleNamespace
 from typing import Any
 
-from rentsync.demo.runner import HURRY_AFTER_SECONDS, _Stopper
+from rentsync.demo.runner import _Stopper
+from rentsync.jobs import REPEATED_SIGNAL_SECONDS
 
 
 def _stopper() -> tuple[_Stopper, Any, list[float]]:
@@ -30,7 +31,7 @@ def test_a_signal_passed_on_twice_at_once_is_one_request_to_stop() -> None:
 def test_a_second_ctrl_c_a_moment_later_hurries_a_second_sigterm_does_not() -> None:
     stopper, server, now = _stopper()
     stopper(signal.SIGINT)
-    now[0] += HURRY_AFTER_SECONDS
+    now[0] += REPEATED_SIGNAL_SECONDS
     stopper(signal.SIGTERM)
     assert not server.force_exit
     stopper(signal.SIGINT)

@@ -55,6 +55,7 @@ from rentsync.demo.seed import SeedCompany, SeedOrder, party_week
 from rentsync.demo.vendor_seed import EXPENSE_CATEGORIES
 from rentsync.domain.people import Role
 from rentsync.domain.qbo import StoredStatus
+from rentsync.jobs import REPEATED_SIGNAL_SECONDS
 from rentsync.people.service import Actor, PeopleError
 from rentsync.qbo import http
 from rentsync.settings import Settings
@@ -713,16 +714,12 @@ async def set_up_and_sync(
         await count_references(api, run)
 
 
-HURRY_AFTER_SECONDS = 1.0
-"""A second Ctrl-C at least this long after the first hurries the stop. One signal often arrives
-twice within milliseconds (the process group's, and the same passed on by `make` or `timeout`):
-that is one request to stop, and hurrying on it skipped the service's orderly shutdown."""
-
-
 class _Stopper:
     """SIGINT/SIGTERM: the first asks everything to stop gracefully; a second Ctrl-C (SIGINT), a
     second or more later, hurries the HTTP server (running jobs are then cancelled). A repeated
-    SIGTERM only repeats the request, as for uvicorn's own server."""
+    SIGTERM only repeats the request, as for uvicorn's own server. One signal often arrives
+    twice within milliseconds (`jobs.REPEATED_SIGNAL_SECONDS`): hurrying on it skipped the
+    service's orderly shutdown."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.requested = asyncio.Event()
@@ -736,7 +733,7 @@ class _Stopper:
             self._first = now
         elif (
             sig == signal.SIGINT
-            and now - self._first >= HURRY_AFTER_SECONDS
+            and now - self._first >= REPEATED_SIGNAL_SECONDS
             and self.server is not None
         ):
             self.server.force_exit = True
