@@ -444,9 +444,8 @@ def test_rentsync_demo_runs_end_to_end_and_leaves_nothing_running(demo_data_dir:
     assert _gone(_emulator_pid(output))
 
 
-@pytest.mark.e2e
-def test_sigterm_while_serving_stops_the_service_and_the_emulator(demo_data_dir: Path) -> None:
-    process, port = _demo_process(demo_data_dir)
+def _until_serving(process: subprocess.Popen[str]) -> str:
+    """The demo's output up to "Serving until Ctrl-C" (within a minute)."""
     assert process.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 60
@@ -456,6 +455,13 @@ def test_sigterm_while_serving_stops_the_service_and_the_emulator(demo_data_dir:
             break
     output = "".join(lines)
     assert "Serving until Ctrl-C" in output, output
+    return output
+
+
+@pytest.mark.e2e
+def test_sigterm_while_serving_stops_the_service_and_the_emulator(demo_data_dir: Path) -> None:
+    process, port = _demo_process(demo_data_dir)
+    output = _until_serving(process)
     emulator_pid = _emulator_pid(output)
     assert not _gone(emulator_pid)
     health = httpx2.get(f"http://127.0.0.1:{port}/health", timeout=5)
@@ -474,15 +480,7 @@ def test_a_signal_delivered_twice_at_once_still_stops_gracefully(demo_data_dir: 
     `make`. That is one request to stop, not a second one to hurry: the service still shuts
     down in order (no cancelled shutdown, no traceback)."""
     process, _ = _demo_process(demo_data_dir)
-    assert process.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 60
-    for line in process.stdout:
-        lines.append(line)
-        if line.startswith("Serving") or time.monotonic() > deadline:
-            break
-    output = "".join(lines)
-    assert "Serving until Ctrl-C" in output, output
+    output = _until_serving(process)
     process.send_signal(signal.SIGTERM)
     process.send_signal(signal.SIGTERM)
     rest, _ = process.communicate(timeout=45)

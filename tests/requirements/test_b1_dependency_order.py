@@ -37,6 +37,14 @@ async def _hold_the_lock(rig: Rig, plural: str, source_id: str, entity: str, bod
     await eventually(lambda: _retrying(rig, plural, source_id), what=f"{source_id} retrying")
 
 
+async def _bills_in_qbo(rig: Rig) -> None:
+    """Ready, with bill B-1 (ACE-1) and the one that holds the vendor's lock (ACE-9) in QBO."""
+    await ready(rig)
+    for bill_id, number in (("B-1", "ACE-1"), ("B-HOLD", "ACE-9")):
+        await rig.put("vendor-bills", bill_id, bill(number, amounts=("80.00",)))
+        assert (await rig.settled("vendor-bills", bill_id))["state"] == "synced"
+
+
 def _outcomes(status: dict[str, Any]) -> list[str]:
     return [h["outcome"] for h in status["history"] or []]
 
@@ -45,10 +53,7 @@ async def test_b1_r06_a_vendor_payment_waits_for_its_bills_queued_new_amount(
     settings: Settings,
 ) -> None:
     async with rig_for(settings) as rig:
-        await ready(rig)
-        for bill_id, number in (("B-1", "ACE-1"), ("B-HOLD", "ACE-9")):
-            await rig.put("vendor-bills", bill_id, bill(number, amounts=("80.00",)))
-            assert (await rig.settled("vendor-bills", bill_id))["state"] == "synced"
+        await _bills_in_qbo(rig)
         await _hold_the_lock(
             rig, "vendor-bills", "B-HOLD", "Bill", bill("ACE-9", amounts=("81.00",))
         )
@@ -104,10 +109,7 @@ async def test_b1_r05_a_bill_deleted_before_its_payment_waits_for_the_payment_s_
     settings: Settings,
 ) -> None:
     async with rig_for(settings) as rig:
-        await ready(rig)
-        for bill_id, number in (("B-1", "ACE-1"), ("B-HOLD", "ACE-9")):
-            await rig.put("vendor-bills", bill_id, bill(number, amounts=("80.00",)))
-            assert (await rig.settled("vendor-bills", bill_id))["state"] == "synced"
+        await _bills_in_qbo(rig)
         await rig.put("vendor-payments", "VP-1", vendor_payment({"B-1": "80.00"}))
         assert (await rig.settled("vendor-payments", "VP-1"))["state"] == "synced"
         await _hold_the_lock(
