@@ -570,6 +570,7 @@ class WorkerRunner:
         self._stale_worker_ids: set[int] = set()
         self._stop_requested = False
         self._signalled = False
+        self._repeat_window: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
         self._reconnecting = False
         self._finished = False
@@ -632,6 +633,8 @@ class WorkerRunner:
             raise
         finally:
             if handle_signals:
+                if self._repeat_window is not None:
+                    self._repeat_window.cancel()  # the handlers below are this run's to remove
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(signum)
             self._finished = True
@@ -644,7 +647,7 @@ class WorkerRunner:
             return
         self._signalled = True
         loop = asyncio.get_running_loop()
-        loop.call_later(REPEATED_SIGNAL_SECONDS, _default_signals, loop)
+        self._repeat_window = loop.call_later(REPEATED_SIGNAL_SECONDS, _default_signals, loop)
         log.info(
             "stop requested",
             extra={"action": "jobs.worker.stop_requested", "signal": signal.Signals(signum).name},

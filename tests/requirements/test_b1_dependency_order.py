@@ -16,7 +16,7 @@ from typing import Any
 from rentsync.settings import Settings
 from tests import ingest_fixtures as make
 from tests.requirements.test_b1_races import delete, eventually
-from tests.requirements.test_r04_payments import payment
+from tests.requirements.test_r04_payments import order_in_qbo, payment
 from tests.sync_rig import Rig, rig_for
 from tests.vendor_fixtures import bill, cents, ready, vendor_payment
 
@@ -81,9 +81,7 @@ async def test_b1_r04_a_payment_waits_for_its_orders_queued_new_total(
     settings: Settings,
 ) -> None:
     async with rig_for(settings) as rig:
-        await rig.ready_with_catalogue()
-        await rig.put("orders", "O-1", make.order(version=1))
-        assert (await rig.settled("orders", "O-1"))["state"] == "synced"
+        await order_in_qbo(rig, number="1001", version=1)
         # The order's own change held (its invoice in use), so its payments queue behind it.
         await _hold_the_lock(
             rig, "orders", "O-1", "Invoice", make.order(version=2, due_date="2026-12-20")
@@ -131,9 +129,7 @@ async def test_b1_r04_an_order_deleted_before_its_payment_waits_for_the_payment_
     settings: Settings,
 ) -> None:
     async with rig_for(settings) as rig:
-        await rig.ready_with_catalogue()
-        await rig.put("orders", "O-1", make.order(version=1))
-        assert (await rig.settled("orders", "O-1"))["state"] == "synced"
+        await order_in_qbo(rig, number="1001", version=1)
         await rig.put("payments", "PAY-1", payment("O-1", "100.00", version=1))
         assert (await rig.settled("payments", "PAY-1"))["state"] == "synced"
         await _hold_the_lock(

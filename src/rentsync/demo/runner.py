@@ -727,7 +727,7 @@ class _Stopper:
         self._clock = clock
         self._first: float | None = None
 
-    def __call__(self, sig: signal.Signals = signal.SIGTERM) -> None:
+    def __call__(self, sig: signal.Signals) -> None:
         now = self._clock()
         if self._first is None:
             self._first = now
